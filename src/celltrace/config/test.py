@@ -1,0 +1,47 @@
+"""Test settings: a file-backed SQLite with the production OPTIONS, or a real PostgreSQL.
+
+``CELLTRACE_TEST_DATABASE=postgres`` selects PostgreSQL (``CELLTRACE_TEST_PG_URL``, default
+``postgres://celltrace:celltrace@127.0.0.1:5432/celltrace``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from celltrace.config.base import *  # noqa: F403
+from celltrace.config.base import env, sqlite_database
+
+SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789abcdef"  # noqa: S105
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+]
+TEST_TMP = Path(os.environ.get("CELLTRACE_TEST_TMP") or tempfile.gettempdir()) / (
+    f"celltrace-test-{os.getpid()}"
+)
+DATA_DIR = TEST_TMP / "data"
+CELLTRACE_SIGNING_KEY = DATA_DIR / "keys" / "checkpoint.key"
+CELLTRACE_VERIFY_KEY = DATA_DIR / "keys" / "checkpoint.pub"
+CELLTRACE_CHECKPOINT_DIR = DATA_DIR / "checkpoints"
+MEDIA_ROOT = DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+if os.environ.get("CELLTRACE_TEST_DATABASE", "sqlite") == "postgres":
+    DATABASES = {
+        "default": env.db_url_config(
+            os.environ.get(
+                "CELLTRACE_TEST_PG_URL", "postgres://celltrace:celltrace@127.0.0.1:5432/celltrace"
+            )
+        )
+    }
+else:
+    # A file, not :memory:, so that race tests can share it between processes.
+    _db = sqlite_database(TEST_TMP / "db.sqlite3")
+    _db["TEST"] = {"NAME": str(TEST_TMP / "test.sqlite3")}
+    DATABASES = {"default": _db}
