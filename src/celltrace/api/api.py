@@ -1,0 +1,31 @@
+"""The Ninja API object: routers of every domain app, authentication and error model."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+from ninja.openapi.docs import Swagger
+
+from celltrace import __version__
+from celltrace.api import errors
+from celltrace.api.auth import SessionAuth, TokenAuth
+from celltrace.audit.api import router as audit_router
+from celltrace.core.api import router as core_router
+
+api = NinjaAPI(
+    title="celltrace API",
+    version=__version__,
+    description=(
+        "Quality and traceability for cell therapy. Authenticate with a personal API token "
+        "(`Authorization: Bearer ct_…`, created on your account page) or a browser session. "
+        "Errors are RFC 9457 problem details (`application/problem+json`) naming the field. "
+        "Client users see only their own organisation's data: other objects answer 404."
+    ),
+    urls_namespace="api",
+    auth=[TokenAuth(), SessionAuth()],
+    docs=Swagger(settings={"persistAuthorization": False}),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+errors.install(api)
+api.add_router("/", core_router)
+api.add_router("/", audit_router)

@@ -1,0 +1,1 @@
+"""The tamper-evident audit ledger, signed checkpoints and Part 11 electronic signatures."""

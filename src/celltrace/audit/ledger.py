@@ -1,0 +1,218 @@
+"""Appending to the ledger (reliability guide §4.2–4.3).
+
+Every GMP-relevant service calls :func:`append` inside its own transaction, after its business
+writes: the head row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's IMMEDIATE
+transactions already serialise writers), the next ``seq`` and hash are computed, the entry is
+inserted and the head moved, all in the caller's transaction. A change can therefore never
+commit without its entry, nor an entry without its change, and concurrent writers cannot fork
+the chain. ``seq`` is the primary key, which backs the head up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Model
+
+from celltrace.audit import context
+from celltrace.audit.canonical import canonical_bytes, jsonable, utc_iso
+
+HASH_VERSION = 1
+ZERO_HASH = b"\x00" * 32
+_LEAF = b"\x00"
+
+_INSERT = (
+    "INSERT INTO audit_event (seq, timestamp_utc, actor_id, organisation_id, action, event_type, "
+    "entity_type, entity_id, body, previous_entry_hash, entry_hash) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+class LedgerError(RuntimeError):
+    """The ledger cannot be appended to (misuse, or a damaged head)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a service records: one change to one object, or one bulk write."""
+
+    action: str
+    event_type: str
+    entity_type: str
+    entity_id: str
+    old: Mapping[str, Any] = field(default_factory=dict)
+    new: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    entity_label: str = ""
+    organisation_id: int | None = None
+    signature_meaning: str = ""
+    record_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Appended:
+    seq: int
+    entry_hash: bytes
+    timestamp_utc: str
+
+
+def entity_of(obj: Model) -> tuple[str, str]:
+    """``(entity_type, entity_id)`` of a model instance, e.g. ``("core.user", "12")``."""
+    return obj._meta.label_lower, str(obj.pk)
+
+
+def _actor_fields(actor: Any) -> tuple[int | None, str, str, int | None]:
+    if actor is None:
+        return None, "system", "", None
+    name = getattr(actor, "full_name", "") or getattr(actor, "username", "")
+    role = getattr(actor, "primary_role", "") or ""
+    return actor.pk, name, role, getattr(actor, "organisation_id", None)
+
+
+def _lock_head(cursor: Any) -> tuple[int, bytes]:
+    suffix = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    cursor.execute("SELECT last_seq, last_hash FROM audit_head WHERE id = 1" + suffix)
+    row = cursor.fetchone()
+    if row is not None:
+        return int(row[0]), bytes(row[1])
+    cursor.execute("SELECT COUNT(*) FROM audit_event")
+    if cursor.fetchone()[0]:
+        raise LedgerError("the ledger head row is missing while entries exist")
+    cursor.execute(
+        "INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, %s)", [ZERO_HASH]
+    )
+    return 0, ZERO_HASH
+
+
+def _body(
+    seq: int, when: str, actor: Any, entry: Entry, ctx: context.AuditContext
+) -> tuple[bytes, int | None, int | None]:
+    actor_id, actor_name, actor_role, actor_org = _actor_fields(actor)
+    org_id = entry.organisation_id if entry.organisation_id is not None else actor_org
+    content = {
+        "hash_version": HASH_VERSION,
+        "seq": seq,
+        "event_id": str(uuid.uuid4()),
+        "timestamp_utc": when,
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "actor_role": actor_role,
+        "organisation_id": org_id,
+        "client_id": ctx.client_id,
+        "request_id": ctx.request_id,
+        "action": entry.action,
+        "event_type": entry.event_type,
+        "entity_type": entry.entity_type,
+        "entity_id": entry.entity_id,
+        "entity_label": entry.entity_label,
+        "old": jsonable(entry.old),
+        "new": jsonable(entry.new),
+        "reason": entry.reason,
+        "signature_meaning": entry.signature_meaning or None,
+        "record_hash": entry.record_hash or None,
+    }
+    return canonical_bytes(content), actor_id, org_id
+
+
+def append_entries(actor: Any, entries: Iterable[Entry]) -> list[Appended]:
+    """Append entries in order, in the caller's transaction, holding the head once."""
+    if not connection.in_atomic_block:
+        raise LedgerError("ledger entries must be written inside the service's transaction")
+    ctx = context.current()
+    out: list[Appended] = []
+    rows: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        last_seq, last_hash = _lock_head(cursor)
+        when = utc_iso(dt.datetime.now(dt.UTC))
+        for entry in entries:
+            seq = last_seq + 1
+            body, actor_id, org_id = _body(seq, when, actor, entry, ctx)
+            entry_hash = hashlib.sha256(_LEAF + last_hash + body).digest()
+            rows.append(
+                (
+                    seq,
+                    when,
+                    actor_id,
+                    org_id,
+                    entry.action,
+                    entry.event_type,
+                    entry.entity_type,
+                    entry.entity_id,
+                    body,
+                    last_hash,
+                    entry_hash,
+                )
+            )
+            out.append(Appended(seq, entry_hash, when))
+            last_seq, last_hash = seq, entry_hash
+        if not rows:
+            return out
+        if len(rows) == 1:
+            cursor.execute(_INSERT, rows[0])
+        else:
+            cursor.executemany(_INSERT, rows)
+        cursor.execute(
+            "UPDATE audit_head SET last_seq = %s, last_hash = %s WHERE id = 1",
+            [last_seq, last_hash],
+        )
+    return out
+
+
+def append(
+    *,
+    actor: Any,
+    action: str,
+    event_type: str,
+    entity_type: str,
+    entity_id: str | int,
+    old: Mapping[str, Any] | None = None,
+    new: Mapping[str, Any] | None = None,
+    reason: str = "",
+    entity_label: str = "",
+    organisation_id: int | None = None,
+    signature_meaning: str = "",
+    record_hash: str = "",
+) -> Appended:
+    """Append one entry in the caller's transaction and return its seq and hash."""
+    entry = Entry(
+        action=action,
+        event_type=event_type,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        old=old or {},
+        new=new or {},
+        reason=reason,
+        entity_label=entity_label,
+        organisation_id=organisation_id,
+        signature_meaning=signature_meaning,
+        record_hash=record_hash,
+    )
+    return append_entries(actor, [entry])[0]
+
+
+def rows_digest(rows: Iterable[Mapping[str, Any]]) -> tuple[int, str]:
+    """Count and SHA-256 over the canonical bytes of each row, in order, for bulk entries.
+
+    A bulk operation writes one ledger entry carrying ``{"rows": n, "digest": …}``; anyone
+    holding the rows can recompute the digest and prove they are the rows that were written.
+    """
+    digest = hashlib.sha256()
+    n = 0
+    for row in rows:
+        data = canonical_bytes(row)
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+        n += 1
+    return n, digest.hexdigest()
+
+
+def atomic_append(**kwargs: Any) -> Appended:
+    """Append in a transaction of its own (security events that must survive a refusal)."""
+    with transaction.atomic():
+        return append(**kwargs)

@@ -1,0 +1,97 @@
+"""Reads of the audit app, scoped to what the acting user may see."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Model, QuerySet
+
+from celltrace.audit.canonical import utc_iso
+from celltrace.audit.models import AuditEvent, AuditReview
+from celltrace.core.errors import NotFound, PermissionDenied
+from celltrace.core.models import User
+from celltrace.core.choices import Role
+from celltrace.core.tenancy import scope, sees_all_tenants
+
+LEDGER_ROLES = (Role.ADMIN, Role.QA, Role.QC_REVIEWER)
+
+#: entity_type -> selector of the objects of that type a user may see (for history pages).
+_HISTORY_VISIBILITY: dict[str, Callable[[User], QuerySet[Any]]] = {}
+
+
+def register_history(model: type[Model], visible: Callable[[User], QuerySet[Any]]) -> None:
+    _HISTORY_VISIBILITY[model._meta.label_lower] = visible
+
+
+def can_browse_ledger(actor: User) -> bool:
+    return sees_all_tenants(actor) and actor.has_role(*LEDGER_ROLES)
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    entity_type: str = ""
+    entity_id: str = ""
+    actor_id: int | None = None
+    action: str = ""
+    event_type: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def ledger_events(actor: User, flt: LedgerFilter) -> QuerySet[AuditEvent]:
+    if not can_browse_ledger(actor):
+        raise PermissionDenied("The ledger browser is for QA, QC reviewers and administrators.")
+    qs = AuditEvent.objects.all()
+    if flt.entity_type:
+        qs = qs.filter(entity_type=flt.entity_type)
+    if flt.entity_id:
+        qs = qs.filter(entity_id=flt.entity_id)
+    if flt.actor_id is not None:
+        qs = qs.filter(actor_id=flt.actor_id)
+    if flt.action:
+        qs = qs.filter(action=flt.action)
+    if flt.event_type:
+        qs = qs.filter(event_type=flt.event_type)
+    # timestamps are fixed-width ISO strings, so text order is time order
+    if flt.since is not None:
+        qs = qs.filter(timestamp_utc__gte=utc_iso(flt.since))
+    if flt.until is not None:
+        qs = qs.filter(timestamp_utc__lt=utc_iso(flt.until))
+    return qs.order_by("-seq")
+
+
+def ledger_event(actor: User, seq: int) -> AuditEvent:
+    if not can_browse_ledger(actor):
+        raise PermissionDenied("The ledger browser is for QA, QC reviewers and administrators.")
+    try:
+        return AuditEvent.objects.get(seq=seq)
+    except AuditEvent.DoesNotExist as exc:
+        raise NotFound("No such ledger entry.") from exc
+
+
+def object_history(actor: User, entity_type: str, entity_id: str) -> QuerySet[AuditEvent]:
+    """Every entry about one object, oldest first; 404 unless ``actor`` may see the object."""
+    if not can_browse_ledger(actor):
+        visible = _HISTORY_VISIBILITY.get(entity_type)
+        if visible is None or not visible(actor).filter(pk=entity_id).exists():
+            raise NotFound("No such object.")
+    qs = AuditEvent.objects.filter(entity_type=entity_type, entity_id=entity_id).order_by("seq")
+    if not qs.exists():
+        raise NotFound("No such object.")
+    return qs
+
+
+def audit_reviews(actor: User) -> QuerySet[AuditReview]:
+    if not can_browse_ledger(actor):
+        raise PermissionDenied("Audit-trail reviews are for QA, QC reviewers and administrators.")
+    return scope(AuditReview.objects.all(), actor).select_related("created_by")
+
+
+def audit_review(actor: User, pk: int) -> AuditReview:
+    try:
+        return audit_reviews(actor).get(pk=pk)
+    except AuditReview.DoesNotExist as exc:
+        raise NotFound("No such review.") from exc

@@ -1,0 +1,362 @@
+"""Writes of the audit app: signing, withdrawing, audit-trail reviews, checkpoints, export.
+
+Each service is one transaction that writes its rows and its ledger entry together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db import connection, transaction
+from django.db.models import Model
+from django.http import HttpRequest
+from django_otp import devices_for_user
+
+from celltrace.audit import ledger, signing
+from celltrace.audit.choices import Action, EventType, SignatureMeaning
+from celltrace.audit.merkle import MerkleAccumulator
+from celltrace.audit.models import AuditEvent, AuditReview, LedgerCheckpoint, Signature
+from celltrace.audit.notes import (
+    Checkpoint,
+    NoteError,
+    load_private_key,
+    load_verifier_key,
+    sign_checkpoint,
+)
+from celltrace.audit.verify import EXPORT_FORMAT, Row
+from celltrace.core.choices import ErrorCode, Role
+from celltrace.core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    Invalid,
+    NotFound,
+    PermissionDenied,
+)
+from celltrace.core.models import User
+
+# --- electronic signatures (21 CFR 11.50, 11.70, 11.100, 11.200) ---------------------------
+
+
+def _has_confirmed_totp(user: User) -> bool:
+    return any(True for _ in devices_for_user(user, confirmed=True))
+
+
+def reauthenticate(
+    *, request: HttpRequest, actor: User, password: str, otp_token: str = ""
+) -> bool:
+    """Check the signer's password (and TOTP code when enrolled). Returns whether MFA was used.
+
+    Goes through ``authenticate()`` so django-axes counts failures and locks the account out;
+    every failure is written to the ledger at once (11.300(d)), in its own transaction.
+    """
+    if not password:
+        _signing_failed(actor, "no password given")
+        raise AuthenticationFailed(
+            "Signing needs your password.", field="password",
+            code=ErrorCode.REAUTHENTICATION_REQUIRED,
+        )
+    user = authenticate(request, username=actor.get_username(), password=password)
+    if user is None or user.pk != actor.pk:
+        _signing_failed(actor, "wrong password or account locked")
+        raise AuthenticationFailed("The password is not correct.", field="password")
+    if _has_confirmed_totp(actor):
+        token = (otp_token or "").strip()
+        if not token or not any(d.verify_token(token) for d in devices_for_user(actor)):
+            _signing_failed(actor, "wrong or missing one-time code")
+            raise AuthenticationFailed("The one-time code is not correct.", field="otp_token")
+        return True
+    return False
+
+
+def _signing_failed(actor: User, why: str) -> None:
+    ledger.atomic_append(
+        actor=actor,
+        action=Action.LOGIN_FAILED,
+        event_type=EventType.SIGNING_FAILED,
+        entity_type="core.user",
+        entity_id=actor.pk,
+        entity_label=actor.get_username(),
+        new={"reason": why},
+    )
+
+
+def record_sign(
+    *,
+    request: HttpRequest,
+    actor: User,
+    record: Model,
+    meaning: str,
+    password: str,
+    otp_token: str = "",
+    comment: str = "",
+) -> Signature:
+    """Sign ``record`` as ``actor`` with ``meaning`` after re-authentication."""
+    spec = signing.spec_of(record)
+    if meaning not in spec.meanings:
+        raise Invalid(
+            f"'{meaning}' is not a meaning this record can be signed with.",
+            field="meaning",
+            code=ErrorCode.SIGNATURE_MEANING_NOT_ALLOWED,
+        )
+    if actor.must_change_password:
+        raise PermissionDenied(
+            "Change your password before you sign.", code=ErrorCode.PASSWORD_CHANGE_REQUIRED
+        )
+    refusal = spec.can_sign(actor, record, meaning)
+    if refusal:
+        raise PermissionDenied(refusal, field="meaning")
+    mfa_used = reauthenticate(request=request, actor=actor, password=password,
+                              otp_token=otp_token)
+    record_type, record_id = ledger.entity_of(record)
+    with transaction.atomic():
+        if Signature.objects.filter(
+            record_type=record_type, record_id=record_id, meaning=meaning,
+            withdrawal__isnull=True,
+        ).exists():
+            raise Conflict(
+                "This record already carries a valid signature with that meaning.",
+                field="meaning", code=ErrorCode.ALREADY_SIGNED,
+            )
+        digest = signing.record_digest(record)
+        now = dt.datetime.now(dt.UTC)
+        org_id = getattr(record, "organisation_id", None)
+        appended = ledger.append(
+            actor=actor,
+            action=Action.SIGN,
+            event_type=EventType.RECORD_SIGNED,
+            entity_type=record_type,
+            entity_id=record_id,
+            entity_label=str(record),
+            organisation_id=org_id,
+            new={
+                "meaning": meaning,
+                "printed_name": actor.full_name,
+                "signer_id": actor.pk,
+                "signed_at": now,
+                "mfa": mfa_used,
+                "comment": comment,
+            },
+            reason=comment,
+            signature_meaning=meaning,
+            record_hash=digest,
+        )
+        return Signature.objects.create(
+            signer=actor,
+            printed_name=actor.full_name,
+            signer_role=actor.primary_role,
+            signed_at=now,
+            meaning=meaning,
+            record_type=record_type,
+            record_id=record_id,
+            record_digest=digest,
+            organisation_id=org_id,
+            comment=comment,
+            audit_seq=appended.seq,
+            mfa_used=mfa_used,
+        )
+
+
+# --- audit-trail review (EU GMP Annex 11 §9) -----------------------------------------------
+
+
+def audit_review_can_sign(actor: User, review: AuditReview, meaning: str) -> str | None:
+    if not (actor.is_operator_staff and actor.has_role(Role.QA, Role.ADMIN)):
+        return "Only QA or an administrator of the operator signs audit-trail reviews."
+    if meaning == SignatureMeaning.APPROVED:
+        reviewers = set(
+            Signature.objects.filter(
+                record_type="audit.auditreview", record_id=str(review.pk),
+                meaning=SignatureMeaning.REVIEWED,
+            ).values_list("signer_id", flat=True)
+        )
+        if not reviewers:
+            return "The review must be signed as reviewed before it is approved."
+        if actor.pk in reviewers:
+            return "The approver must be a different person from the reviewer."
+    return None
+
+
+def audit_review_create(*, actor: User, conclusion: str) -> AuditReview:
+    """Open a review of every entry since the last review, up to the current head."""
+    if not (actor.is_operator_staff and actor.has_role(Role.QA, Role.ADMIN)):
+        raise PermissionDenied("Only QA or an administrator reviews the audit trail.")
+    conclusion = conclusion.strip()
+    if not conclusion:
+        raise Invalid("Write the conclusion of the review.", field="conclusion")
+    with transaction.atomic():
+        last = AuditReview.objects.order_by("-to_seq").first()
+        from_seq = last.to_seq + 1 if last else 1
+        head = AuditEvent.objects.order_by("-seq").first()
+        if head is None or head.seq < from_seq:
+            raise Conflict("There are no new ledger entries to review.")
+        to_seq = head.seq
+        counts = Counter(
+            AuditEvent.objects.filter(seq__gte=from_seq, seq__lte=to_seq).values_list(
+                "event_type", flat=True
+            )
+        )
+        summary = {
+            "entries": to_seq - from_seq + 1,
+            "by_event_type": dict(sorted(counts.items())),
+            "failed_logins": counts.get(EventType.LOGIN_FAILED, 0),
+            "failed_signings": counts.get(EventType.SIGNING_FAILED, 0),
+            "lockouts": counts.get(EventType.USER_LOCKED_OUT, 0),
+        }
+        assert actor.organisation_id is not None
+        review = AuditReview.objects.create(
+            organisation_id=actor.organisation_id,
+            from_seq=from_seq,
+            to_seq=to_seq,
+            to_hash=head.entry_hash_hex,
+            summary=summary,
+            conclusion=conclusion,
+            created_by=actor,
+            created_at=dt.datetime.now(dt.UTC),
+        )
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=EventType.AUDIT_REVIEW_CREATED,
+            entity_type="audit.auditreview",
+            entity_id=review.pk,
+            entity_label=str(review),
+            new=review.signature_content(),
+        )
+    return review
+
+
+# --- checkpoints and export -----------------------------------------------------------------
+
+
+def iter_db_rows(chunk_size: int = 20_000, upto: int | None = None) -> Iterator[list[Row]]:
+    """Stream ``(seq, prev, hash, body)`` in seq order by keyset pages (bounded memory)."""
+    last = 0
+    limit = f" AND seq <= {int(upto)}" if upto is not None else ""
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT seq, previous_entry_hash, entry_hash, body FROM audit_event "  # noqa: S608
+                f"WHERE seq > %s{limit} ORDER BY seq LIMIT %s",
+                [last, chunk_size],
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
+
+
+@dataclass(frozen=True)
+class CheckpointResult:
+    checkpoint: LedgerCheckpoint
+    path: Path
+
+
+def checkpoint_create(
+    *,
+    actor: User | None,
+    signing_key: Path | None = None,
+    checkpoint_dir: Path | None = None,
+    origin: str | None = None,
+) -> CheckpointResult:
+    """Sign a checkpoint over every entry so far and export it to a write-once file.
+
+    Before signing, the whole ledger is verified against the previous checkpoints, so a log
+    never signs a tree that does not extend what it signed before.
+    """
+    from celltrace.audit.verification import verify_database
+
+    signing_key = signing_key or settings.CELLTRACE_SIGNING_KEY
+    checkpoint_dir = checkpoint_dir or settings.CELLTRACE_CHECKPOINT_DIR
+    origin = origin or settings.CELLTRACE_ORIGIN
+    try:
+        private_key = load_private_key(signing_key)
+    except FileNotFoundError as exc:
+        raise NotFound(f"No checkpoint signing key at {signing_key}; run 'celltrace setup'.") from exc
+    report = verify_database(checkpoint_dir=checkpoint_dir)
+    if not report.ok:
+        raise Conflict(
+            "The ledger does not verify; no checkpoint was signed: " + "; ".join(report.problems),
+            code=ErrorCode.LEDGER_INVALID,
+        )
+    size = report.entries
+    acc = MerkleAccumulator()
+    for chunk in iter_db_rows(upto=size):
+        acc.extend([bytes(r[2]) for r in chunk])
+    checkpoint = Checkpoint(origin=origin, size=size, root=acc.root())
+    note = sign_checkpoint(checkpoint, private_key, origin)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    path = checkpoint_dir / f"{size:012d}.checkpoint"
+    if path.exists():
+        if path.read_text() != note and not _same_checkpoint(path, checkpoint):
+            raise Conflict(f"A different checkpoint for tree size {size} already exists.")
+    else:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(note)
+    with transaction.atomic():
+        row, _ = LedgerCheckpoint.objects.get_or_create(
+            tree_size=size,
+            defaults={"root_hash": checkpoint.root.hex(), "note": note, "file_name": path.name},
+        )
+        ledger.append(
+            actor=actor,
+            action=Action.SIGN,
+            event_type=EventType.CHECKPOINT_SIGNED,
+            entity_type="audit.ledgercheckpoint",
+            entity_id=row.pk,
+            entity_label=f"checkpoint {size}",
+            new={"tree_size": size, "root_hash": checkpoint.root.hex(), "file": path.name},
+        )
+    return CheckpointResult(row, path)
+
+
+def _same_checkpoint(path: Path, checkpoint: Checkpoint) -> bool:
+    try:
+        key = load_verifier_key(settings.CELLTRACE_VERIFY_KEY)
+        from celltrace.audit.notes import open_checkpoint
+
+        existing = open_checkpoint(path.read_text(), key)
+    except (NoteError, FileNotFoundError):
+        return False
+    return existing == checkpoint
+
+
+def ledger_export(*, actor: User | None, output: Path, checkpoint_dir: Path | None = None) -> int:
+    """Write every entry and the exported checkpoints to a JSON Lines file an auditor can verify."""
+    checkpoint_dir = checkpoint_dir or settings.CELLTRACE_CHECKPOINT_DIR
+    notes = [p.read_text() for p in sorted(checkpoint_dir.glob("*.checkpoint"))] if (
+        checkpoint_dir.is_dir()
+    ) else []
+    n = 0
+    with transaction.atomic():
+        head = ledger.append(
+            actor=actor,
+            action=Action.EXPORT,
+            event_type=EventType.LEDGER_EXPORTED,
+            entity_type="audit.ledger",
+            entity_id="ledger",
+            new={"file": output.name},
+        )
+    tmp = output.with_name(output.name + ".part")
+    with tmp.open("w", encoding="utf-8") as fh:
+        header = {"format": EXPORT_FORMAT, "version": 1, "origin": settings.CELLTRACE_ORIGIN,
+                  "checkpoints": notes}
+        fh.write(json.dumps(header, ensure_ascii=False) + "\n")
+        for chunk in iter_db_rows(upto=head.seq):
+            for seq, prev, h, body in chunk:
+                fh.write(json.dumps({"seq": seq, "prev": bytes(prev).hex(), "hash": bytes(h).hex(),
+                                     "body": bytes(body).decode("utf-8")}, ensure_ascii=False))
+                fh.write("\n")
+                n += 1
+    tmp.replace(output)
+    return n

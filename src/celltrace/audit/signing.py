@@ -1,0 +1,133 @@
+"""Which records can be signed, with which meanings, by whom; digests and signature status.
+
+A domain app registers a model once (usually in its ``AppConfig.ready``)::
+
+    signing.register(AuditReview, meanings=AuditReview.SIGNATURE_MEANINGS,
+                     can_sign=audit_review_can_sign, visible=audit_reviews_visible)
+
+The model provides ``signature_content() -> dict``: the content the signature binds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Model, QuerySet
+
+from celltrace.audit.canonical import canonical_bytes
+from celltrace.audit.choices import SignatureMeaning, SignatureStatus
+from celltrace.audit.models import Signature
+from celltrace.core.errors import NotFound
+from celltrace.core.models import User
+
+#: Returns why ``actor`` may not sign ``record`` with ``meaning``, or None when allowed.
+CanSign = Callable[[User, Any, str], str | None]
+Visible = Callable[[User], QuerySet[Any]]
+
+
+@dataclass(frozen=True)
+class SignableSpec:
+    model: type[Model]
+    meanings: tuple[str, ...]
+    can_sign: CanSign
+    visible: Visible
+
+    @property
+    def record_type(self) -> str:
+        return self.model._meta.label_lower
+
+
+_REGISTRY: dict[str, SignableSpec] = {}
+
+
+def register(model: type[Model], *, meanings: Sequence[str], can_sign: CanSign,
+             visible: Visible) -> None:
+    spec = SignableSpec(model, tuple(str(m) for m in meanings), can_sign, visible)
+    _REGISTRY[spec.record_type] = spec
+
+
+def spec_for(record_type: str) -> SignableSpec:
+    try:
+        return _REGISTRY[record_type]
+    except KeyError as exc:
+        raise NotFound("No such kind of record.") from exc
+
+
+def spec_of(record: Model) -> SignableSpec:
+    return spec_for(record._meta.label_lower)
+
+
+def record_for(actor: User, record_type: str, record_id: str) -> Model:
+    """The signable record ``actor`` may see, or :class:`NotFound`."""
+    spec = spec_for(record_type)
+    try:
+        obj: Model = spec.visible(actor).get(pk=record_id)
+    except (spec.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFound("Record not found.") from exc
+    return obj
+
+
+def record_digest(record: Model) -> str:
+    """SHA-256 over the record's canonical signed content, including its type and id."""
+    content = record.signature_content()  # type: ignore[attr-defined]
+    payload = {
+        "record_type": record._meta.label_lower,
+        "record_id": str(record.pk),
+        "content": content,
+    }
+    return hashlib.sha256(canonical_bytes(payload)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Manifestation:
+    """What a person sees of a signature (21 CFR 11.50): name, time, meaning, and whether valid."""
+
+    signature: Signature
+    printed_name: str
+    signed_at_utc: str
+    meaning: str
+    meaning_label: str
+    status: str
+    status_label: str
+
+    @property
+    def valid(self) -> bool:
+        return self.status == SignatureStatus.VALID
+
+
+def signature_status(signature: Signature, current_digest: str | None) -> str:
+    if hasattr(signature, "withdrawal"):
+        return SignatureStatus.WITHDRAWN
+    if current_digest is None or current_digest != signature.record_digest:
+        return SignatureStatus.BROKEN
+    return SignatureStatus.VALID
+
+
+def manifestations(record: Model) -> list[Manifestation]:
+    """Every signature of ``record`` with its status, recomputed now."""
+    sigs = list(
+        Signature.objects.filter(
+            record_type=record._meta.label_lower, record_id=str(record.pk)
+        ).select_related("withdrawal")
+    )
+    if not sigs:
+        return []
+    digest = record_digest(record)
+    out = []
+    for sig in sigs:
+        status = signature_status(sig, digest)
+        out.append(
+            Manifestation(
+                signature=sig,
+                printed_name=sig.printed_name,
+                signed_at_utc=sig.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                meaning=sig.meaning,
+                meaning_label=str(SignatureMeaning(sig.meaning).label),
+                status=status,
+                status_label=str(SignatureStatus(status).label),
+            )
+        )
+    return out

@@ -1,0 +1,12 @@
+"""Root URLs: pages, the ledger, the API, the language switch."""
+
+from django.urls import include, path
+
+from celltrace.api.api import api
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", api.urls),
+    path("audit/", include("celltrace.audit.urls")),
+    path("", include("celltrace.web.urls")),
+]

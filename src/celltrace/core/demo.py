@@ -1,0 +1,66 @@
+"""Demo data for ``celltrace setup --demo``. Idempotent; writes only through services.
+
+Later features add their own steps with :func:`register`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import transaction
+
+from celltrace.core import services
+from celltrace.core.choices import OrganisationKind, Role
+from celltrace.core.models import Organisation, User
+
+DEMO_PASSWORD = "Bank&Lab-demo-2026"
+
+ORGANISATIONS = [
+    ("Celltrace Demo Bank & Laboratory", "demo-lab", OrganisationKind.OPERATOR, "CN"),
+    ("Aurora Cell Therapeutics", "aurora", OrganisationKind.CLIENT, "CN"),
+    ("Borealis Biologics", "borealis", OrganisationKind.CLIENT, "DE"),
+]
+
+USERS = [
+    ("admin", "Ada Admin", "demo-lab", [Role.ADMIN]),
+    ("tech", "Tom Technician", "demo-lab", [Role.BANK_TECHNICIAN]),
+    ("analyst", "Li Na (Analyst)", "demo-lab", [Role.QC_ANALYST]),
+    ("reviewer", "Rita Reviewer", "demo-lab", [Role.QC_REVIEWER]),
+    ("qa", "Quinn QA", "demo-lab", [Role.QA]),
+    ("aurora", "Chen Wei", "aurora", [Role.CLIENT_USER]),
+    ("borealis", "Ben Becker", "borealis", [Role.CLIENT_USER]),
+]
+
+Step = Callable[[bool], None]
+_STEPS: list[tuple[str, Step]] = []
+
+
+def register(name: str, step: Step) -> None:
+    """Add a demo-data step (runs after the organisations and users exist)."""
+    if name not in [n for n, _ in _STEPS]:
+        _STEPS.append((name, step))
+
+
+def load(progress: bool = False) -> list[tuple[str, str, str, list[str]]]:
+    orgs: dict[str, Organisation] = {}
+    for name, code, kind, country in ORGANISATIONS:
+        org = Organisation.objects.filter(code=code).first()
+        if org is None:
+            org = services.organisation_create(actor=None, name=name, code=code, kind=kind,
+                                               country=country)
+        orgs[code] = org
+    logins = []
+    for username, full_name, org_code, roles in USERS:
+        if not User.objects.filter(username=username).exists():
+            with transaction.atomic():
+                services.user_create(
+                    actor=None, organisation=orgs[org_code], username=username,
+                    full_name=full_name, email=f"{username}@example.org", roles=roles,
+                    password=DEMO_PASSWORD, must_change_password=False,
+                )
+        logins.append((username, full_name, orgs[org_code].name, [str(r) for r in roles]))
+    for name, step in _STEPS:
+        if progress:
+            print(f"Demo data: {name} …", flush=True)
+        step(progress)
+    return logins

@@ -1,0 +1,74 @@
+"""Security headers, the absolute session limit, and request context for the ledger."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from celltrace.audit import context
+
+Handler = Callable[[HttpRequest], HttpResponse]
+LOGIN_AT_KEY = "celltrace_login_at"
+
+
+class SecurityHeadersMiddleware:
+    """Headers Django's SecurityMiddleware does not set."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
+        )
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+class SessionLifetimeMiddleware:
+    """End a session 12 hours after login, however active (reliability guide §7).
+
+    The 30-minute idle limit is ``SESSION_COOKIE_AGE`` with ``SESSION_SAVE_EVERY_REQUEST``.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            login_at = request.session.get(LOGIN_AT_KEY)
+            now = time.time()
+            if login_at is None:
+                request.session[LOGIN_AT_KEY] = now
+            elif now - float(login_at) > settings.SESSION_ABSOLUTE_LIMIT_SECONDS:
+                logout(request)
+                if request.path.startswith("/api/"):
+                    return HttpResponse(status=401)
+                return HttpResponseRedirect(f"{reverse('web:login')}?expired=1")
+        return self.get_response(request)
+
+
+class RequestContextMiddleware:
+    """Give every request a correlation id and record the client address for ledger entries."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = uuid.uuid4().hex
+        client = request.META.get("REMOTE_ADDR", "")
+        with context.bound(context.AuditContext(request_id=request_id, client_id=client)):
+            response = self.get_response(request)
+        response.headers["X-Request-ID"] = request_id
+        return response

@@ -1,0 +1,354 @@
+"""Writes of the core app. Each is one transaction with its ledger entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from axes.utils import reset as axes_reset
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from celltrace.audit import ledger
+from celltrace.audit.choices import Action, EventType
+from celltrace.core.choices import CLIENT_ROLES, OPERATOR_ROLES, OrganisationKind, Role
+from celltrace.core.errors import Conflict, Invalid, PermissionDenied
+from celltrace.core.models import ApiToken, Organisation, User, UserRole
+
+TOKEN_PREFIX = "ct"
+
+
+def _require_admin(actor: User | None) -> None:
+    if actor is None:  # the command line, run by the operating-system administrator
+        return
+    if not (actor.is_active and actor.is_operator_staff and actor.has_role(Role.ADMIN)):
+        raise PermissionDenied("Only an administrator of the operator can do this.")
+
+
+def _password_errors(password: str, user: User) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise Invalid(" ".join(exc.messages), field="password") from exc
+
+
+def organisation_create(
+    *, actor: User | None, name: str, code: str, kind: str, country: str = "", address: str = ""
+) -> Organisation:
+    _require_admin(actor)
+    if kind not in OrganisationKind.values:
+        raise Invalid(f"Unknown organisation kind {kind!r}.", field="kind")
+    org = Organisation(name=name.strip(), code=code.strip(), kind=kind, country=country,
+                       address=address)
+    try:
+        org.full_clean()
+    except ValidationError as exc:
+        field, msgs = next(iter(exc.message_dict.items()))
+        raise Invalid(" ".join(msgs), field=field) from exc
+    with transaction.atomic():
+        org.save()
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=EventType.ORGANISATION_CREATED,
+            entity_type="core.organisation",
+            entity_id=org.pk,
+            entity_label=org.name,
+            organisation_id=org.pk,
+            new={"name": org.name, "code": org.code, "kind": org.kind, "country": country},
+        )
+    return org
+
+
+def _check_roles(org: Organisation, roles: Iterable[str]) -> list[str]:
+    roles = sorted(set(roles))
+    allowed = OPERATOR_ROLES if org.kind == OrganisationKind.OPERATOR else CLIENT_ROLES
+    for role in roles:
+        if role not in Role.values:
+            raise Invalid(f"Unknown role {role!r}.", field="roles")
+        if role not in allowed:
+            raise Invalid(
+                f"A member of {org.name} cannot hold the role {Role(role).label}.", field="roles"
+            )
+    if not roles:
+        raise Invalid("Give the user at least one role.", field="roles")
+    return roles
+
+
+def user_create(
+    *,
+    actor: User | None,
+    organisation: Organisation,
+    username: str,
+    full_name: str,
+    email: str,
+    roles: Iterable[str],
+    password: str,
+    must_change_password: bool = True,
+) -> User:
+    """Create an account. Usernames are unique for ever: accounts are deactivated, not deleted."""
+    _require_admin(actor)
+    username = username.strip()
+    if not username or not full_name.strip():
+        raise Invalid("A username and a printed name are required.", field="username")
+    role_list = _check_roles(organisation, roles)
+    user = User(
+        username=username,
+        full_name=full_name.strip(),
+        email=email.strip(),
+        organisation=organisation,
+        must_change_password=must_change_password,
+    )
+    _password_errors(password, user)
+    user.set_password(password)
+    user.password_changed_at = dt.datetime.now(dt.UTC)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError as exc:
+            raise Conflict(f"The username {username!r} is taken.", field="username") from exc
+        UserRole.objects.bulk_create([UserRole(user=user, role=r) for r in role_list])
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=EventType.USER_CREATED,
+            entity_type="core.user",
+            entity_id=user.pk,
+            entity_label=username,
+            organisation_id=organisation.pk,
+            new={"username": username, "full_name": user.full_name, "email": user.email,
+                 "organisation_id": organisation.pk, "roles": role_list},
+        )
+    return user
+
+
+def user_set_roles(*, actor: User | None, user: User, roles: Iterable[str], reason: str) -> User:
+    _require_admin(actor)
+    if not reason.strip():
+        raise Invalid("Give a reason for changing roles.", field="reason")
+    assert user.organisation is not None
+    role_list = _check_roles(user.organisation, roles)
+    with transaction.atomic():
+        old = sorted(UserRole.objects.filter(user=user).values_list("role", flat=True))
+        UserRole.objects.filter(user=user).exclude(role__in=role_list).delete()
+        UserRole.objects.bulk_create(
+            [UserRole(user=user, role=r) for r in role_list if r not in old]
+        )
+        ledger.append(
+            actor=actor,
+            action=Action.PERMISSION_CHANGE,
+            event_type=EventType.USER_ROLES_CHANGED,
+            entity_type="core.user",
+            entity_id=user.pk,
+            entity_label=user.username,
+            organisation_id=user.organisation_id,
+            old={"roles": old},
+            new={"roles": role_list},
+            reason=reason,
+        )
+    user.__dict__.pop("roles", None)
+    return user
+
+
+def user_deactivate(*, actor: User | None, user: User, reason: str) -> User:
+    _require_admin(actor)
+    if not reason.strip():
+        raise Invalid("Give a reason for deactivating the account.", field="reason")
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        ledger.append(
+            actor=actor,
+            action=Action.PERMISSION_CHANGE,
+            event_type=EventType.USER_DEACTIVATED,
+            entity_type="core.user",
+            entity_id=user.pk,
+            entity_label=user.username,
+            organisation_id=user.organisation_id,
+            old={"is_active": user.is_active},
+            new={"is_active": False},
+            reason=reason,
+        )
+    user.is_active = False
+    return user
+
+
+def user_reset_password(*, actor: User | None, user: User, new_password: str, reason: str) -> User:
+    """An administrator sets a temporary password; the user must change it before signing."""
+    _require_admin(actor)
+    if not reason.strip():
+        raise Invalid("Give a reason for the reset.", field="reason")
+    _password_errors(new_password, user)
+    user.set_password(new_password)
+    user.must_change_password = True
+    user.password_changed_at = dt.datetime.now(dt.UTC)
+    with transaction.atomic():
+        user.save(update_fields=["password", "must_change_password", "password_changed_at"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=EventType.USER_PASSWORD_RESET,
+            entity_type="core.user",
+            entity_id=user.pk,
+            entity_label=user.username,
+            organisation_id=user.organisation_id,
+            new={"must_change_password": True},
+            reason=reason,
+        )
+    return user
+
+
+def user_change_password(*, actor: User, old_password: str, new_password: str) -> User:
+    if not actor.check_password(old_password):
+        raise Invalid("The current password is not correct.", field="old_password")
+    if old_password == new_password:
+        raise Invalid("Choose a password different from the current one.", field="new_password")
+    _password_errors(new_password, actor)
+    actor.set_password(new_password)
+    actor.must_change_password = False
+    actor.password_changed_at = dt.datetime.now(dt.UTC)
+    with transaction.atomic():
+        actor.save(update_fields=["password", "must_change_password", "password_changed_at"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=EventType.USER_PASSWORD_CHANGED,
+            entity_type="core.user",
+            entity_id=actor.pk,
+            entity_label=actor.username,
+            new={"must_change_password": False},
+        )
+    return actor
+
+
+def user_unlock(*, actor: User | None, user: User, reason: str) -> None:
+    """Lift a lockout (django-axes) early; audited."""
+    _require_admin(actor)
+    if not reason.strip():
+        raise Invalid("Give a reason for unlocking the account.", field="reason")
+    with transaction.atomic():
+        axes_reset(username=user.username)
+        ledger.append(
+            actor=actor,
+            action=Action.SECURITY,
+            event_type=EventType.USER_UNLOCKED,
+            entity_type="core.user",
+            entity_id=user.pk,
+            entity_label=user.username,
+            organisation_id=user.organisation_id,
+            reason=reason,
+        )
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+
+
+def _hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_token_create(
+    *, actor: User, name: str, expires_at: dt.datetime | None = None
+) -> IssuedToken:
+    name = name.strip()
+    if not name:
+        raise Invalid("Name the token after where it will be used.", field="name")
+    if expires_at is not None and expires_at <= dt.datetime.now(dt.UTC):
+        raise Invalid("The expiry must be in the future.", field="expires_at")
+    prefix = secrets.token_hex(5)
+    secret = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=actor, name=name, prefix=prefix, token_hash=_hash_token(secret),
+            expires_at=expires_at,
+        )
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=EventType.API_TOKEN_CREATED,
+            entity_type="core.apitoken",
+            entity_id=token.pk,
+            entity_label=f"{name} ({prefix})",
+            new={"name": name, "prefix": prefix, "expires_at": expires_at},
+        )
+    return IssuedToken(token, secret)
+
+
+def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
+    if token.user_id != actor.pk and not actor.has_role(Role.ADMIN):
+        raise PermissionDenied("You can revoke only your own tokens.")
+    if token.revoked_at is not None:
+        raise Conflict("This token is already revoked.")
+    now = dt.datetime.now(dt.UTC)
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk).update(revoked_at=now)
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=EventType.API_TOKEN_REVOKED,
+            entity_type="core.apitoken",
+            entity_id=token.pk,
+            entity_label=f"{token.name} ({token.prefix})",
+            old={"revoked_at": None},
+            new={"revoked_at": now},
+        )
+    token.revoked_at = now
+    return token
+
+
+def api_token_authenticate(secret: str) -> User | None:
+    """The active user behind a token, or None. Constant-time on the secret."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        return None
+    token = ApiToken.objects.select_related("user", "user__organisation").filter(
+        prefix=parts[1], revoked_at__isnull=True
+    ).first()
+    if token is None or not secrets.compare_digest(token.token_hash, _hash_token(secret)):
+        return None
+    now = dt.datetime.now(dt.UTC)
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if not token.user.is_active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def totp_begin(*, actor: User) -> TOTPDevice:
+    """Start TOTP enrolment: an unconfirmed device whose secret the user scans."""
+    TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
+    device: TOTPDevice = TOTPDevice.objects.create(user=actor, name="authenticator",
+                                                   confirmed=False)
+    return device
+
+
+def totp_confirm(*, actor: User, token: str) -> TOTPDevice:
+    device = TOTPDevice.objects.filter(user=actor, confirmed=False).first()
+    if device is None:
+        raise Conflict("Start the enrolment first.")
+    if not device.verify_token(token.strip()):
+        raise Invalid("The code does not match; check the device's clock and try again.",
+                      field="token")
+    with transaction.atomic():
+        TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+        ledger.append(
+            actor=actor,
+            action=Action.SECURITY,
+            event_type=EventType.TOTP_ENROLLED,
+            entity_type="core.user",
+            entity_id=actor.pk,
+            entity_label=actor.username,
+            new={"totp": True},
+        )
+    device.confirmed = True
+    return device

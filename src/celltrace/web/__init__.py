@@ -1,0 +1,1 @@
+"""Server-rendered pages: base layout, login, dashboard, and the core and audit pages."""

@@ -1,0 +1,93 @@
+"""Forms of the web pages. They parse input; services decide and write."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+from celltrace.audit.choices import Action
+from celltrace.core.choices import Role
+from celltrace.core.models import Organisation
+
+
+class LoginForm(AuthenticationForm):
+    error_messages = {
+        "invalid_login": _("The username or password is not correct."),
+        "inactive": _("This account is inactive."),
+    }
+
+
+class SignForm(forms.Form):
+    meaning = forms.CharField(widget=forms.HiddenInput)
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    otp_token = forms.CharField(label=_("One-time code"), required=False, max_length=12)
+    comment = forms.CharField(label=_("Comment"), required=False, max_length=2000,
+                              widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReviewForm(forms.Form):
+    conclusion = forms.CharField(label=_("Conclusion"), max_length=5000,
+                                 widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(label=_("Token name"), max_length=100)
+
+
+class PasswordChangeForm(forms.Form):
+    old_password = forms.CharField(label=_("Current password"), widget=forms.PasswordInput)
+    new_password = forms.CharField(label=_("New password"), widget=forms.PasswordInput,
+                                   help_text=_("At least 15 characters. Spaces are allowed."))
+    new_password2 = forms.CharField(label=_("New password again"), widget=forms.PasswordInput)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("new_password") != data.get("new_password2"):
+            self.add_error("new_password2", _("The two new passwords differ."))
+        return data
+
+
+class UserCreateForm(forms.Form):
+    organisation = forms.ModelChoiceField(label=_("Organisation"),
+                                          queryset=Organisation.objects.all())
+    username = forms.CharField(label=_("Username"), max_length=150)
+    full_name = forms.CharField(label=_("Printed name"), max_length=200)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    roles = forms.MultipleChoiceField(label=_("Roles"), choices=Role.choices,
+                                      widget=forms.CheckboxSelectMultiple)
+    password = forms.CharField(label=_("Temporary password"), widget=forms.PasswordInput,
+                               help_text=_("The user must change it at first login."))
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=1000)
+
+
+class RolesForm(ReasonForm):
+    roles = forms.MultipleChoiceField(label=_("Roles"), choices=Role.choices,
+                                      widget=forms.CheckboxSelectMultiple)
+
+
+class ResetPasswordForm(ReasonForm):
+    new_password = forms.CharField(label=_("Temporary password"), widget=forms.PasswordInput)
+
+
+class TotpConfirmForm(forms.Form):
+    token = forms.CharField(label=_("Code from your authenticator"), max_length=12)
+
+
+class LedgerFilterForm(forms.Form):
+    entity_type = forms.CharField(label=_("Object type"), required=False, max_length=60)
+    entity_id = forms.CharField(label=_("Object id"), required=False, max_length=64)
+    actor = forms.IntegerField(label=_("User id"), required=False, min_value=1)
+    action = forms.ChoiceField(label=_("Action"), required=False,
+                               choices=[("", _("any"))] + list(Action.choices))
+    event_type = forms.CharField(label=_("Event"), required=False, max_length=60)
+    since = forms.DateTimeField(label=_("From (UTC)"), required=False,
+                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = forms.DateTimeField(label=_("Until (UTC)"), required=False,
+                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    before = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)

@@ -1,0 +1,36 @@
+"""Template helpers: signature manifestations and signing links, JSON display."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+
+from celltrace.audit import signing
+
+register = template.Library()
+
+
+@register.inclusion_tag("web/partials/signatures.html", takes_context=True)
+def signature_block(context: dict[str, Any], record: Any, meanings: str = "") -> dict[str, Any]:
+    """The manifestation of every signature on ``record`` (21 CFR 11.50), with sign links."""
+    from celltrace.web.views import sign_url
+
+    request = context.get("request")
+    wanted = [m for m in meanings.split(",") if m]
+    links = []
+    if request is not None:
+        here = request.get_full_path()
+        links = [(m, sign_url(record, m, here)) for m in wanted]
+    return {"signatures": signing.manifestations(record), "sign_links": links}
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+@register.filter
+def short_hash(value: str) -> str:
+    return f"{value[:12]}…" if value and len(value) > 12 else value

@@ -1,0 +1,350 @@
+"""Login, logout, dashboard, account, organisation and user pages, and the signing page."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from celltrace.audit import ledger, signing
+from celltrace.audit.choices import Action, EventType, SignatureMeaning
+from celltrace.audit.models import AuditEvent, AuditReview, LedgerCheckpoint
+from celltrace.audit.selectors import can_browse_ledger
+from celltrace.audit.services import record_sign
+from celltrace.core import selectors, services
+from celltrace.core.errors import DomainError, NotFound, PermissionDenied
+from celltrace.core.middleware import LOGIN_AT_KEY
+from celltrace.core.models import User
+from celltrace.web.forms import (
+    LoginForm,
+    PasswordChangeForm,
+    ReasonForm,
+    ResetPasswordForm,
+    RolesForm,
+    SignForm,
+    TokenForm,
+    TotpConfirmForm,
+    UserCreateForm,
+)
+
+
+def actor_of(request: HttpRequest) -> User:
+    user = request.user
+    if not isinstance(user, User):
+        raise Http404
+    return user
+
+
+def form_error(form: Any, exc: DomainError) -> None:
+    """Put a domain error on the form field it names, or on the form."""
+    field = exc.field if exc.field in getattr(form, "fields", {}) else None
+    form.add_error(field, exc.message)
+
+
+def lockout_response(request: HttpRequest, credentials: Any, *args: Any,
+                     **kwargs: Any) -> HttpResponse:
+    form = LoginForm(request)
+    return render(request, "web/login.html", {"form": form, "locked_out": True}, status=403)
+
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("web:dashboard")
+    form = LoginForm(request, data=request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            user = form.get_user()
+            login(request, user)
+            request.session[LOGIN_AT_KEY] = time.time()
+            ledger.atomic_append(
+                actor=user, action=Action.LOGIN, event_type=EventType.LOGGED_IN,
+                entity_type="core.user", entity_id=user.pk, entity_label=user.username,
+            )
+            nxt = request.POST.get("next") or request.GET.get("next") or ""
+            if not url_has_allowed_host_and_scheme(nxt, {request.get_host()}):
+                nxt = ""
+            if isinstance(user, User) and user.must_change_password:
+                return redirect("web:password_change")
+            return HttpResponseRedirect(nxt or reverse("web:dashboard"))
+        username = request.POST.get("username", "")[:150]
+        known = User.objects.filter(username=username).first()
+        ledger.atomic_append(
+            actor=None, action=Action.LOGIN_FAILED, event_type=EventType.LOGIN_FAILED,
+            entity_type="core.user", entity_id=known.pk if known else username,
+            entity_label=username,
+            organisation_id=known.organisation_id if known else None,
+            new={"username": username},
+        )
+    return render(request, "web/login.html", {
+        "form": form, "expired": request.GET.get("expired") == "1",
+        "next": request.GET.get("next", ""),
+    })
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if isinstance(user, User):
+        ledger.atomic_append(
+            actor=user, action=Action.LOGOUT, event_type=EventType.LOGGED_OUT,
+            entity_type="core.user", entity_id=user.pk, entity_label=user.username,
+        )
+    logout(request)
+    return redirect("web:login")
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    ctx: dict[str, Any] = {
+        "organisations": selectors.organisations_visible(actor).count(),
+        "users": selectors.users_visible(actor).count(),
+    }
+    if can_browse_ledger(actor):
+        last_review = AuditReview.objects.order_by("-to_seq").first()
+        head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+        ctx.update(
+            ledger_entries=head,
+            last_checkpoint=LedgerCheckpoint.objects.order_by("-tree_size").first(),
+            unreviewed=head - (last_review.to_seq if last_review else 0),
+            last_review=last_review,
+            recent=AuditEvent.objects.order_by("-seq")[:8],
+            failed_logins=AuditEvent.objects.filter(
+                event_type__in=[EventType.LOGIN_FAILED, EventType.SIGNING_FAILED]
+            ).count(),
+        )
+    return render(request, "web/dashboard.html", ctx)
+
+
+@login_required
+def password_change(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_change_password(
+                actor=actor, old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password"],
+            )
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            update_session_auth_hash(request, actor)
+            messages.success(request, _("Your password was changed."))
+            return redirect("web:account")
+    return render(request, "web/password_change.html", {"form": form})
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    token_form = TokenForm(request.POST or None if "create_token" in request.POST else None)
+    new_secret = None
+    if request.method == "POST" and "create_token" in request.POST and token_form.is_valid():
+        try:
+            issued = services.api_token_create(actor=actor, name=token_form.cleaned_data["name"])
+        except DomainError as exc:
+            form_error(token_form, exc)
+        else:
+            new_secret = issued.secret
+            token_form = TokenForm()
+    if request.method == "POST" and "revoke_token" in request.POST:
+        token = selectors.api_tokens_of(actor).filter(pk=request.POST["revoke_token"]).first()
+        if token is None:
+            raise Http404
+        try:
+            services.api_token_revoke(actor=actor, token=token)
+            messages.success(request, _("The token was revoked."))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("web:account")
+    return render(request, "web/account.html", {
+        "tokens": selectors.api_tokens_of(actor),
+        "token_form": token_form,
+        "new_secret": new_secret,
+        "totp_enrolled": TOTPDevice.objects.filter(user=actor, confirmed=True).exists(),
+    })
+
+
+@login_required
+def totp_enrol(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    form = TotpConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.totp_confirm(actor=actor, token=form.cleaned_data["token"])
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, _("Two-factor authentication is on."))
+            return redirect("web:account")
+        device = TOTPDevice.objects.filter(user=actor, confirmed=False).first()
+    else:
+        device = services.totp_begin(actor=actor)
+    if device is None:
+        return redirect("web:totp_enrol")
+    qr = segno.make(device.config_url, error="m")
+    return render(request, "web/totp.html", {
+        "form": form, "qr_data_uri": qr.svg_data_uri(scale=4), "secret_hex": device.key,
+    })
+
+
+@login_required
+def organisations(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    return render(request, "core/organisation_list.html",
+                  {"organisations": selectors.organisations_visible(actor)})
+
+
+@login_required
+def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = actor_of(request)
+    try:
+        org = selectors.organisation_get(actor, pk)
+    except NotFound as exc:
+        raise Http404 from exc
+    return render(request, "core/organisation_detail.html", {
+        "org": org, "members": selectors.users_visible(actor).filter(organisation=org),
+    })
+
+
+@login_required
+def users(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    return render(request, "core/user_list.html", {
+        "users": selectors.users_visible(actor), "can_admin": actor.has_role("admin"),
+    })
+
+
+@login_required
+def user_create(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    if not actor.has_role("admin") or not actor.is_operator_staff:
+        raise Http404
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            user = services.user_create(
+                actor=actor, organisation=d["organisation"], username=d["username"],
+                full_name=d["full_name"], email=d["email"], roles=d["roles"],
+                password=d["password"],
+            )
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, _("The account was created."))
+            return redirect("web:user", pk=user.pk)
+    return render(request, "core/user_form.html", {"form": form})
+
+
+@login_required
+def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = actor_of(request)
+    try:
+        user = selectors.user_get(actor, pk)
+    except NotFound as exc:
+        raise Http404 from exc
+    is_admin = actor.has_role("admin") and actor.is_operator_staff
+    roles_form = RolesForm(initial={"roles": sorted(user.roles)})
+    reset_form = ResetPasswordForm()
+    reason_form = ReasonForm()
+    if request.method == "POST":
+        if not is_admin:
+            raise Http404
+        action = request.POST.get("action", "")
+        try:
+            if action == "roles":
+                roles_form = RolesForm(request.POST)
+                if roles_form.is_valid():
+                    services.user_set_roles(actor=actor, user=user,
+                                            roles=roles_form.cleaned_data["roles"],
+                                            reason=roles_form.cleaned_data["reason"])
+                    messages.success(request, _("Roles were changed."))
+                    return redirect("web:user", pk=user.pk)
+            elif action == "reset":
+                reset_form = ResetPasswordForm(request.POST)
+                if reset_form.is_valid():
+                    services.user_reset_password(
+                        actor=actor, user=user,
+                        new_password=reset_form.cleaned_data["new_password"],
+                        reason=reset_form.cleaned_data["reason"])
+                    messages.success(request, _("The password was reset."))
+                    return redirect("web:user", pk=user.pk)
+            elif action in ("deactivate", "unlock"):
+                reason_form = ReasonForm(request.POST)
+                if reason_form.is_valid():
+                    reason = reason_form.cleaned_data["reason"]
+                    if action == "deactivate":
+                        services.user_deactivate(actor=actor, user=user, reason=reason)
+                        messages.success(request, _("The account was deactivated."))
+                    else:
+                        services.user_unlock(actor=actor, user=user, reason=reason)
+                        messages.success(request, _("The account was unlocked."))
+                    return redirect("web:user", pk=user.pk)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    return render(request, "core/user_detail.html", {
+        "subject": user, "is_admin": is_admin, "roles_form": roles_form,
+        "reset_form": reset_form, "reason_form": reason_form,
+    })
+
+
+@login_required
+def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse:
+    """Re-authenticate and sign a record (21 CFR 11.200(a))."""
+    actor = actor_of(request)
+    try:
+        record = signing.record_for(actor, record_type, record_id)
+    except NotFound as exc:
+        raise Http404 from exc
+    spec = signing.spec_of(record)
+    meaning = request.POST.get("meaning") or request.GET.get("meaning") or spec.meanings[0]
+    if meaning not in spec.meanings:
+        raise Http404
+    nxt = request.GET.get("next") or request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(nxt, {request.get_host()}):
+        nxt = ""
+    form = SignForm(request.POST or None, initial={"meaning": meaning})
+    refusal = spec.can_sign(actor, record, meaning)
+    if request.method == "POST" and form.is_valid():
+        try:
+            record_sign(
+                request=request, actor=actor, record=record, meaning=form.cleaned_data["meaning"],
+                password=form.cleaned_data["password"],
+                otp_token=form.cleaned_data["otp_token"], comment=form.cleaned_data["comment"],
+            )
+        except PermissionDenied as exc:
+            messages.error(request, exc.message)
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, _("Signed."))
+            return HttpResponseRedirect(nxt or getattr(record, "get_absolute_url", lambda: "/")())
+    return render(request, "web/sign.html", {
+        "record": record, "form": form, "meaning": meaning,
+        "meaning_label": SignatureMeaning(meaning).label, "refusal": refusal,
+        "signatures": signing.manifestations(record), "next": nxt,
+        "needs_otp": TOTPDevice.objects.filter(user=actor, confirmed=True).exists(),
+        "record_type": record_type,
+    })
+
+
+def sign_url(record: Any, meaning: str, next_url: str = "") -> str:
+    base = reverse("web:sign", args=[record._meta.label_lower, record.pk])
+    query = {"meaning": meaning}
+    if next_url:
+        query["next"] = next_url
+    return f"{base}?{urlencode(query)}"
