@@ -21,6 +21,7 @@ from celltrace.assays.flow.gating import (
     analyze_fcs,
     gating_strategy,
 )
+from celltrace.assays.flow.plots import GatePlot, plot_gates_svg
 from celltrace.assays.flow.release import (
     CALCULATION_VERSION,
     CarNetOfControl,
@@ -56,6 +57,7 @@ __all__ = [
     "FlowReleaseResult",
     "FlowSampleResult",
     "GateCount",
+    "GatePlot",
     "GatingTemplate",
     "PopulationCount",
     "PopulationStat",
@@ -70,6 +72,7 @@ __all__ = [
     "car_net_of_control",
     "flow_release",
     "gating_strategy",
+    "plot_gates_svg",
     "read_sample",
     "read_stats_csv",
     "release_values",

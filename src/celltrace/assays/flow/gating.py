@@ -169,9 +169,10 @@ def _compensation_refs(strategy: Any) -> set[str]:
     return refs
 
 
-def _describe_compensation(
+def check_template_compensation(
     strategy: Any, sample: Any, fcs: FcsFile, template: GatingTemplate, allow_uncompensated: bool
 ) -> str:
+    """Check the compensation the template asks for is possible; describe it for the record."""
     fk = require_flowkit()
     refs = _compensation_refs(strategy)
     parts: list[str] = []
@@ -245,7 +246,7 @@ def analyze_fcs(
     where = f"{fcs_file.name} with template {tpl.name}"
     strategy = gating_strategy(tpl, wsp_sample=wsp_sample)
     sample = read_sample(fcs_file, sample_id=sample_id or fcs_file.name)
-    compensation = _describe_compensation(strategy, sample, fcs_file, tpl, allow_uncompensated)
+    compensation = check_template_compensation(strategy, sample, fcs_file, tpl, allow_uncompensated)
 
     # Which gates are mapped to which release population
     if populations is None:
