@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,6 +46,16 @@ from celltrace.bank.isbt128 import (
     validate_fin,
     verify_with_check,
 )
+
+
+@pytest.fixture
+def settings() -> SimpleNamespace:
+    """Stand-in for pytest-django's ``settings`` (asked for by an autouse fixture in conftest).
+
+    These tests are pure (no Django); this keeps them runnable with ``-p no:django``.
+    """
+    return SimpleNamespace()
+
 
 # --- §13.1 worked examples -----------------------------------------------------------------
 

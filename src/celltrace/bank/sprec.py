@@ -1,0 +1,404 @@
+"""SPREC (ISBER Standard PREanalytical Code) for fluid samples: build, parse, validate.
+
+Code tables from ``shared/design/domain-facts.md`` §2 (Betsou et al. 2018, SPREC 3.0; Lehmann
+et al. 2012, SPREC 2.0). Domain facts marks the 3.0 additions and the lists beyond the SPREC 2.0
+publication "verify against the primary text"; they are kept here as data tables, in one place,
+so that a reviewed correction is a one-line change. Pure Python, no Django.
+
+Fluid code: 7 hyphen-separated elements, 17 characters, e.g. ``CEL-ACD-A-M-N-N-C``.
+Solid-tissue codes (sample type, collection type, warm/cold ischaemia, fixation type/time,
+storage) are not implemented: domain facts names those elements but does not give their tables.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+__all__ = [
+    "CENTRIFUGATION",
+    "ELEMENTS",
+    "LONG_TERM_STORAGE",
+    "POST_CENTRIFUGATION",
+    "PRE_CENTRIFUGATION",
+    "PRIMARY_CONTAINER",
+    "SPREC_VERSIONS",
+    "TYPE_OF_SAMPLE",
+    "SprecCode",
+    "Temperature",
+    "allowed_values",
+    "build_sprec",
+    "centrifugation_code",
+    "parse_sprec",
+    "post_centrifugation_code",
+    "pre_centrifugation_code",
+]
+
+SPREC_VERSIONS = ("2.0", "3.0")
+
+# Code -> (description, first version with the code).
+TYPE_OF_SAMPLE: dict[str, tuple[str, str]] = {
+    "ASC": ("Ascites fluid", "2.0"),
+    "AMN": ("Amniotic fluid", "2.0"),
+    "BAL": ("Bronchoalveolar lavage", "2.0"),
+    "BLD": ("Blood (whole)", "2.0"),
+    "BMA": ("Bone marrow aspirate", "2.0"),
+    "BMK": ("Breast milk", "2.0"),
+    "BUC": ("Buccal cells", "2.0"),
+    "BUF": ("Unficolled buffy coat, viable", "2.0"),
+    "BFF": ("Unficolled buffy coat, non-viable", "2.0"),
+    "CEL": ("Ficoll mononuclear cells, viable", "2.0"),
+    "CEN": ("Fresh cells from non-blood specimen type", "2.0"),
+    "CLN": ("Cells from non-blood specimen type, viable", "2.0"),
+    "CRD": ("Cord blood", "2.0"),
+    "CSF": ("Cerebrospinal fluid", "2.0"),
+    "CTC": ("Enriched circulating tumour cells", "3.0"),
+    "DWB": ("Dried whole blood", "2.0"),
+    "NAS": ("Nasal washing", "2.0"),
+    "PEL": ("Ficoll mononuclear cells, non-viable", "2.0"),
+    "PEN": ("Cells from non-blood specimen type, non-viable", "2.0"),
+    "PFL": ("Pleural fluid", "2.0"),
+    "PLP": ("Dental pulp", "3.0"),
+    "PL1": ("Plasma, single spun", "2.0"),
+    "PL2": ("Plasma, double spun", "2.0"),
+    "RBC": ("Red blood cells", "2.0"),
+    "SAL": ("Saliva", "2.0"),
+    "SEM": ("Semen", "2.0"),
+    "SER": ("Serum", "2.0"),
+    "SPT": ("Sputum", "2.0"),
+    "STL": ("Stool", "2.0"),
+    "SYN": ("Synovial fluid", "2.0"),
+    "TER": ("Tears", "2.0"),
+    "U24": ("24-h urine", "2.0"),
+    "URN": ("Urine, random", "2.0"),
+    "URM": ("Urine, first morning", "2.0"),
+    "URT": ("Urine, timed", "2.0"),
+    "ZZZ": ("Other", "2.0"),
+}
+
+PRIMARY_CONTAINER: dict[str, tuple[str, str]] = {
+    "ACD": ("Acid citrate dextrose", "2.0"),
+    "ADD": ("Additives / stabilisers", "2.0"),
+    "CAT": ("Serum tube without clot activator", "2.0"),
+    "CPD": ("Citrate phosphate dextrose", "2.0"),
+    "CPT": ("Cell preparation tube (3.0: citrate)", "2.0"),
+    "CPH": ("Cell preparation tube, heparin", "3.0"),
+    "CSV": ("Aldehyde stabiliser for CTCs", "3.0"),
+    "EDG": ("EDTA and gel", "2.0"),
+    "FIL": ("Filtration system", "3.0"),
+    "GLS": ("Glass", "3.0"),
+    "HEP": ("Lithium heparin", "2.0"),
+    "HIR": ("Hirudin", "2.0"),
+    "LHB": ("Lithium heparin with rubber plug", "3.0"),
+    "LHG": ("Lithium heparin and gel", "2.0"),
+    "OMN": ("Stool DNA stabiliser", "3.0"),
+    "ORG": ("Oragene", "2.0"),
+    "PAX": ("PAXgene blood RNA", "2.0"),
+    "PED": ("Potassium EDTA", "2.0"),
+    "PET": ("Polyethylene tube, sterile", "2.0"),
+    "PI1": ("S8820 protease-inhibitor tablets", "2.0"),
+    "PIX": ("Protease inhibitors", "2.0"),
+    "PPS": ("Polypropylene tube, sterile", "2.0"),
+    "PXD": ("PAXgene blood DNA", "2.0"),
+    "PXR": ("PAXgene bone marrow RNA", "2.0"),
+    "RNL": ("RNAlater", "3.0"),
+    "SCI": ("Sodium citrate", "2.0"),
+    "SCK": ("Non-aldehyde cell-free nucleic acid stabiliser", "3.0"),
+    "SED": ("Sodium EDTA", "3.0"),
+    "SHP": ("Sodium heparin", "2.0"),
+    "SPO": ("Sodium fluoride / potassium oxalate", "2.0"),
+    "SST": ("Serum separator tube with clot activator", "2.0"),
+    "TEM": ("Tempus tube", "2.0"),
+    "TRC": ("Trace elements tube", "2.0"),
+    "XXX": ("Unknown", "2.0"),
+    "ZZZ": ("Other", "2.0"),
+}
+
+PRE_CENTRIFUGATION: dict[str, tuple[str, str]] = {
+    "A": ("RT, < 2 h", "2.0"),
+    "B": ("2–10 °C, < 2 h", "2.0"),
+    "C": ("RT, 2–4 h", "2.0"),
+    "D": ("2–10 °C, 2–4 h", "2.0"),
+    "E": ("RT, 4–8 h", "2.0"),
+    "F": ("2–10 °C, 4–8 h", "2.0"),
+    "G": ("RT, 8–12 h", "2.0"),
+    "H": ("2–10 °C, 8–12 h", "2.0"),
+    "I": ("RT, 12–24 h", "2.0"),
+    "J": ("2–10 °C, 12–24 h", "2.0"),
+    "K": ("RT, 24–48 h", "2.0"),
+    "L": ("2–10 °C, 24–48 h", "2.0"),
+    "M": ("RT, > 48 h", "2.0"),
+    "N": ("2–10 °C, > 48 h", "2.0"),
+    "O": ("35–38 °C, < 2 h", "2.0"),
+    "X": ("Unknown", "2.0"),
+    "Z": ("Other", "2.0"),
+}
+
+CENTRIFUGATION: dict[str, tuple[str, str]] = {
+    "A": ("RT, 10–15 min, < 3000 g, no braking", "2.0"),
+    "B": ("RT, 10–15 min, < 3000 g, with braking", "2.0"),
+    "C": ("2–10 °C, 10–15 min, < 3000 g, no braking", "2.0"),
+    "D": ("2–10 °C, 10–15 min, < 3000 g, with braking", "2.0"),
+    "E": ("RT, 10–15 min, 3000–6000 g, with braking", "2.0"),
+    "F": ("2–10 °C, 10–15 min, 3000–6000 g, with braking", "2.0"),
+    "G": ("RT, 10–15 min, 6000–10000 g, with braking", "2.0"),
+    "H": ("2–10 °C, 10–15 min, 6000–10000 g, with braking", "2.0"),
+    "I": ("RT, 10–15 min, > 10000 g, with braking", "2.0"),
+    "J": ("2–10 °C, 10–15 min, > 10000 g, with braking", "2.0"),
+    "M": ("RT, 30 min, < 1000 g, no braking (Ficoll)", "2.0"),
+    "N": ("No centrifugation", "2.0"),
+    "X": ("Unknown", "2.0"),
+    "Z": ("Other", "2.0"),
+}
+
+POST_CENTRIFUGATION: dict[str, tuple[str, str]] = {
+    "A": ("2–10 °C, < 1 h", "2.0"),
+    "B": ("RT, < 1 h", "2.0"),
+    "C": ("2–10 °C, 1–2 h", "2.0"),
+    "D": ("RT, 1–2 h", "2.0"),
+    "E": ("2–10 °C, 2–8 h", "2.0"),
+    "F": ("RT, 2–8 h", "2.0"),
+    "G": ("2–10 °C, 8–24 h", "2.0"),
+    "H": ("RT, 8–24 h", "2.0"),
+    "I": ("2–10 °C, > 24 h", "2.0"),
+    "J": ("RT, > 24 h", "2.0"),
+    "N": ("Not applicable", "2.0"),
+    "X": ("Unknown", "2.0"),
+    "Z": ("Other", "2.0"),
+}
+
+LONG_TERM_STORAGE: dict[str, tuple[str, str]] = {
+    "A": ("PP tube 0.5–2 mL, (−85)–(−60) °C", "2.0"),
+    "B": ("PP tube 0.5–2 mL, (−35)–(−18) °C", "2.0"),
+    "C": ("Cryotube 1–2 mL, liquid nitrogen", "2.0"),
+    "D": ("Cryotube 1–2 mL, (−85)–(−60) °C", "2.0"),
+    "E": ("Cryotube 1–2 mL, programmable freezing to < −135 °C", "2.0"),
+    "F": ("Cryo-straw, liquid nitrogen", "2.0"),
+    "G": ("Straw, (−85)–(−60) °C", "2.0"),
+    "H": ("Straw, (−35)–(−18) °C", "2.0"),
+    "I": ("Straw, programmable freezing to < −135 °C", "2.0"),
+    "J": ("PP tube ≥ 5 mL, (−85)–(−60) °C", "2.0"),
+    "K": ("PP tube ≥ 5 mL, (−35)–(−18) °C", "2.0"),
+    "L": ("Microplate, (−85)–(−60) °C", "2.0"),
+    "M": ("Microplate, (−35)–(−18) °C", "2.0"),
+    "N": ("Cryotube 1–2 mL, liquid nitrogen after temporary (−85)–(−60) °C", "2.0"),
+    "O": ("Cryo-straw, liquid nitrogen after temporary (−85)–(−60) °C", "2.0"),
+    "P": ("Paraffin block, RT or 2–10 °C", "2.0"),
+    "Q": ("Bag, liquid nitrogen", "2.0"),
+    "R": ("Dry medium, RT", "2.0"),
+    "S": ("PP tube 40–500 µL, (−85)–(−60) °C", "2.0"),
+    "T": ("PP tube 40–500 µL, (−35)–(−18) °C", "2.0"),
+    "V": ("PP tube 0.5–2 mL, < −135 °C", "2.0"),
+    "W": ("PP tube 40–500 µL, < −135 °C", "2.0"),
+    "Y": ("Original primary container, (−35)–(−18) or (−85)–(−60) °C", "2.0"),
+    "X": ("Unknown", "2.0"),
+    "Z": ("Other", "2.0"),
+}
+
+#: Element order: (attribute name, human name, table, length).
+ELEMENTS: tuple[tuple[str, str, dict[str, tuple[str, str]], int], ...] = (
+    ("type_of_sample", "type of sample", TYPE_OF_SAMPLE, 3),
+    ("primary_container", "primary container", PRIMARY_CONTAINER, 3),
+    ("pre_centrifugation", "pre-centrifugation", PRE_CENTRIFUGATION, 1),
+    ("centrifugation", "centrifugation", CENTRIFUGATION, 1),
+    ("second_centrifugation", "second centrifugation", CENTRIFUGATION, 1),
+    ("post_centrifugation", "post-centrifugation", POST_CENTRIFUGATION, 1),
+    ("long_term_storage", "long-term storage", LONG_TERM_STORAGE, 1),
+)
+
+_FLUID_RE = re.compile(r"[A-Z0-9]{3}-[A-Z0-9]{3}-[A-Z]-[A-Z]-[A-Z]-[A-Z]-[A-Z]")
+
+
+def _check_version(version: str) -> None:
+    if version not in SPREC_VERSIONS:
+        raise ValueError(
+            f"SPREC version: {version!r} not supported (one of {', '.join(SPREC_VERSIONS)})"
+        )
+
+
+def allowed_values(table: dict[str, tuple[str, str]], version: str = "3.0") -> list[str]:
+    """Codes of ``table`` valid in SPREC ``version``, sorted."""
+    _check_version(version)
+    return sorted(code for code, (_, since) in table.items() if since <= version)
+
+
+@dataclass(frozen=True, slots=True)
+class SprecCode:
+    """A validated fluid-sample SPREC code."""
+
+    type_of_sample: str
+    primary_container: str
+    pre_centrifugation: str
+    centrifugation: str
+    second_centrifugation: str
+    post_centrifugation: str
+    long_term_storage: str
+    version: str = "3.0"
+
+    def __post_init__(self) -> None:
+        _check_version(self.version)
+        for attr, name, table, length in ELEMENTS:
+            value = getattr(self, attr)
+            if not isinstance(value, str) or len(value) != length:
+                got = repr(value)
+                raise ValueError(
+                    f"SPREC {name}: expected {length} character{'s' if length > 1 else ''}, "
+                    f"got {got}"
+                )
+            allowed = allowed_values(table, self.version)
+            if value not in allowed:
+                since = table.get(value, ("", ""))[1]
+                hint = f" ({value} is SPREC {since} only)" if since else ""
+                raise ValueError(
+                    f"SPREC {name}: {value!r} is not an allowed value in SPREC "
+                    f"{self.version}{hint}; allowed: {', '.join(allowed)}"
+                )
+
+    @property
+    def code(self) -> str:
+        return "-".join(getattr(self, attr) for attr, _, _, _ in ELEMENTS)
+
+    def __str__(self) -> str:
+        return self.code
+
+    def describe(self) -> dict[str, str]:
+        """Human-readable meaning of each element, keyed by element name."""
+        return {name: table[getattr(self, attr)][0] for attr, name, table, _ in ELEMENTS}
+
+
+def build_sprec(
+    *,
+    type_of_sample: str,
+    primary_container: str,
+    pre_centrifugation: str,
+    centrifugation: str,
+    second_centrifugation: str = "N",
+    post_centrifugation: str = "N",
+    long_term_storage: str,
+    version: str = "3.0",
+) -> SprecCode:
+    """Build a SPREC code from its elements; ``ValueError`` names the failing element."""
+    return SprecCode(
+        type_of_sample,
+        primary_container,
+        pre_centrifugation,
+        centrifugation,
+        second_centrifugation,
+        post_centrifugation,
+        long_term_storage,
+        version,
+    )
+
+
+def parse_sprec(code: str, version: str = "3.0") -> SprecCode:
+    """Parse and validate a fluid SPREC code such as ``SER-SST-A-B-N-B-A``."""
+    if not isinstance(code, str):
+        raise ValueError(f"SPREC: expected a string, got {type(code).__name__}")
+    parts = code.split("-")
+    if len(parts) != len(ELEMENTS):
+        raise ValueError(
+            f"SPREC: expected {len(ELEMENTS)} hyphen-separated elements "
+            f"(type-container-pre-centrifugation-centrifugation-second centrifugation-"
+            f"post-centrifugation-storage), got {len(parts)}"
+        )
+    # Element-by-element validation (SprecCode) gives the precise message; the overall pattern
+    # is checked afterwards as a guard.
+    sample, container, pre, centrifugation, second, post, storage = parts
+    result = SprecCode(sample, container, pre, centrifugation, second, post, storage, version)
+    if not _FLUID_RE.fullmatch(code):
+        raise ValueError(f"SPREC: {code!r} does not match the 17-character fluid structure")
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Deriving element codes from recorded conditions
+# --------------------------------------------------------------------------------------------
+
+
+class Temperature(enum.Enum):
+    """Temperature classes used by the pre- and post-centrifugation and centrifugation tables."""
+
+    ROOM = "RT"
+    COLD = "2–10 °C"
+    BODY = "35–38 °C"
+
+
+def _number(value: Decimal | int | float | str, name: str) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError as exc:
+        raise ValueError(f"SPREC {name}: {value!r} is not a number") from exc
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"SPREC {name}: must be a finite number ≥ 0, got {value!r}")
+    return number
+
+
+def pre_centrifugation_code(
+    delay_hours: Decimal | int | float | str, temperature: Temperature
+) -> str:
+    """Pre-centrifugation code from the delay (collection → processing) and temperature.
+
+    Intervals are closed below and open above (``2–4 h`` = 2 h ≤ t < 4 h), except ``24–48 h``,
+    which includes 48 h; above 48 h is ``M``/``N``. 35–38 °C is defined only below 2 h (``O``);
+    any other combination is ``Z`` (other).
+    """
+    hours = _number(delay_hours, "pre-centrifugation delay (h)")
+    if temperature is Temperature.BODY:
+        return "O" if hours < 2 else "Z"
+    bands = [(2, "A", "B"), (4, "C", "D"), (8, "E", "F"), (12, "G", "H"), (24, "I", "J")]
+    for upper, room, cold in bands:
+        if hours < upper:
+            return room if temperature is Temperature.ROOM else cold
+    if hours <= 48:
+        return "K" if temperature is Temperature.ROOM else "L"
+    return "M" if temperature is Temperature.ROOM else "N"
+
+
+def post_centrifugation_code(
+    delay_hours: Decimal | int | float | str, temperature: Temperature
+) -> str:
+    """Post-centrifugation code (centrifugation → storage); note ``A`` is 2–10 °C here."""
+    hours = _number(delay_hours, "post-centrifugation delay (h)")
+    if temperature is Temperature.BODY:
+        return "Z"
+    bands = [(1, "A", "B"), (2, "C", "D"), (8, "E", "F"), (24, "G", "H")]
+    for upper, cold, room in bands:
+        if hours < upper:
+            return cold if temperature is Temperature.COLD else room
+    return "I" if temperature is Temperature.COLD else "J"
+
+
+def centrifugation_code(
+    *,
+    force_g: Decimal | int | float | str,
+    minutes: Decimal | int | float | str,
+    temperature: Temperature,
+    brake: bool,
+) -> str:
+    """Centrifugation (or second centrifugation) code from the recorded run.
+
+    Combinations outside the table (e.g. ≥ 3000 g without braking, other durations, 35–38 °C)
+    are ``Z`` (other). Force bands: < 3000, 3000–< 6000, 6000–10000, > 10000 g.
+    """
+    g = _number(force_g, "centrifugation force (g)")
+    mins = _number(minutes, "centrifugation time (min)")
+    if temperature is Temperature.BODY:
+        return "Z"
+    room = temperature is Temperature.ROOM
+    if mins == 30 and g < 1000 and room and not brake:
+        return "M"
+    if not 10 <= mins <= 15:
+        return "Z"
+    if g < 3000:
+        if room:
+            return "B" if brake else "A"
+        return "D" if brake else "C"
+    if not brake:
+        return "Z"
+    if g < 6000:
+        return "E" if room else "F"
+    if g <= 10000:
+        return "G" if room else "H"
+    return "I" if room else "J"
