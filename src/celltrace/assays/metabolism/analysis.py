@@ -556,7 +556,7 @@ def _parameter_defs(
             ),
             ParameterDef(
                 "spare_respiratory_capacity_percent",
-                "Spare respiratory capacity",
+                "Spare respiratory capacity, % of basal",
                 UNIT_PERCENT,
                 "maximal respiration / basal respiration × 100",
             ),
