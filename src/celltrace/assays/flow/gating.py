@@ -111,11 +111,11 @@ class GatingTemplate:
 def _schema_errors(template: GatingTemplate) -> str:
     """The first GatingML 2.0 schema violations, to say *why* FlowKit rejected a template."""
     try:
-        import defusedxml.lxml as safe_lxml
-        from flowkit._resources import gml_schema  # FlowKit's bundled Gating-ML 2.0 XSD
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # defusedxml.lxml is deprecated but still safe here
+            import defusedxml.lxml as safe_lxml
+            from flowkit._resources import gml_schema  # FlowKit's bundled Gating-ML 2.0 XSD
+
             doc = safe_lxml.parse(io.BytesIO(template.data), forbid_dtd=True)
         if gml_schema.validate(doc):
             return ""

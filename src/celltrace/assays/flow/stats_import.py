@@ -107,7 +107,7 @@ def _parse_int(value: str, file_name: str, row: int, col: str) -> int | None:
 
 def _parse_float(value: str, file_name: str, row: int, col: str) -> float | None:
     text = value.strip().rstrip("%").strip()
-    if text in ("", "n/a", "NaN", "-"):
+    if text in ("", "n/a", "NaN", "-") or set(text) == {"#"}:  # FACSDiva shows #### for n/a
         return None
     try:
         return float(text)

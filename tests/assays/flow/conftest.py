@@ -1,0 +1,19 @@
+"""Flow tests are pure Python: they need no Django settings.
+
+The project-wide autouse ``_isolated_data_dir`` fixture needs pytest-django's ``settings``; the
+flow tests run with ``-p no:django``, so it is shadowed here by a fixture of the same name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FCS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "fcs"
+FLOW_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "flow"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir() -> None:
+    """No Django settings to isolate in the flow tests."""
