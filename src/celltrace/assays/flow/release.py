@@ -374,22 +374,9 @@ def flow_release(
     return FlowReleaseResult(stained=stained, control=control, car_net=car_net, flags=tuple(flags))
 
 
-_NESTING: tuple[tuple[ReleasePopulation, tuple[ReleasePopulation, ...]], ...] = (
-    (ReleasePopulation.VIABLE, (ReleasePopulation.SINGLETS,)),
-    (ReleasePopulation.CD45, (ReleasePopulation.VIABLE, ReleasePopulation.SINGLETS)),
-    (
-        ReleasePopulation.CD3,
-        (ReleasePopulation.CD45, ReleasePopulation.VIABLE, ReleasePopulation.SINGLETS),
-    ),
-    (ReleasePopulation.CAR, (ReleasePopulation.CD3,)),
-    (ReleasePopulation.CD4, (ReleasePopulation.CD3,)),
-    (ReleasePopulation.CD8, (ReleasePopulation.CD3,)),
-)
-
-
 def check_nesting(paths: Mapping[ReleasePopulation, tuple[str, ...]], where: str) -> None:
     """Each population's gate must lie inside the gate used as its denominator."""
-    for child, parents in _NESTING:
+    for child, parents in _DENOMINATOR_CHAIN.items():
         if child not in paths:
             continue
         parent = next((p for p in parents if p in paths), None)
