@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from celltrace.api.schemas import ERRORS, READ_ERRORS
 from celltrace.audit import selectors, services, signing
@@ -83,14 +83,14 @@ def signatures_list(request: HttpRequest, record_type: str, record_id: str) -> l
 
 
 @router.post("/signatures", response={201: SignatureOut, **ERRORS}, operation_id="signatures_create")
-def signatures_create(request: HttpRequest, payload: SignIn) -> tuple[int, dict[str, Any]]:
+def signatures_create(request: HttpRequest, payload: SignIn) -> Status[dict[str, Any]]:
     actor = actor_of(request)
     record = signing.record_for(actor, payload.record_type, payload.record_id)
     sig = services.record_sign(
         request=request, actor=actor, record=record, meaning=payload.meaning,
         password=payload.password, otp_token=payload.otp_token, comment=payload.comment,
     )
-    return 201, _signature_out(sig, sig.record_digest)
+    return Status(201, _signature_out(sig, sig.record_digest))
 
 
 @router.get("/audit-reviews", response={200: list[AuditReviewOut], **READ_ERRORS},
@@ -107,6 +107,6 @@ def audit_reviews_get(request: HttpRequest, review_id: int) -> AuditReview:
 
 @router.post("/audit-reviews", response={201: AuditReviewOut, **ERRORS},
              operation_id="audit_reviews_create")
-def audit_reviews_create(request: HttpRequest, payload: AuditReviewIn) -> tuple[int, AuditReview]:
-    return 201, services.audit_review_create(actor=actor_of(request),
-                                             conclusion=payload.conclusion)
+def audit_reviews_create(request: HttpRequest, payload: AuditReviewIn) -> Status[AuditReview]:
+    review = services.audit_review_create(actor=actor_of(request), conclusion=payload.conclusion)
+    return Status(201, review)

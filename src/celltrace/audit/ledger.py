@@ -77,17 +77,22 @@ def _actor_fields(actor: Any) -> tuple[int | None, str, str, int | None]:
 
 def _lock_head(cursor: Any) -> tuple[int, bytes]:
     suffix = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    cursor.execute("SELECT last_seq, last_hash FROM audit_head WHERE id = 1" + suffix)
+    select = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1" + suffix
+    cursor.execute(select)
     row = cursor.fetchone()
-    if row is not None:
-        return int(row[0]), bytes(row[1])
-    cursor.execute("SELECT COUNT(*) FROM audit_event")
-    if cursor.fetchone()[0]:
-        raise LedgerError("the ledger head row is missing while entries exist")
-    cursor.execute(
-        "INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, %s)", [ZERO_HASH]
-    )
-    return 0, ZERO_HASH
+    if row is None:
+        # The migration creates the head; recreate it only for an empty ledger.
+        cursor.execute("SELECT COUNT(*) FROM audit_event")
+        if cursor.fetchone()[0]:
+            raise LedgerError("the ledger head row is missing while entries exist")
+        cursor.execute(
+            "INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, %s) "
+            "ON CONFLICT (id) DO NOTHING",
+            [ZERO_HASH],
+        )
+        cursor.execute(select)
+        row = cursor.fetchone()
+    return int(row[0]), bytes(row[1])
 
 
 def _body(

@@ -62,7 +62,7 @@ def key_id(name: str, raw_public: bytes) -> bytes:
 
 def parse_verifier_key(text: str) -> VerifierKey:
     try:
-        name, hex_id, blob = text.strip().split("+")
+        name, hex_id, blob = text.strip().split("+", 2)
         raw = base64.b64decode(blob, validate=True)
     except ValueError as exc:
         raise NoteError("verifier key is not '<name>+<id>+<base64 key>'") from exc

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
 from django.db.models import Model, QuerySet
 
 from celltrace.audit.canonical import utc_iso
@@ -43,7 +44,7 @@ class LedgerFilter:
 
 def ledger_events(actor: User, flt: LedgerFilter) -> QuerySet[AuditEvent]:
     if not can_browse_ledger(actor):
-        raise PermissionDenied("The ledger browser is for QA, QC reviewers and administrators.")
+        raise PermissionDenied(_("The ledger browser is for QA, QC reviewers and administrators."))
     qs = AuditEvent.objects.all()
     if flt.entity_type:
         qs = qs.filter(entity_type=flt.entity_type)
@@ -65,11 +66,11 @@ def ledger_events(actor: User, flt: LedgerFilter) -> QuerySet[AuditEvent]:
 
 def ledger_event(actor: User, seq: int) -> AuditEvent:
     if not can_browse_ledger(actor):
-        raise PermissionDenied("The ledger browser is for QA, QC reviewers and administrators.")
+        raise PermissionDenied(_("The ledger browser is for QA, QC reviewers and administrators."))
     try:
         return AuditEvent.objects.get(seq=seq)
     except AuditEvent.DoesNotExist as exc:
-        raise NotFound("No such ledger entry.") from exc
+        raise NotFound(_("No such ledger entry.")) from exc
 
 
 def object_history(actor: User, entity_type: str, entity_id: str) -> QuerySet[AuditEvent]:
@@ -77,16 +78,16 @@ def object_history(actor: User, entity_type: str, entity_id: str) -> QuerySet[Au
     if not can_browse_ledger(actor):
         visible = _HISTORY_VISIBILITY.get(entity_type)
         if visible is None or not visible(actor).filter(pk=entity_id).exists():
-            raise NotFound("No such object.")
+            raise NotFound(_("No such object."))
     qs = AuditEvent.objects.filter(entity_type=entity_type, entity_id=entity_id).order_by("seq")
     if not qs.exists():
-        raise NotFound("No such object.")
+        raise NotFound(_("No such object."))
     return qs
 
 
 def audit_reviews(actor: User) -> QuerySet[AuditReview]:
     if not can_browse_ledger(actor):
-        raise PermissionDenied("Audit-trail reviews are for QA, QC reviewers and administrators.")
+        raise PermissionDenied(_("Audit-trail reviews are for QA, QC reviewers and administrators."))
     return scope(AuditReview.objects.all(), actor).select_related("created_by")
 
 
@@ -94,4 +95,4 @@ def audit_review(actor: User, pk: int) -> AuditReview:
     try:
         return audit_reviews(actor).get(pk=pk)
     except AuditReview.DoesNotExist as exc:
-        raise NotFound("No such review.") from exc
+        raise NotFound(_("No such review.")) from exc

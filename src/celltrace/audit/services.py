@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
 from django.db import connection, transaction
 from django.db.models import Model
 from django.http import HttpRequest
@@ -61,18 +62,18 @@ def reauthenticate(
     if not password:
         _signing_failed(actor, "no password given")
         raise AuthenticationFailed(
-            "Signing needs your password.", field="password",
+            _("Signing needs your password."), field="password",
             code=ErrorCode.REAUTHENTICATION_REQUIRED,
         )
     user = authenticate(request, username=actor.get_username(), password=password)
     if user is None or user.pk != actor.pk:
         _signing_failed(actor, "wrong password or account locked")
-        raise AuthenticationFailed("The password is not correct.", field="password")
+        raise AuthenticationFailed(_("The password is not correct."), field="password")
     if _has_confirmed_totp(actor):
         token = (otp_token or "").strip()
         if not token or not any(d.verify_token(token) for d in devices_for_user(actor)):
             _signing_failed(actor, "wrong or missing one-time code")
-            raise AuthenticationFailed("The one-time code is not correct.", field="otp_token")
+            raise AuthenticationFailed(_("The one-time code is not correct."), field="otp_token")
         return True
     return False
 
@@ -109,7 +110,7 @@ def record_sign(
         )
     if actor.must_change_password:
         raise PermissionDenied(
-            "Change your password before you sign.", code=ErrorCode.PASSWORD_CHANGE_REQUIRED
+            _("Change your password before you sign."), code=ErrorCode.PASSWORD_CHANGE_REQUIRED
         )
     refusal = spec.can_sign(actor, record, meaning)
     if refusal:
@@ -123,7 +124,7 @@ def record_sign(
             withdrawal__isnull=True,
         ).exists():
             raise Conflict(
-                "This record already carries a valid signature with that meaning.",
+                _("This record already carries a valid signature with that meaning."),
                 field="meaning", code=ErrorCode.ALREADY_SIGNED,
             )
         digest = signing.record_digest(record)
@@ -170,7 +171,7 @@ def record_sign(
 
 def audit_review_can_sign(actor: User, review: AuditReview, meaning: str) -> str | None:
     if not (actor.is_operator_staff and actor.has_role(Role.QA, Role.ADMIN)):
-        return "Only QA or an administrator of the operator signs audit-trail reviews."
+        return _("Only QA or an administrator of the operator signs audit-trail reviews.")
     if meaning == SignatureMeaning.APPROVED:
         reviewers = set(
             Signature.objects.filter(
@@ -179,25 +180,25 @@ def audit_review_can_sign(actor: User, review: AuditReview, meaning: str) -> str
             ).values_list("signer_id", flat=True)
         )
         if not reviewers:
-            return "The review must be signed as reviewed before it is approved."
+            return _("The review must be signed as reviewed before it is approved.")
         if actor.pk in reviewers:
-            return "The approver must be a different person from the reviewer."
+            return _("The approver must be a different person from the reviewer.")
     return None
 
 
 def audit_review_create(*, actor: User, conclusion: str) -> AuditReview:
     """Open a review of every entry since the last review, up to the current head."""
     if not (actor.is_operator_staff and actor.has_role(Role.QA, Role.ADMIN)):
-        raise PermissionDenied("Only QA or an administrator reviews the audit trail.")
+        raise PermissionDenied(_("Only QA or an administrator reviews the audit trail."))
     conclusion = conclusion.strip()
     if not conclusion:
-        raise Invalid("Write the conclusion of the review.", field="conclusion")
+        raise Invalid(_("Write the conclusion of the review."), field="conclusion")
     with transaction.atomic():
         last = AuditReview.objects.order_by("-to_seq").first()
         from_seq = last.to_seq + 1 if last else 1
         head = AuditEvent.objects.order_by("-seq").first()
         if head is None or head.seq < from_seq:
-            raise Conflict("There are no new ledger entries to review.")
+            raise Conflict(_("There are no new ledger entries to review."))
         to_seq = head.seq
         counts = Counter(
             AuditEvent.objects.filter(seq__gte=from_seq, seq__lte=to_seq).values_list(

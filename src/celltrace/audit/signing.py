@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext as _
 from django.db.models import Model, QuerySet
 
 from celltrace.audit.canonical import canonical_bytes
@@ -53,7 +54,7 @@ def spec_for(record_type: str) -> SignableSpec:
     try:
         return _REGISTRY[record_type]
     except KeyError as exc:
-        raise NotFound("No such kind of record.") from exc
+        raise NotFound(_("No such kind of record.")) from exc
 
 
 def spec_of(record: Model) -> SignableSpec:
@@ -66,7 +67,7 @@ def record_for(actor: User, record_type: str, record_id: str) -> Model:
     try:
         obj: Model = spec.visible(actor).get(pk=record_id)
     except (spec.model.DoesNotExist, ValueError, TypeError) as exc:
-        raise NotFound("Record not found.") from exc
+        raise NotFound(_("Record not found.")) from exc
     return obj
 
 

@@ -85,14 +85,17 @@ def verify_rows(
             map(_digest, map(_sha256, map(bytes.__add__, map(LEAF_PREFIX.__add__, prevs_b),
                                           map(bytes, bodies))))
         )
-        if prevs_b[0] != prev_hash or prevs_b[1:] != hashes_b[:-1]:
-            links = [prev_hash, *hashes_b[:-1]]
-            i = _first_mismatch(prevs_b, links)
-            report.fail(seqs[i], f"seq {seqs[i]}: previous_entry_hash does not link")
-            return report
-        if computed != hashes_b:
-            i = _first_mismatch(computed, hashes_b)
-            report.fail(seqs[i], f"seq {seqs[i]}: entry_hash mismatch")
+        links_ok = prevs_b[0] == prev_hash and prevs_b[1:] == hashes_b[:-1]
+        hashes_ok = computed == hashes_b
+        if not (links_ok and hashes_ok):
+            # name the earliest bad entry, whichever check found it
+            bad_link = n if links_ok else _first_mismatch(prevs_b, [prev_hash, *hashes_b[:-1]])
+            bad_hash = n if hashes_ok else _first_mismatch(computed, hashes_b)
+            if bad_hash <= bad_link:
+                report.fail(seqs[bad_hash], f"seq {seqs[bad_hash]}: entry_hash mismatch")
+            else:
+                report.fail(seqs[bad_link],
+                            f"seq {seqs[bad_link]}: previous_entry_hash does not link")
             return report
         # Merkle roots at checkpoint sizes that fall inside this chunk
         start = 0

@@ -130,7 +130,8 @@ LOGOUT_REDIRECT_URL = "web:login"
 
 AXES_FAILURE_LIMIT = env.int("CELLTRACE_LOCKOUT_FAILURES", default=5)
 AXES_COOLOFF_TIME = env.float("CELLTRACE_LOCKOUT_HOURS", default=0.5)
-AXES_LOCKOUT_PARAMETERS = ["username"]
+# Lock a username after repeated failures, and an address that fails across many usernames.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "celltrace.web.views.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True

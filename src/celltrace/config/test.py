@@ -15,18 +15,22 @@ from celltrace.config.base import env, sqlite_database
 
 SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789abcdef"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+# Fast hashing keeps the suite quick; tests/core/test_auth.py proves production uses Argon2.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
 TEST_TMP = Path(os.environ.get("CELLTRACE_TEST_TMP") or tempfile.gettempdir()) / (
     f"celltrace-test-{os.getpid()}"
 )
+TEST_TMP.mkdir(parents=True, exist_ok=True)
 DATA_DIR = TEST_TMP / "data"
 CELLTRACE_SIGNING_KEY = DATA_DIR / "keys" / "checkpoint.key"
 CELLTRACE_VERIFY_KEY = DATA_DIR / "keys" / "checkpoint.pub"
 CELLTRACE_CHECKPOINT_DIR = DATA_DIR / "checkpoints"
 MEDIA_ROOT = DATA_DIR / "media"
+STATIC_ROOT = TEST_TMP / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from celltrace.api.schemas import ERRORS, READ_ERRORS, Page
 from celltrace.core import selectors, services
@@ -62,16 +62,16 @@ def tokens_list(request: HttpRequest) -> list[ApiToken]:
 
 
 @router.post("/tokens", response={201: TokenCreatedOut, **ERRORS}, operation_id="tokens_create")
-def tokens_create(request: HttpRequest, payload: TokenCreateIn) -> tuple[int, dict[str, object]]:
+def tokens_create(request: HttpRequest, payload: TokenCreateIn) -> Status[dict[str, object]]:
     issued = services.api_token_create(
         actor=actor_of(request), name=payload.name, expires_at=payload.expires_at
     )
     t = issued.token
-    return 201, {
+    return Status(201, {
         "id": t.pk, "name": t.name, "prefix": t.prefix, "created_at": t.created_at,
         "expires_at": t.expires_at, "last_used_at": t.last_used_at, "revoked_at": t.revoked_at,
         "token": issued.secret,
-    }
+    })
 
 
 @router.post("/tokens/{token_id}/revoke", response={200: TokenOut, **ERRORS},

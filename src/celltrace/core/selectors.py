@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from django.db.models import Prefetch, QuerySet
 
 from celltrace.core.errors import NotFound
@@ -19,7 +20,7 @@ def organisation_get(actor: User, pk: int | str) -> Organisation:
     try:
         return organisations_visible(actor).get(pk=pk)
     except (Organisation.DoesNotExist, ValueError) as exc:
-        raise NotFound("Organisation not found.") from exc
+        raise NotFound(_("Organisation not found.")) from exc
 
 
 def users_visible(actor: User) -> QuerySet[User]:
@@ -34,7 +35,7 @@ def user_get(actor: User, pk: int | str) -> User:
     try:
         return users_visible(actor).get(pk=pk)
     except (User.DoesNotExist, ValueError) as exc:
-        raise NotFound("User not found.") from exc
+        raise NotFound(_("User not found.")) from exc
 
 
 def api_tokens_of(actor: User) -> QuerySet[ApiToken]:

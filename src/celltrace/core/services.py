@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from django.db import IntegrityError, transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -27,7 +28,7 @@ def _require_admin(actor: User | None) -> None:
     if actor is None:  # the command line, run by the operating-system administrator
         return
     if not (actor.is_active and actor.is_operator_staff and actor.has_role(Role.ADMIN)):
-        raise PermissionDenied("Only an administrator of the operator can do this.")
+        raise PermissionDenied(_("Only an administrator of the operator can do this."))
 
 
 def _password_errors(password: str, user: User) -> None:
@@ -42,7 +43,7 @@ def organisation_create(
 ) -> Organisation:
     _require_admin(actor)
     if kind not in OrganisationKind.values:
-        raise Invalid(f"Unknown organisation kind {kind!r}.", field="kind")
+        raise Invalid(_("Unknown organisation kind %(kind)s.") % {"kind": kind}, field="kind")
     org = Organisation(name=name.strip(), code=code.strip(), kind=kind, country=country,
                        address=address)
     try:
@@ -70,13 +71,15 @@ def _check_roles(org: Organisation, roles: Iterable[str]) -> list[str]:
     allowed = OPERATOR_ROLES if org.kind == OrganisationKind.OPERATOR else CLIENT_ROLES
     for role in roles:
         if role not in Role.values:
-            raise Invalid(f"Unknown role {role!r}.", field="roles")
+            raise Invalid(_("Unknown role %(role)s.") % {"role": role}, field="roles")
         if role not in allowed:
             raise Invalid(
-                f"A member of {org.name} cannot hold the role {Role(role).label}.", field="roles"
+                _("A member of %(org)s cannot hold the role %(role)s.")
+                % {"org": org.name, "role": Role(role).label},
+                field="roles",
             )
     if not roles:
-        raise Invalid("Give the user at least one role.", field="roles")
+        raise Invalid(_("Give the user at least one role."), field="roles")
     return roles
 
 
@@ -95,7 +98,7 @@ def user_create(
     _require_admin(actor)
     username = username.strip()
     if not username or not full_name.strip():
-        raise Invalid("A username and a printed name are required.", field="username")
+        raise Invalid(_("A username and a printed name are required."), field="username")
     role_list = _check_roles(organisation, roles)
     user = User(
         username=username,
@@ -112,7 +115,9 @@ def user_create(
             with transaction.atomic():
                 user.save()
         except IntegrityError as exc:
-            raise Conflict(f"The username {username!r} is taken.", field="username") from exc
+            raise Conflict(
+                _("The username %(name)s is taken.") % {"name": username}, field="username"
+            ) from exc
         UserRole.objects.bulk_create([UserRole(user=user, role=r) for r in role_list])
         ledger.append(
             actor=actor,
@@ -131,7 +136,7 @@ def user_create(
 def user_set_roles(*, actor: User | None, user: User, roles: Iterable[str], reason: str) -> User:
     _require_admin(actor)
     if not reason.strip():
-        raise Invalid("Give a reason for changing roles.", field="reason")
+        raise Invalid(_("Give a reason for changing roles."), field="reason")
     assert user.organisation is not None
     role_list = _check_roles(user.organisation, roles)
     with transaction.atomic():
@@ -159,7 +164,7 @@ def user_set_roles(*, actor: User | None, user: User, roles: Iterable[str], reas
 def user_deactivate(*, actor: User | None, user: User, reason: str) -> User:
     _require_admin(actor)
     if not reason.strip():
-        raise Invalid("Give a reason for deactivating the account.", field="reason")
+        raise Invalid(_("Give a reason for deactivating the account."), field="reason")
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=False)
         ledger.append(
@@ -182,7 +187,7 @@ def user_reset_password(*, actor: User | None, user: User, new_password: str, re
     """An administrator sets a temporary password; the user must change it before signing."""
     _require_admin(actor)
     if not reason.strip():
-        raise Invalid("Give a reason for the reset.", field="reason")
+        raise Invalid(_("Give a reason for the reset."), field="reason")
     _password_errors(new_password, user)
     user.set_password(new_password)
     user.must_change_password = True
@@ -205,9 +210,9 @@ def user_reset_password(*, actor: User | None, user: User, new_password: str, re
 
 def user_change_password(*, actor: User, old_password: str, new_password: str) -> User:
     if not actor.check_password(old_password):
-        raise Invalid("The current password is not correct.", field="old_password")
+        raise Invalid(_("The current password is not correct."), field="old_password")
     if old_password == new_password:
-        raise Invalid("Choose a password different from the current one.", field="new_password")
+        raise Invalid(_("Choose a password different from the current one."), field="new_password")
     _password_errors(new_password, actor)
     actor.set_password(new_password)
     actor.must_change_password = False
@@ -230,7 +235,7 @@ def user_unlock(*, actor: User | None, user: User, reason: str) -> None:
     """Lift a lockout (django-axes) early; audited."""
     _require_admin(actor)
     if not reason.strip():
-        raise Invalid("Give a reason for unlocking the account.", field="reason")
+        raise Invalid(_("Give a reason for unlocking the account."), field="reason")
     with transaction.atomic():
         axes_reset(username=user.username)
         ledger.append(
@@ -260,9 +265,9 @@ def api_token_create(
 ) -> IssuedToken:
     name = name.strip()
     if not name:
-        raise Invalid("Name the token after where it will be used.", field="name")
+        raise Invalid(_("Name the token after where it will be used."), field="name")
     if expires_at is not None and expires_at <= dt.datetime.now(dt.UTC):
-        raise Invalid("The expiry must be in the future.", field="expires_at")
+        raise Invalid(_("The expiry must be in the future."), field="expires_at")
     prefix = secrets.token_hex(5)
     secret = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
@@ -284,9 +289,9 @@ def api_token_create(
 
 def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
     if token.user_id != actor.pk and not actor.has_role(Role.ADMIN):
-        raise PermissionDenied("You can revoke only your own tokens.")
+        raise PermissionDenied(_("You can revoke only your own tokens."))
     if token.revoked_at is not None:
-        raise Conflict("This token is already revoked.")
+        raise Conflict(_("This token is already revoked."))
     now = dt.datetime.now(dt.UTC)
     with transaction.atomic():
         ApiToken.objects.filter(pk=token.pk).update(revoked_at=now)
@@ -335,9 +340,9 @@ def totp_begin(*, actor: User) -> TOTPDevice:
 def totp_confirm(*, actor: User, token: str) -> TOTPDevice:
     device = TOTPDevice.objects.filter(user=actor, confirmed=False).first()
     if device is None:
-        raise Conflict("Start the enrolment first.")
+        raise Conflict(_("Start the enrolment first."))
     if not device.verify_token(token.strip()):
-        raise Invalid("The code does not match; check the device's clock and try again.",
+        raise Invalid(_("The code does not match; check the device's clock and try again."),
                       field="token")
     with transaction.atomic():
         TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)

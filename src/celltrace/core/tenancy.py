@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 
+from django.utils.translation import gettext as _
+
 from celltrace.core.errors import NotFound
 from celltrace.core.models import User
 
@@ -37,4 +39,4 @@ def get_visible(
     try:
         return scope(qs, actor, field=field).get(**lookup)
     except (qs.model.DoesNotExist, ValueError, TypeError) as exc:
-        raise NotFound(f"{qs.model._meta.verbose_name} not found.") from exc
+        raise NotFound(_("Not found.")) from exc

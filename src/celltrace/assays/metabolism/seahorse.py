@@ -20,6 +20,7 @@ Files that are not xlsx (checked by magic bytes), too large, or not Wave exports
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import math
@@ -749,10 +750,7 @@ def read_wave_export(source: str | Path | bytes, *, filename: str | None = None)
                 f"{lg!r} in the Group Layout of {name}"
             )
     well_groups = {w: layout[w] for w in wells}
-    warnings = _per_integrity(
-        wells, well_groups, measurements, ecar, per, buffer_factors, plate_volume, kvol
-    )
-    return WaveExport(
+    export = WaveExport(
         filename=name,
         sha256=sha,
         wave_version=version,
@@ -775,8 +773,8 @@ def read_wave_export(source: str | Path | bytes, *, filename: str | None = None)
         ocr=ocr,
         ecar=ecar,
         per=per,
-        warnings=tuple(warnings),
     )
+    return dataclasses.replace(export, warnings=tuple(per_integrity_warnings(export)))
 
 
 def per_offsets(export: WaveExport) -> dict[int, list[float]]:
@@ -798,29 +796,18 @@ def per_offsets(export: WaveExport) -> dict[int, list[float]]:
     return out
 
 
-def _per_integrity(
-    wells: Sequence[str],
-    well_groups: Mapping[str, str],
-    measurements: Sequence[int],
-    ecar: Mapping[str, tuple[float, ...]],
-    per: Mapping[str, tuple[float, ...]] | None,
-    bf: Mapping[str, float],
-    vol: float | None,
-    kvol: float | None,
-) -> list[str]:
-    if per is None:
+def per_integrity_warnings(export: WaveExport) -> list[str]:
+    """Check the PER identity of domain-facts §9.5 and describe any violation.
+
+    A spread of PER/(BF·Vol·kVol) − ECAR within a measurement above
+    :data:`PER_IDENTITY_TOLERANCE` flags an edited or damaged export.
+    """
+    if export.per is None:
         return ["the export has no PER column: PER-based assays cannot be analysed"]
-    if not vol or not kvol or not bf:
+    if not export.plate_volume_ul or not export.kvol or not export.buffer_factors:
         return ["Plate Volume, kVol or the buffer factors are missing: PER integrity not checked"]
-    offsets: dict[int, list[float]] = {}
-    for w in wells:
-        b = bf.get(w, 0.0)
-        if well_groups[w] == BACKGROUND_GROUP or b <= 0:
-            continue
-        for i, mi in enumerate(measurements):
-            offsets.setdefault(mi, []).append(per[w][i] / (b * vol * kvol) - ecar[w][i])
     out = []
-    for mi, vals in sorted(offsets.items()):
+    for mi, vals in sorted(per_offsets(export).items()):
         spread = max(vals) - min(vals)
         if spread > PER_IDENTITY_TOLERANCE:
             out.append(

@@ -1,0 +1,109 @@
+"""The API: token authentication, RFC 9457 problems naming the field, the committed schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from celltrace.api.api import api
+from celltrace.audit.models import AuditReview, Signature
+from celltrace.audit.services import audit_review_create
+from celltrace.core import services
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+def test_committed_openapi_schema_matches_the_code() -> None:
+    generated = json.loads(json.dumps(api.get_openapi_schema(), sort_keys=True))
+    committed = json.loads(SCHEMA.read_text())
+    assert generated == committed, (
+        "docs/openapi.json is stale: run 'make openapi' and commit the result"
+    )
+
+
+def test_every_operation_has_an_explicit_id_and_declares_its_errors() -> None:
+    schema = api.get_openapi_schema()
+    for path, ops in schema["paths"].items():
+        for method, op in ops.items():
+            assert "_" in op["operationId"], f"{method} {path}"
+            assert {"401", "404", "422"} <= {str(k) for k in op["responses"]}, f"{method} {path}"
+
+
+def test_token_authenticates_and_revoked_token_does_not(qa_user: Any) -> None:
+    issued = services.api_token_create(actor=qa_user, name="lims bridge")
+    assert issued.secret.startswith("ct_") and issued.token.token_hash != issued.secret
+    client = Client()
+    me = client.get("/api/v1/me", **bearer(issued.secret))
+    assert me.status_code == 200 and me.json()["username"] == "qa"
+    services.api_token_revoke(actor=qa_user, token=issued.token)
+    response = client.get("/api/v1/me", **bearer(issued.secret))
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert client.get("/api/v1/me", **bearer("ct_nothing_here")).status_code == 401
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_validation_errors_are_problem_details_naming_the_field(qa_user: Any) -> None:
+    secret = services.api_token_create(actor=qa_user, name="t").secret
+    client = Client()
+    response = client.post("/api/v1/tokens", data={"name": "", "admin": True},
+                           content_type="application/json", **bearer(secret))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["status"] == 422 and body["code"] == "invalid"
+    fields = {tuple(e["loc"]) for e in body["errors"]}
+    assert ("body", "payload", "name") in fields  # too short
+    assert ("body", "payload", "admin") in fields  # unknown fields are refused
+
+
+def test_signing_through_the_api_needs_the_password(qa_user: Any) -> None:
+    review = audit_review_create(actor=qa_user, conclusion="ok")
+    secret = services.api_token_create(actor=qa_user, name="t").secret
+    client = Client()
+    payload = {"record_type": "audit.auditreview", "record_id": str(review.pk),
+               "meaning": "reviewed", "password": "wrong password entirely"}
+    response = client.post("/api/v1/signatures", data=payload, content_type="application/json",
+                           **bearer(secret))
+    assert response.status_code == 403 and response.json()["field"] == "password"
+    assert Signature.objects.count() == 0
+    payload["password"] = PASSWORD
+    response = client.post("/api/v1/signatures", data=payload, content_type="application/json",
+                           **bearer(secret))
+    assert response.status_code == 201
+    assert response.json()["status"] == "valid"
+    listed = client.get(f"/api/v1/signatures/audit.auditreview/{review.pk}", **bearer(secret))
+    assert [s["printed_name"] for s in listed.json()] == ["Quinn Assurance"]
+    AuditReview.objects.filter(pk=review.pk).update(conclusion="changed")
+    listed = client.get(f"/api/v1/signatures/audit.auditreview/{review.pk}", **bearer(secret))
+    assert listed.json()[0]["status"] == "broken"
+
+
+def test_ledger_pages_backwards_by_seq(qa_user: Any) -> None:
+    secret = services.api_token_create(actor=qa_user, name="t").secret
+    client = Client()
+    first = client.get("/api/v1/ledger?limit=2", **bearer(secret)).json()
+    assert len(first["items"]) == 2
+    seqs = [e["seq"] for e in first["items"]]
+    assert seqs == sorted(seqs, reverse=True)
+    second = client.get(f"/api/v1/ledger?limit=2&before_seq={first['next_before_seq']}",
+                        **bearer(secret)).json()
+    assert all(e["seq"] < seqs[-1] for e in second["items"])
+    one = client.get(f"/api/v1/ledger/{seqs[0]}", **bearer(secret)).json()
+    assert one["entry_hash"] and len(one["entry_hash"]) == 64
+
+
+def test_interactive_docs_are_served_without_a_cdn() -> None:
+    response = Client().get("/api/v1/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui-bundle.js" in html and "cdn" not in html.lower()

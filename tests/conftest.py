@@ -1,0 +1,208 @@
+"""Shared test set-up.
+
+- Backend selection: ``CELLTRACE_TEST_DATABASE=postgres`` runs the suite on PostgreSQL; tests
+  marked ``postgres`` or ``sqlite`` are deselected (not skipped) on the other backend.
+- ``CELLTRACE_FORBID_SKIPS=1`` (set by CI) turns every skip into a failure, so a missing
+  Chromium or PostgreSQL cannot pass silently.
+- The ledger and signature tables are append-only; Django's flush between transactional tests
+  would be refused, so the guards are lifted just before that flush and restored after.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BACKEND = "postgres" if os.environ.get("CELLTRACE_TEST_DATABASE") == "postgres" else "sqlite"
+CHROMIUM = os.environ.get("CELLTRACE_CHROMIUM", "/usr/bin/chromium")
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep, drop = [], []
+    for item in items:
+        if BACKEND != "postgres" and item.get_closest_marker("postgres"):
+            drop.append(item)
+        elif BACKEND != "sqlite" and item.get_closest_marker("sqlite"):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CELLTRACE_FORBID_SKIPS") == "1" and report.skipped and not hasattr(
+        report, "wasxfail"
+    ):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and CELLTRACE_FORBID_SKIPS=1 forbids skips: {report.longrepr}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    tmp = os.environ.get("DJANGO_SETTINGS_MODULE") and _settings_tmp()
+    if tmp and tmp.exists() and "celltrace-test-" in tmp.name:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _settings_tmp() -> Path | None:
+    try:
+        from django.conf import settings
+
+        return Path(settings.TEST_TMP)
+    except Exception:  # noqa: BLE001 - Django not configured in this run
+        return None
+
+
+def _wants_db(request: pytest.FixtureRequest) -> tuple[bool, bool]:
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        names & {"transactional_db", "live_server", "live_url"}
+    )
+    return bool(marker) or bool(names & {"db", "transactional_db"}) or transactional, transactional
+
+
+@pytest.fixture(autouse=True)
+def _append_only_guards(request: pytest.FixtureRequest) -> Iterator[None]:
+    wants, transactional = _wants_db(request)
+    if not wants:
+        yield
+        return
+    # Set up after the database fixture, so this is torn down before its flush.
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.db import connection
+
+    from celltrace.audit import guards
+
+    if not guards.installed(connection):
+        guards.install(connection)
+    yield
+    if transactional:
+        connection.close_if_unusable_or_obsolete()
+        guards.uninstall(connection)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Keys and checkpoints of each test live in its own directory."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        return  # pure tests run with -p no:django
+    settings = request.getfixturevalue("settings")
+    settings.DATA_DIR = tmp_path / "data"
+    settings.CELLTRACE_SIGNING_KEY = tmp_path / "keys" / "checkpoint.key"
+    settings.CELLTRACE_VERIFY_KEY = tmp_path / "keys" / "checkpoint.pub"
+    settings.CELLTRACE_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def signing_keys(settings: Any) -> Any:
+    from celltrace.audit.notes import generate_key_files
+
+    return generate_key_files(
+        settings.CELLTRACE_SIGNING_KEY, settings.CELLTRACE_VERIFY_KEY, settings.CELLTRACE_ORIGIN
+    )
+
+
+# --- people and organisations -------------------------------------------------------------
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture
+def make_org(db: None) -> Callable[..., Any]:
+    from celltrace.core import services
+    from celltrace.core.choices import OrganisationKind
+
+    counter = iter(range(1, 10_000))
+
+    def make(kind: str = OrganisationKind.CLIENT, name: str = "", code: str = "") -> Any:
+        n = next(counter)
+        return services.organisation_create(
+            actor=None, name=name or f"Org {kind} {n}", code=code or f"{kind}-{n}", kind=kind
+        )
+
+    return make
+
+
+@pytest.fixture
+def operator(make_org: Callable[..., Any]) -> Any:
+    from celltrace.core.choices import OrganisationKind
+
+    return make_org(OrganisationKind.OPERATOR, name="Operator Lab", code="operator")
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., Any]:
+    from celltrace.core import services
+
+    counter = iter(range(1, 10_000))
+
+    def make(org: Any, *roles: str, username: str = "", full_name: str = "",
+             password: str = PASSWORD) -> Any:
+        n = next(counter)
+        return services.user_create(
+            actor=None, organisation=org, username=username or f"user{n}",
+            full_name=full_name or f"Person Number{n}", email=f"user{n}@example.org",
+            roles=roles, password=password, must_change_password=False,
+        )
+
+    return make
+
+
+@pytest.fixture
+def qa_user(operator: Any, make_user: Callable[..., Any]) -> Any:
+    return make_user(operator, "qa", username="qa", full_name="Quinn Assurance")
+
+
+@pytest.fixture
+def admin_user(operator: Any, make_user: Callable[..., Any]) -> Any:
+    return make_user(operator, "admin", username="admin", full_name="Ada Admin")
+
+
+@pytest.fixture
+def client_a(make_org: Callable[..., Any]) -> Any:
+    return make_org("client", name="Client A", code="client-a")
+
+
+@pytest.fixture
+def client_b(make_org: Callable[..., Any]) -> Any:
+    return make_org("client", name="Client B", code="client-b")
+
+
+# --- browser --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser_page(live_server: Any, transactional_db: None) -> Iterator[Any]:
+    """A Playwright page in Debian's Chromium (no browser download)."""
+    if not (os.path.exists(CHROMIUM) and shutil.which(CHROMIUM)):
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()

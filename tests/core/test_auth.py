@@ -1,0 +1,130 @@
+"""Authentication hardening: Argon2, NIST password rules, lockout, idle and absolute expiry."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.test import Client, override_settings
+
+from celltrace.audit.choices import EventType
+from celltrace.audit.models import AuditEvent
+from celltrace.config import base
+from celltrace.core import services
+from celltrace.core.errors import Invalid
+from celltrace.core.middleware import LOGIN_AT_KEY
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client: Client, username: str, password: str) -> Any:
+    return client.post("/login/", {"username": username, "password": password})
+
+
+def test_production_hashes_passwords_with_argon2() -> None:
+    assert base.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+    with override_settings(PASSWORD_HASHERS=base.PASSWORD_HASHERS):
+        assert make_password("a long enough pass phrase").startswith("argon2$argon2id$")
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("short pass", "at least 15"),
+        ("1q2w3e4r5t6y7u8i9o0p", "too common"),
+        ("celltrace rocks forever", "easy to guess"),
+        ("x" * 1025, "longer than"),
+    ],
+)
+def test_password_rules_follow_nist(operator: Any, password: str, why: str) -> None:
+    with pytest.raises(Invalid) as exc:
+        services.user_create(actor=None, organisation=operator, username="newbie",
+                             full_name="New Person", email="", roles=["qa"], password=password)
+    assert why in exc.value.message
+    assert exc.value.field == "password"
+
+
+def test_long_passphrases_with_spaces_and_no_composition_rules_are_accepted(operator: Any) -> None:
+    phrase = "all lower case words are fine here " + "x" * 40
+    user = services.user_create(actor=None, organisation=operator, username="phrase",
+                                full_name="Pass Phrase", email="", roles=["qa"], password=phrase)
+    assert user.check_password(phrase)
+
+
+def test_lockout_after_repeated_failures_refuses_even_the_right_password(qa_user: Any) -> None:
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        assert login(client, "qa", "wrong wrong wrong wrong").status_code in (200, 403)
+    response = login(client, "qa", PASSWORD)
+    assert response.status_code == 403
+    assert b"locked" in response.content
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(event_type=EventType.USER_LOCKED_OUT,
+                                     entity_id=str(qa_user.pk)).exists()
+    assert AuditEvent.objects.filter(event_type=EventType.LOGIN_FAILED).count() >= 4
+
+
+def test_admin_unlock_is_audited_and_restores_access(qa_user: Any, admin_user: Any) -> None:
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(client, "qa", "wrong wrong wrong wrong")
+    services.user_unlock(actor=admin_user, user=qa_user, reason="verified by phone")
+    assert AuditEvent.objects.filter(event_type=EventType.USER_UNLOCKED).count() == 1
+    assert login(Client(), "qa", PASSWORD).status_code == 302
+
+
+def test_successful_login_is_recorded_and_rotates_the_session(qa_user: Any) -> None:
+    client = Client()
+    client.get("/login/")
+    before = client.session.session_key
+    assert login(client, "qa", PASSWORD).status_code == 302
+    assert client.session.session_key != before
+    assert AuditEvent.objects.filter(event_type=EventType.LOGGED_IN).count() == 1
+
+
+def test_idle_timeout_is_thirty_minutes_pushed_by_each_request(qa_user: Any) -> None:
+    assert settings.SESSION_COOKIE_AGE == 1800
+    assert settings.SESSION_SAVE_EVERY_REQUEST
+    client = Client()
+    login(client, "qa", PASSWORD)
+    first = client.session.get_expiry_date()
+    time.sleep(0.01)
+    client.get("/")
+    assert client.session.get_expiry_date() > first
+
+
+def test_session_expires_after_the_absolute_limit(qa_user: Any) -> None:
+    client = Client()
+    login(client, "qa", PASSWORD)
+    assert client.get("/").status_code == 200
+    session = client.session
+    session[LOGIN_AT_KEY] = time.time() - settings.SESSION_ABSOLUTE_LIMIT_SECONDS - 1
+    session.save()
+    response = client.get("/")
+    assert response.status_code == 302 and "expired=1" in response["Location"]
+    assert client.get("/").status_code == 302  # logged out for good
+
+
+def test_expired_idle_session_requires_login(qa_user: Any) -> None:
+    client = Client()
+    login(client, "qa", PASSWORD)
+    session = client.session
+    session.set_expiry(-1)
+    session.save()
+    assert client.get("/").status_code == 302
+
+
+def test_security_headers_are_on_every_page(qa_user: Any) -> None:
+    client = Client()
+    for path in ("/login/", "/api/v1/docs"):
+        response = client.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "unsafe-inline" not in csp
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert "Permissions-Policy" in response.headers

@@ -1,0 +1,46 @@
+"""Entry points for the multi-process tests. Imported fresh in spawned processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+
+def django_for(db_name: str) -> None:
+    """Set up Django in a spawned process, pointed at the parent's test database."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "celltrace.config.test"
+    from django.conf import settings
+
+    settings.DATABASES["default"]["NAME"] = db_name
+    settings.DATABASES["default"].pop("TEST", None)
+    import django
+
+    django.setup()
+
+
+def cleanup() -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    connection.close()
+    shutil.rmtree(settings.TEST_TMP, ignore_errors=True)
+
+
+def append_worker(db_name: str, worker: int, count: int, barrier: Any) -> list[int]:
+    django_for(db_name)
+    from django.db import transaction
+
+    from celltrace.audit import ledger
+    from celltrace.audit.choices import Action
+
+    seqs = []
+    barrier.wait()
+    for i in range(count):
+        with transaction.atomic():
+            appended = ledger.append(actor=None, action=Action.UPDATE, event_type="RACE",
+                                     entity_type="test.worker", entity_id=f"{worker}-{i}",
+                                     new={"worker": worker, "i": i})
+        seqs.append(appended.seq)
+    cleanup()
+    return seqs
