@@ -97,3 +97,27 @@ def test_wording_reports_measurements_only() -> None:
     text = " ".join(charts.values()).lower()
     for claim in ("health", "healthy", "rejuvenat", "recharg", "vitality", "improve"):
         assert claim not in text
+
+
+def test_plate_charts_draw_shared_charts_once() -> None:
+    from celltrace.assays.metabolism.charts import plate_charts
+
+    export = read_wave_export(XFE96)
+    mst = analyse_mito_stress(export)
+    atp = analyse_atp_rate(export, settings=AnalysisSettings(ccf=0.61))
+    charts = plate_charts([mst, atp])
+    assert set(charts) == {
+        "kinetic_ocr",
+        "kinetic_ecar",
+        "kinetic_per",
+        "energy_map",
+        "parameters/mito-stress",
+        "parameters/atp-rate",
+    }
+    assert charts["kinetic_ocr"] == kinetic_chart(mst, "OCR")
+    # different exclusions → different traces → one set per assay
+    atp_excl = analyse_atp_rate(
+        export, exclusions={"B02": "bubble"}, settings=AnalysisSettings(ccf=0.61)
+    )
+    split = plate_charts([mst, atp_excl])
+    assert "mito-stress/kinetic_ocr" in split and "atp-rate/kinetic_ocr" in split

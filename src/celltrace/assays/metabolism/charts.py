@@ -103,7 +103,7 @@ def kinetic_chart(result: AnalysisResult, rate: str = "OCR") -> str:
         unit = traces[0].unit
         ax.set_xlabel("Time (min)")
         ax.set_ylabel(f"{rate} ({unit})")
-        ax.set_title(f"{_title(result)}: {rate}, mean ± SD")
+        ax.set_title(f"{rate} per group, mean ± SD ({result.file_name})", fontsize=8)
         ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.subplots_adjust(left=0.1, right=0.74, bottom=0.12, top=0.9)
         return _svg(fig)
@@ -232,4 +232,29 @@ def all_charts(result: AnalysisResult) -> dict[str, str]:
         out["kinetic_per"] = kinetic_chart(result, "PER")
     out["parameters"] = parameter_chart(result)
     out["energy_map"] = energy_map(result)
+    return out
+
+
+def plate_charts(results: Sequence[AnalysisResult]) -> dict[str, str]:
+    """Every chart for several analyses of one plate, without drawing the same chart twice.
+
+    Kinetic traces and the energy map depend on the analysed groups, exclusions and
+    normalisation, not on the assay: when all results share them they are drawn once
+    (``kinetic_ocr``, ``kinetic_ecar``, ``kinetic_per``, ``energy_map``); otherwise each result
+    gets its own, prefixed with the assay (``mito-stress/kinetic_ocr``…). Parameter charts are
+    per assay (``parameters/<assay>``).
+    """
+    if not results:
+        raise AssayInputError("no results to chart", field="results")
+    first = results[0]
+    shared = all(r.traces == first.traces and r.file_sha256 == first.file_sha256 for r in results)
+    out: dict[str, str] = {}
+    sources = [("", first)] if shared else [(f"{r.assay}/", r) for r in results]
+    for prefix, res in sources:
+        for rate in ("OCR", "ECAR", "PER"):
+            if any(t.rate == rate for t in res.traces):
+                out[f"{prefix}kinetic_{rate.lower()}"] = kinetic_chart(res, rate)
+        out[f"{prefix}energy_map"] = energy_map(res)
+    for r in results:
+        out[f"parameters/{r.assay}"] = parameter_chart(r)
     return out
