@@ -81,7 +81,9 @@ def test_parameter_chart_covers_every_parameter() -> None:
     svg = parameter_chart(result)
     for p in result.parameters:
         assert p.label in svg
-    assert {f"bars-{i}" for i in range(len(result.groups))} <= _ids(svg)
+    expected = {f"bar-{i}-{p.key}" for i in range(len(result.groups)) for p in result.parameters}
+    assert len(expected) == 4 * 5
+    assert expected <= _ids(svg)
 
 
 def test_atp_rate_charts_include_per_trace() -> None:

@@ -543,7 +543,7 @@ def _parameter_defs(
             mx = f"max(OCR {_span(fccp.phase)})"
             lo = f"min(OCR {_span(oligo.phase)})"
         defs = [
-            ParameterDef("non_mitochondrial_ocr", "Non-mitochondrial oxygen consumption", o, nm),
+            ParameterDef("non_mitochondrial_ocr", "Non-mitochondrial OCR", o, nm),
             ParameterDef("basal_respiration", "Basal respiration", o, f"{b} − {nm}"),
             ParameterDef("maximal_respiration", "Maximal respiration", o, f"{mx} − {nm}"),
             ParameterDef("proton_leak", "Proton leak", o, f"{lo} − {nm}"),

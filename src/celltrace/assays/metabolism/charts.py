@@ -17,6 +17,7 @@ import matplotlib
 from matplotlib import rc_context
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from celltrace.assays.errors import AssayInputError
 from celltrace.assays.metabolism.analysis import ASSAY_TITLES, AnalysisResult, Assay, ParameterDef
@@ -127,39 +128,46 @@ def parameter_chart(result: AnalysisResult, keys: Sequence[str] | None = None) -
         n_g = max(1, len(groups))
         bar_w = 0.8 / n_g
         for ax, (unit, ps) in zip(axes, panels, strict=True):
+            # One bar call, one error-bar call and one dot series per panel (fast to render).
+            xs: list[float] = []
+            heights: list[float] = []
+            errs: list[float] = []
+            colours: list[str] = []
+            gids: list[str] = []
+            dot_x: list[float] = []
+            dot_y: list[float] = []
             for gi, g in enumerate(groups):
-                colour = PALETTE[gi % len(PALETTE)]
-                xs = [pi - 0.4 + bar_w * (gi + 0.5) for pi in range(len(ps))]
-                means = [g.stat(p.key).mean for p in ps]
-                sds = [g.stat(p.key).sd for p in ps]
-                ax.bar(
-                    xs,
-                    [m if m is not None else 0.0 for m in means],
-                    width=bar_w,
-                    yerr=[s if s is not None else 0.0 for s in sds],
-                    color=colour,
-                    alpha=0.6,
-                    capsize=1.5,
-                    error_kw={"elinewidth": 0.7},
-                    label=f"{g.group} (n={g.n})",
-                    gid=f"bars-{gi}",
-                )
-                dot_x: list[float] = []
-                dot_y: list[float] = []
-                for x, p in zip(xs, ps, strict=True):
+                for pi, p in enumerate(ps):
+                    x = pi - 0.4 + bar_w * (gi + 0.5)
+                    st = g.stat(p.key)
+                    xs.append(x)
+                    heights.append(st.mean if st.mean is not None else 0.0)
+                    errs.append(st.sd if st.sd is not None else 0.0)
+                    colours.append(PALETTE[gi % len(PALETTE)])
+                    gids.append(f"bar-{gi}-{p.key}")
                     for w in result.wells:
                         if w.group == g.group and not w.excluded:
                             v = w.value(p.key)
                             if v is not None:
                                 dot_x.append(x)
                                 dot_y.append(v)
-                ax.plot(dot_x, dot_y, "o", color="#222222", markersize=1.8, linestyle="none")
+            bars = ax.bar(xs, heights, width=bar_w, color=colours, alpha=0.6)
+            for rect, gid in zip(bars.patches, gids, strict=True):
+                rect.set_gid(gid)
+            ax.errorbar(xs, heights, yerr=errs, fmt="none", ecolor="#333333", elinewidth=0.7)
+            ax.plot(dot_x, dot_y, "o", color="#222222", markersize=1.8, linestyle="none")
             ax.set_xticks(
                 list(range(len(ps))), [p.label for p in ps], rotation=30, ha="right", fontsize=7
             )
             ax.set_ylabel(unit)
             ax.axhline(0, color="#999999", linewidth=0.5)
-        axes[-1].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        handles = [
+            Patch(facecolor=PALETTE[gi % len(PALETTE)], alpha=0.6, label=f"{g.group} (n={g.n})")
+            for gi, g in enumerate(groups)
+        ]
+        axes[-1].legend(
+            handles=handles, fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0)
+        )
         fig.suptitle(f"{_title(result)} parameters: group mean ± SD, dots are wells", fontsize=9)
         fig.subplots_adjust(left=0.1, right=0.8, bottom=0.34, top=0.9, wspace=0.35)
         return _svg(fig)
