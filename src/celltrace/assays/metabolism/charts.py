@@ -77,7 +77,7 @@ def kinetic_chart(result: AnalysisResult, rate: str = "OCR") -> str:
                 marker="o",
                 markersize=3.5,
                 linewidth=1.2,
-                capsize=2,
+                elinewidth=0.8,  # no caps: fewer artists, faster to render
                 label=f"{t.group} (n={t.n})",
                 gid=f"trace-{i}",
             )
@@ -104,7 +104,8 @@ def kinetic_chart(result: AnalysisResult, rate: str = "OCR") -> str:
         unit = traces[0].unit
         ax.set_xlabel("Time (min)")
         ax.set_ylabel(f"{rate} ({unit})")
-        ax.set_title(f"{rate} per group, mean ± SD ({result.file_name})", fontsize=8)
+        # A fixed title position spares matplotlib a layout pass.
+        ax.set_title(f"{rate} per group, mean ± SD ({result.file_name})", fontsize=8, y=1.02)
         ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.subplots_adjust(left=0.1, right=0.74, bottom=0.12, top=0.9)
         return _svg(fig)
@@ -212,7 +213,7 @@ def energy_map(
                     yerr=[o.sd[m - 1] or 0.0],
                     fmt="o",
                     color=colour,
-                    capsize=2,
+                    elinewidth=0.8,
                     gid=f"point-{k}",
                 )
                 name = g.group if labels is None else f"{labels[r_i]}: {g.group}"
@@ -227,7 +228,9 @@ def energy_map(
         ax.set_xlim(0, x_max * 1.3 if x_max > 0 else 1.0)
         ax.set_ylim(0, y_max * 1.15 if y_max > 0 else 1.0)
         ax.set_title(
-            "Energy map: OCR against ECAR before the first injection, mean ± SD", fontsize=8
+            "Energy map: OCR against ECAR before the first injection, mean ± SD",
+            fontsize=8,
+            y=1.02,
         )
         fig.subplots_adjust(left=0.14, right=0.95, bottom=0.12, top=0.9)
         return _svg(fig)
