@@ -143,6 +143,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     report = verify_database(
         checkpoint_dir=Path(args.checkpoints) if args.checkpoints else None,
         verify_key=Path(args.key) if args.key else None,
+        merkle=args.merkle,
     )
     return _print_report(report)
 
@@ -174,7 +175,7 @@ def _verify_export(args: argparse.Namespace) -> int:
     checkpoints, problems = load_checkpoints(named, key)
     for p in problems:
         report.fail(None, p)
-    verify_rows(rows, checkpoints, report)
+    verify_rows(rows, checkpoints, report, merkle=args.merkle)
     return _print_report(report)
 
 
@@ -313,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="verify an export file instead of the database")
     p.add_argument("--checkpoints", help="directory of exported checkpoint files")
     p.add_argument("--key", help="verifier (public) key file")
+    p.add_argument("--merkle", action="store_true",
+                   help="also recompute each checkpoint's RFC 6962 Merkle root (the chain head "
+                   "signed in every checkpoint already detects rewrites and truncation)")
     p.set_defaults(func=cmd_audit_verify)
     p = asub.add_parser("checkpoint", help="sign a checkpoint over the ledger and export it",
                         description="Verify the ledger, compute the RFC 6962 Merkle root over "

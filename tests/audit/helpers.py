@@ -13,8 +13,7 @@ from django.db import connection
 from celltrace.audit import guards, ledger
 from celltrace.audit.choices import Action
 
-COLUMNS = ("seq", "timestamp_utc", "actor_id", "organisation_id", "action", "event_type",
-           "entity_type", "entity_id", "body", "previous_entry_hash", "entry_hash")
+COLUMNS = ("seq", "body", "entry_hash")
 
 
 @contextmanager
@@ -41,14 +40,15 @@ def row(seq: int) -> dict[str, Any]:
         cur.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_event WHERE seq = %s", [seq])  # noqa: S608
         values = cur.fetchone()
     out = dict(zip(COLUMNS, values, strict=True))
-    for k in ("body", "previous_entry_hash", "entry_hash"):
-        out[k] = bytes(out[k])
+    out["entry_hash"] = bytes(out["entry_hash"])
     return out
 
 
 def set_columns(at_seq: int, **values: Any) -> None:
+    from django.db import transaction
+
     sets = ", ".join(f"{k} = %s" for k in values)
-    with guards_lifted(), connection.cursor() as cur:
+    with transaction.atomic(), guards_lifted(), connection.cursor() as cur:
         cur.execute(f"UPDATE audit_event SET {sets} WHERE seq = %s", [*values.values(), at_seq])  # noqa: S608
 
 
@@ -63,17 +63,16 @@ def rewrite_from(seq: int, new_reason: str) -> None:
     and the head, so the chain alone looks perfect."""
     with connection.cursor() as cur:
         cur.execute("SELECT seq, body FROM audit_event WHERE seq >= %s ORDER BY seq", [seq])
-        rows = [(s, bytes(b)) for s, b in cur.fetchall()]
-    prev = row(seq)["previous_entry_hash"]
+        rows = list(cur.fetchall())
+    prev = row(seq - 1)["entry_hash"] if seq > 1 else b"\x00" * 32
     with guards_lifted(), connection.cursor() as cur:
         for s, body in rows:
             if s == seq:
                 data = json.loads(body)
                 data["reason"] = new_reason
-                body = json.dumps(data, sort_keys=True, separators=(",", ":"),
-                                  ensure_ascii=False).encode()
-            h = hashlib.sha256(b"\x00" + prev + body).digest()
-            cur.execute("UPDATE audit_event SET body = %s, previous_entry_hash = %s, "
-                        "entry_hash = %s WHERE seq = %s", [body, prev, h, s])
+                body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            h = hashlib.sha256(b"\x00" + prev + body.encode()).digest()
+            cur.execute("UPDATE audit_event SET body = %s, entry_hash = %s WHERE seq = %s",
+                        [body, h, s])
             prev = h
         cur.execute("UPDATE audit_head SET last_hash = %s WHERE id = 1", [prev])

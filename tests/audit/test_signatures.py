@@ -64,7 +64,7 @@ def test_signing_without_reauthentication_is_refused(qa_user: Any, review: Audit
     with pytest.raises(AuthenticationFailed):
         sign(qa_user, review, password=password)
     assert Signature.objects.count() == before
-    failed = AuditEvent.objects.filter(event_type=EventType.SIGNING_FAILED)
+    failed = AuditEvent.objects.where(event_type=EventType.SIGNING_FAILED)
     assert failed.count() == 1 and failed.get().entity_id == str(qa_user.pk)
 
 

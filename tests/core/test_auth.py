@@ -63,9 +63,9 @@ def test_lockout_after_repeated_failures_refuses_even_the_right_password(qa_user
     assert response.status_code == 403
     assert b"locked" in response.content
     assert "_auth_user_id" not in client.session
-    assert AuditEvent.objects.filter(event_type=EventType.USER_LOCKED_OUT,
+    assert AuditEvent.objects.where(event_type=EventType.USER_LOCKED_OUT,
                                      entity_id=str(qa_user.pk)).exists()
-    assert AuditEvent.objects.filter(event_type=EventType.LOGIN_FAILED).count() >= 4
+    assert AuditEvent.objects.where(event_type=EventType.LOGIN_FAILED).count() >= 4
 
 
 def test_admin_unlock_is_audited_and_restores_access(qa_user: Any, admin_user: Any) -> None:
@@ -73,7 +73,7 @@ def test_admin_unlock_is_audited_and_restores_access(qa_user: Any, admin_user: A
     for _ in range(settings.AXES_FAILURE_LIMIT):
         login(client, "qa", "wrong wrong wrong wrong")
     services.user_unlock(actor=admin_user, user=qa_user, reason="verified by phone")
-    assert AuditEvent.objects.filter(event_type=EventType.USER_UNLOCKED).count() == 1
+    assert AuditEvent.objects.where(event_type=EventType.USER_UNLOCKED).count() == 1
     assert login(Client(), "qa", PASSWORD).status_code == 302
 
 
@@ -83,7 +83,7 @@ def test_successful_login_is_recorded_and_rotates_the_session(qa_user: Any) -> N
     before = client.session.session_key
     assert login(client, "qa", PASSWORD).status_code == 302
     assert client.session.session_key != before
-    assert AuditEvent.objects.filter(event_type=EventType.LOGGED_IN).count() == 1
+    assert AuditEvent.objects.where(event_type=EventType.LOGGED_IN).count() == 1
 
 
 def test_idle_timeout_is_thirty_minutes_pushed_by_each_request(qa_user: Any) -> None:

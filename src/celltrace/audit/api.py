@@ -12,6 +12,7 @@ from celltrace.api.schemas import ERRORS, READ_ERRORS
 from celltrace.audit import selectors, services, signing
 from celltrace.audit.models import AuditEvent, AuditReview, Signature
 from celltrace.audit.schemas import (
+    AuditEventDetailOut,
     AuditEventOut,
     AuditEventPage,
     AuditReviewIn,
@@ -52,7 +53,7 @@ def ledger_list(request: HttpRequest, q: Query[LedgerQuery]) -> dict[str, Any]:
     return {"items": items, "next_before_seq": items[-1].seq if more and items else None}
 
 
-@router.get("/ledger/{seq}", response={200: AuditEventOut, **READ_ERRORS},
+@router.get("/ledger/{seq}", response={200: AuditEventDetailOut, **READ_ERRORS},
             operation_id="ledger_get")
 def ledger_get(request: HttpRequest, seq: int) -> AuditEvent:
     return selectors.ledger_event(actor_of(request), seq)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,11 +28,11 @@ HASH_VERSION = 1
 ZERO_HASH = b"\x00" * 32
 _LEAF = b"\x00"
 
-_INSERT = (
-    "INSERT INTO audit_event (seq, timestamp_utc, actor_id, organisation_id, action, event_type, "
-    "entity_type, entity_id, body, previous_entry_hash, entry_hash) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-)
+_INSERT = "INSERT INTO audit_event (seq, body, entry_hash) VALUES (%s, %s, %s)"
+_UPDATE_HEAD = "UPDATE audit_head SET last_seq = %s, last_hash = %s WHERE id = 1"
+_INSERT_QMARK = _INSERT.replace("%s", "?")
+_UPDATE_HEAD_QMARK = _UPDATE_HEAD.replace("%s", "?")
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class LedgerError(RuntimeError):
@@ -95,9 +96,7 @@ def _lock_head(cursor: Any) -> tuple[int, bytes]:
     return int(row[0]), bytes(row[1])
 
 
-def _body(
-    seq: int, when: str, actor: Any, entry: Entry, ctx: context.AuditContext
-) -> tuple[bytes, int | None, int | None]:
+def _body(seq: int, when: str, actor: Any, entry: Entry, ctx: context.AuditContext) -> str:
     actor_id, actor_name, actor_role, actor_org = _actor_fields(actor)
     org_id = entry.organisation_id if entry.organisation_id is not None else actor_org
     content = {
@@ -122,7 +121,8 @@ def _body(
         "signature_meaning": entry.signature_meaning or None,
         "record_hash": entry.record_hash or None,
     }
-    return canonical_bytes(content), actor_id, org_id
+    # old/new were made float-free by jsonable(); the rest are plain str/int/None
+    return _ENCODER.encode(content)
 
 
 def append_entries(actor: Any, entries: Iterable[Entry]) -> list[Appended]:
@@ -137,35 +137,21 @@ def append_entries(actor: Any, entries: Iterable[Entry]) -> list[Appended]:
         when = utc_iso(dt.datetime.now(dt.UTC))
         for entry in entries:
             seq = last_seq + 1
-            body, actor_id, org_id = _body(seq, when, actor, entry, ctx)
-            entry_hash = hashlib.sha256(_LEAF + last_hash + body).digest()
-            rows.append(
-                (
-                    seq,
-                    when,
-                    actor_id,
-                    org_id,
-                    entry.action,
-                    entry.event_type,
-                    entry.entity_type,
-                    entry.entity_id,
-                    body,
-                    last_hash,
-                    entry_hash,
-                )
-            )
+            body = _body(seq, when, actor, entry, ctx)
+            entry_hash = hashlib.sha256(_LEAF + last_hash + body.encode("utf-8")).digest()
+            rows.append((seq, body, entry_hash))
             out.append(Appended(seq, entry_hash, when))
             last_seq, last_hash = seq, entry_hash
         if not rows:
             return out
-        if len(rows) == 1:
-            cursor.execute(_INSERT, rows[0])
+        if connection.vendor == "sqlite":
+            # the driver's own connection: same transaction, no per-statement SQL rewriting
+            db = connection.connection
+            db.executemany(_INSERT_QMARK, rows)
+            db.execute(_UPDATE_HEAD_QMARK, (last_seq, last_hash))
         else:
             cursor.executemany(_INSERT, rows)
-        cursor.execute(
-            "UPDATE audit_head SET last_seq = %s, last_hash = %s WHERE id = 1",
-            [last_seq, last_hash],
-        )
+            cursor.execute(_UPDATE_HEAD, [last_seq, last_hash])
     return out
 
 

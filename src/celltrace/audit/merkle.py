@@ -68,9 +68,38 @@ class MerkleAccumulator:
     leaves seen so far, so roots at several checkpoint sizes come from one pass.
     """
 
-    def __init__(self) -> None:
-        self._stack: list[tuple[int, bytes]] = []  # (size, root), sizes strictly decreasing
+    def __init__(self, offset: int = 0) -> None:
+        # (size, root) of perfect subtrees, sizes strictly decreasing; ``offset`` is the number
+        # of leaves before the first one given here (a block's position in the whole tree).
+        self._stack: list[tuple[int, bytes]] = []
+        self.offset = offset
         self.size = 0
+
+    def stack(self) -> list[tuple[int, bytes]]:
+        return list(self._stack)
+
+    def push(self, size: int, root: bytes) -> None:
+        """Add a perfect subtree of ``size`` leaves (aligned to its size in the whole tree)."""
+        self._push(size, root)
+        self.size += size
+
+    @staticmethod
+    def fold(stack: list[tuple[int, bytes]]) -> bytes:
+        """The root of the tree whose perfect subtrees, left to right, are ``stack``."""
+        if not stack:
+            return EMPTY_ROOT
+        # merge equal neighbours first (stacks of two blocks may meet at equal sizes)
+        merged: list[tuple[int, bytes]] = []
+        for size, root in stack:
+            while merged and merged[-1][0] == size:
+                _, left = merged.pop()
+                root = node_hash(left, root)
+                size *= 2
+            merged.append((size, root))
+        _, acc = merged[-1]
+        for _, left in reversed(merged[:-1]):
+            acc = node_hash(left, acc)
+        return acc
 
     def _push(self, size: int, root: bytes) -> None:
         stack = self._stack
@@ -85,7 +114,8 @@ class MerkleAccumulator:
         i, n = 0, len(hashes)
         while i < n:
             # the largest power of two that keeps the block aligned and fits what is left
-            align = self.size & -self.size if self.size else 1 << 62
+            pos = self.offset + self.size
+            align = pos & -pos if pos else 1 << 62
             block = 1
             while block * 2 <= min(align, n - i):
                 block *= 2
@@ -94,9 +124,4 @@ class MerkleAccumulator:
             self.size += block
 
     def root(self) -> bytes:
-        if not self._stack:
-            return EMPTY_ROOT
-        _, acc = self._stack[-1]
-        for _, left in reversed(self._stack[:-1]):
-            acc = node_hash(left, acc)
-        return acc
+        return self.fold(self._stack)

@@ -19,41 +19,106 @@ from celltrace.audit.choices import Action, SignatureMeaning
 from celltrace.core.models import Organisation, TenantOwned
 
 
-class AuditEvent(models.Model):
-    """One ledger entry.
+class BodyKey(models.Func):
+    """A top-level field of an entry's sealed body, as SQL (for filters and indexes).
 
-    ``body`` holds the exact canonical bytes that were hashed (every field of the entry:
-    who, when, what, old and new values, why). The indexed columns beside it are projections
-    of the body for browsing; ``celltrace audit verify`` checks each against the body, so a
-    change to any byte of any column is detected.
+    SQLite: ``json_extract(body, '$.key')``; PostgreSQL: ``(body::jsonb ->> 'key')``, cast to
+    bigint for integer keys. Both are deterministic, so they can back expression indexes.
     """
 
-    seq = models.BigIntegerField(primary_key=True)
-    timestamp_utc = models.CharField(max_length=27, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        null=True,
-        related_name="+",
-    )
-    organisation = models.ForeignKey(
-        Organisation, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
-    )
-    action = models.CharField(max_length=20, choices=Action.choices, db_index=True)
-    event_type = models.CharField(max_length=60, db_index=True)
-    entity_type = models.CharField(max_length=60)
-    entity_id = models.CharField(max_length=64)
-    body = models.BinaryField()
-    previous_entry_hash = models.BinaryField(max_length=32)
+    output_field = models.TextField()
+
+    def __init__(self, key: str, *, integer: bool = False) -> None:
+        if not key.isidentifier():
+            raise ValueError(f"bad body key {key!r}")
+        self.key = key
+        self.integer = integer
+        output = models.BigIntegerField() if integer else models.TextField()
+        super().__init__(models.F("body"), output_field=output)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"json_extract({sql}, '$.{self.key}')", params
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.source_expressions[0])
+        expr = f"(({sql})::jsonb ->> '{self.key}')"
+        return (f"({expr})::bigint" if self.integer else expr), params
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError(f"BodyKey is not implemented for {connection.vendor}")
+
+    def deconstruct(self) -> Any:
+        path, _, _ = super().deconstruct()
+        return path, (self.key,), {"integer": self.integer}
+
+
+_FIELD_ALIASES = {"timestamp_utc": "f_timestamp", "actor_id": "f_actor",
+                  "organisation_id": "f_organisation"}
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def where(self, **fields: Any) -> AuditEventQuerySet:
+        """Filter on body fields: ``where(event_type="LOGGED_IN", entity_id="3")``."""
+        lookups = {}
+        for key, value in fields.items():
+            name, _, op = key.partition("__")
+            alias = _FIELD_ALIASES.get(name, f"f_{name}")
+            lookups[f"{alias}__{op}" if op else alias] = value
+        return self.with_fields().filter(**lookups)
+
+    def with_fields(self) -> AuditEventQuerySet:
+        """Annotate the body fields the ledger browser filters on."""
+        return self.annotate(
+            f_timestamp=BodyKey("timestamp_utc"),
+            f_actor=BodyKey("actor_id", integer=True),
+            f_organisation=BodyKey("organisation_id", integer=True),
+            f_action=BodyKey("action"),
+            f_event_type=BodyKey("event_type"),
+            f_entity_type=BodyKey("entity_type"),
+            f_entity_id=BodyKey("entity_id"),
+        )
+
+
+class SeqField(models.BigIntegerField):
+    """The ledger sequence number; on SQLite the table's rowid (``INTEGER PRIMARY KEY``).
+
+    SQLite stores a table in rowid order, so making ``seq`` the rowid lets verification read
+    entries in one sequential scan instead of an index lookup per row. It holds 64-bit values
+    on both backends.
+    """
+
+    def db_type(self, connection: Any) -> str | None:
+        if connection.vendor == "sqlite":
+            return "integer"
+        return super().db_type(connection)
+
+
+class AuditEvent(models.Model):
+    """One ledger entry: its sequence number, its sealed canonical body and its hash.
+
+    ``body`` is the exact canonical JSON that was hashed, holding every field of the entry
+    (who, when, what, old and new values, why). ``entry_hash`` = SHA-256(0x00 ‖ previous
+    entry's hash ‖ body); the previous hash is the entry before's ``entry_hash``. Nothing else
+    is stored, so there is no copy of a field that could drift from what was sealed: the
+    browser filters through expression indexes over the body itself.
+    """
+
+    seq = SeqField(primary_key=True)
+    body = models.TextField()
     entry_hash = models.BinaryField(max_length=32)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         db_table = "audit_event"
         ordering = ["-seq"]
         indexes = [
-            models.Index(fields=["entity_type", "entity_id", "seq"], name="audit_event_entity"),
-            models.Index(fields=["actor", "seq"], name="audit_event_actor"),
+            models.Index(BodyKey("entity_type"), BodyKey("entity_id"), "seq",
+                         name="audit_event_entity"),
+            models.Index(BodyKey("actor_id", integer=True), "seq", name="audit_event_actor"),
+            models.Index(BodyKey("event_type"), "seq", name="audit_event_type"),
+            models.Index(BodyKey("timestamp_utc"), name="audit_event_time"),
         ]
 
     def __str__(self) -> str:
@@ -64,16 +129,54 @@ class AuditEvent(models.Model):
 
     @cached_property
     def data(self) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads(bytes(self.body))
+        loaded: dict[str, Any] = json.loads(self.body)
         return loaded
+
+    @property
+    def timestamp_utc(self) -> str:
+        return str(self.data.get("timestamp_utc", ""))
+
+    @property
+    def actor_id(self) -> int | None:
+        return self.data.get("actor_id")
+
+    @property
+    def organisation_id(self) -> int | None:
+        return self.data.get("organisation_id")
+
+    @property
+    def action(self) -> str:
+        return str(self.data.get("action", ""))
+
+    @property
+    def action_label(self) -> str:
+        try:
+            return str(Action(self.action).label)
+        except ValueError:
+            return self.action
+
+    @property
+    def event_type(self) -> str:
+        return str(self.data.get("event_type", ""))
+
+    @property
+    def entity_type(self) -> str:
+        return str(self.data.get("entity_type", ""))
+
+    @property
+    def entity_id(self) -> str:
+        return str(self.data.get("entity_id", ""))
 
     @property
     def entry_hash_hex(self) -> str:
         return bytes(self.entry_hash).hex()
 
-    @property
+    @cached_property
     def previous_entry_hash_hex(self) -> str:
-        return bytes(self.previous_entry_hash).hex()
+        if self.seq == 1:
+            return "00" * 32
+        prev = AuditEvent.objects.filter(seq=self.seq - 1).values_list("entry_hash", flat=True)
+        return bytes(prev[0]).hex() if prev else ""
 
     @property
     def changes(self) -> list[tuple[str, Any, Any]]:

@@ -25,14 +25,24 @@ class NoteError(ValueError):
     """A checkpoint or key file that cannot be parsed or does not verify."""
 
 
+CHAIN_HEAD = "celltrace-chain-head "
+
+
 @dataclass(frozen=True)
 class Checkpoint:
+    """A signed tree head: origin, tree size, RFC 6962 root, and (extension line) the hash of
+    entry ``size``: the head of the hash chain, which commits to the same entries."""
+
     origin: str
     size: int
     root: bytes
+    chain_head: bytes | None = None
 
     def body(self) -> str:
-        return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
+        text = f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
+        if self.chain_head is not None:
+            text += f"{CHAIN_HEAD}{base64.b64encode(self.chain_head).decode()}\n"
+        return text
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,13 @@ def open_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
         raise NoteError("checkpoint root is not base64") from exc
     if len(root) != 32:
         raise NoteError("checkpoint root is not a SHA-256 hash")
+    chain_head = None
+    for extension in lines[3:]:
+        if extension.startswith(CHAIN_HEAD):
+            try:
+                chain_head = base64.b64decode(extension[len(CHAIN_HEAD):], validate=True)
+            except ValueError as exc:
+                raise NoteError("checkpoint chain head is not base64") from exc
     for line in sigs.splitlines():
         if not line.startswith(EM_DASH + " "):
             continue
@@ -119,7 +136,7 @@ def open_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
             key.public_key.verify(blob[4:], body.encode())
         except InvalidSignature as exc:
             raise NoteError("checkpoint signature does not verify") from exc
-        return Checkpoint(origin, int(size_text), root)
+        return Checkpoint(origin, int(size_text), root, chain_head)
     raise NoteError(f"checkpoint carries no signature by key {key.name!r}")
 
 

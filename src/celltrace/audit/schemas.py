@@ -29,7 +29,6 @@ class AuditEventOut(Schema):
     record_hash: str | None
     request_id: str
     client_id: str
-    previous_entry_hash: str
     entry_hash: str
 
     @staticmethod
@@ -73,12 +72,16 @@ class AuditEventOut(Schema):
         return str(obj.data.get("client_id", ""))
 
     @staticmethod
-    def resolve_previous_entry_hash(obj: Any) -> str:
-        return str(obj.previous_entry_hash_hex)
-
-    @staticmethod
     def resolve_entry_hash(obj: Any) -> str:
         return str(obj.entry_hash_hex)
+
+
+class AuditEventDetailOut(AuditEventOut):
+    previous_entry_hash: str
+
+    @staticmethod
+    def resolve_previous_entry_hash(obj: Any) -> str:
+        return str(obj.previous_entry_hash_hex)
 
 
 class AuditEventPage(Schema):

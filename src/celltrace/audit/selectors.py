@@ -45,22 +45,22 @@ class LedgerFilter:
 def ledger_events(actor: User, flt: LedgerFilter) -> QuerySet[AuditEvent]:
     if not can_browse_ledger(actor):
         raise PermissionDenied(_("The ledger browser is for QA, QC reviewers and administrators."))
-    qs = AuditEvent.objects.all()
+    qs = AuditEvent.objects.with_fields()
     if flt.entity_type:
-        qs = qs.filter(entity_type=flt.entity_type)
+        qs = qs.filter(f_entity_type=flt.entity_type)
     if flt.entity_id:
-        qs = qs.filter(entity_id=flt.entity_id)
+        qs = qs.filter(f_entity_id=flt.entity_id)
     if flt.actor_id is not None:
-        qs = qs.filter(actor_id=flt.actor_id)
+        qs = qs.filter(f_actor=flt.actor_id)
     if flt.action:
-        qs = qs.filter(action=flt.action)
+        qs = qs.filter(f_action=flt.action)
     if flt.event_type:
-        qs = qs.filter(event_type=flt.event_type)
+        qs = qs.filter(f_event_type=flt.event_type)
     # timestamps are fixed-width ISO strings, so text order is time order
     if flt.since is not None:
-        qs = qs.filter(timestamp_utc__gte=utc_iso(flt.since))
+        qs = qs.filter(f_timestamp__gte=utc_iso(flt.since))
     if flt.until is not None:
-        qs = qs.filter(timestamp_utc__lt=utc_iso(flt.until))
+        qs = qs.filter(f_timestamp__lt=utc_iso(flt.until))
     return qs.order_by("-seq")
 
 
@@ -79,7 +79,11 @@ def object_history(actor: User, entity_type: str, entity_id: str) -> QuerySet[Au
         visible = _HISTORY_VISIBILITY.get(entity_type)
         if visible is None or not visible(actor).filter(pk=entity_id).exists():
             raise NotFound(_("No such object."))
-    qs = AuditEvent.objects.filter(entity_type=entity_type, entity_id=entity_id).order_by("seq")
+    qs = (
+        AuditEvent.objects.with_fields()
+        .filter(f_entity_type=entity_type, f_entity_id=str(entity_id))
+        .order_by("seq")
+    )
     if not qs.exists():
         raise NotFound(_("No such object."))
     return qs

@@ -201,9 +201,9 @@ def audit_review_create(*, actor: User, conclusion: str) -> AuditReview:
             raise Conflict(_("There are no new ledger entries to review."))
         to_seq = head.seq
         counts = Counter(
-            AuditEvent.objects.filter(seq__gte=from_seq, seq__lte=to_seq).values_list(
-                "event_type", flat=True
-            )
+            AuditEvent.objects.filter(seq__gte=from_seq, seq__lte=to_seq)
+            .with_fields()
+            .values_list("f_event_type", flat=True)
         )
         summary = {
             "entries": to_seq - from_seq + 1,
@@ -239,13 +239,14 @@ def audit_review_create(*, actor: User, conclusion: str) -> AuditReview:
 
 
 def iter_db_rows(chunk_size: int = 20_000, upto: int | None = None) -> Iterator[list[Row]]:
-    """Stream ``(seq, prev, hash, body)`` in seq order by keyset pages (bounded memory)."""
+    """Stream ``(seq, entry_hash, body bytes)`` in seq order by keyset pages (bounded memory)."""
     last = 0
     limit = f" AND seq <= {int(upto)}" if upto is not None else ""
+    body = "CAST(body AS BLOB)" if connection.vendor == "sqlite" else "convert_to(body, 'UTF8')"
     with connection.cursor() as cursor:
         while True:
             cursor.execute(
-                "SELECT seq, previous_entry_hash, entry_hash, body FROM audit_event "  # noqa: S608
+                f"SELECT seq, entry_hash, {body} FROM audit_event "  # noqa: S608
                 f"WHERE seq > %s{limit} ORDER BY seq LIMIT %s",
                 [last, chunk_size],
             )
@@ -283,7 +284,7 @@ def checkpoint_create(
         private_key = load_private_key(signing_key)
     except FileNotFoundError as exc:
         raise NotFound(f"No checkpoint signing key at {signing_key}; run 'celltrace setup'.") from exc
-    report = verify_database(checkpoint_dir=checkpoint_dir)
+    report = verify_database(checkpoint_dir=checkpoint_dir, merkle=True)
     if not report.ok:
         raise Conflict(
             "The ledger does not verify; no checkpoint was signed: " + "; ".join(report.problems),
@@ -292,8 +293,9 @@ def checkpoint_create(
     size = report.entries
     acc = MerkleAccumulator()
     for chunk in iter_db_rows(upto=size):
-        acc.extend([bytes(r[2]) for r in chunk])
-    checkpoint = Checkpoint(origin=origin, size=size, root=acc.root())
+        acc.extend([bytes(r[1]) for r in chunk])
+    checkpoint = Checkpoint(origin=origin, size=size, root=acc.root(),
+                            chain_head=report.last_hash if size else None)
     note = sign_checkpoint(checkpoint, private_key, origin)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     path = checkpoint_dir / f"{size:012d}.checkpoint"
@@ -354,8 +356,8 @@ def ledger_export(*, actor: User | None, output: Path, checkpoint_dir: Path | No
                   "checkpoints": notes}
         fh.write(json.dumps(header, ensure_ascii=False) + "\n")
         for chunk in iter_db_rows(upto=head.seq):
-            for seq, prev, h, body in chunk:
-                fh.write(json.dumps({"seq": seq, "prev": bytes(prev).hex(), "hash": bytes(h).hex(),
+            for seq, h, body in chunk:
+                fh.write(json.dumps({"seq": seq, "hash": bytes(h).hex(),
                                      "body": bytes(body).decode("utf-8")}, ensure_ascii=False))
                 fh.write("\n")
                 n += 1

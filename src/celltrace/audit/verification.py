@@ -1,13 +1,16 @@
 """``celltrace audit verify`` against the database: chain, projections, checkpoints, signatures.
 
 The chain and checkpoint checks are the pure ones in :mod:`celltrace.audit.verify`; this module
-adds what needs the database: that each indexed column equals the field in the entry's body,
-and that every signature still matches its record and its ledger entry.
+feeds them from the database (in parallel on SQLite) and adds what needs the database: every
+signature still matches its record and its ledger entry.
 """
 
 from __future__ import annotations
 
-import json
+import multiprocessing
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -16,57 +19,65 @@ from django.db import connection
 from celltrace.audit import signing
 from celltrace.audit.choices import SignatureStatus
 from celltrace.audit.models import AuditEvent, Signature
-from celltrace.audit.notes import NoteError, load_verifier_key
-from celltrace.audit.verify import Report, load_checkpoints, read_checkpoint_dir, verify_rows
-
-#: Indexed columns and the body field each must equal.
-PROJECTIONS = (
-    ("seq", "seq"),
-    ("timestamp_utc", "timestamp_utc"),
-    ("actor_id", "actor_id"),
-    ("organisation_id", "organisation_id"),
-    ("action", "action"),
-    ("event_type", "event_type"),
-    ("entity_type", "entity_type"),
-    ("entity_id", "entity_id"),
+from celltrace.audit.notes import Checkpoint, NoteError, load_verifier_key
+from celltrace.audit.verify import (
+    ZERO_HASH,
+    BlockResult,
+    Report,
+    combine,
+    load_checkpoints,
+    read_checkpoint_dir,
+    verify_block,
+    verify_rows,
 )
 
+BLOCK = 1 << 14  # entries per parallel block: a power of two keeps Merkle blocks aligned
+PARALLEL_MIN = 4 * BLOCK
 
-def _first_projection_mismatch() -> int | None:
-    if connection.vendor == "sqlite":
-        paths = ", ".join(f"'$.{key}'" for _, key in PROJECTIONS)
-        cols = ", ".join(col for col, _ in PROJECTIONS)
-        # One JSON parse per row: extract every field at once and compare with the columns.
-        sql = (
-            "SELECT seq FROM audit_event WHERE CASE WHEN json_valid(CAST(body AS TEXT)) "  # noqa: S608
-            f"THEN json_extract(CAST(body AS TEXT), {paths}) IS NOT json_array({cols}) "
-            "ELSE 1 END ORDER BY seq LIMIT 1"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            row = cursor.fetchone()
-        return int(row[0]) if row else None
-    cols = ", ".join(col for col, _ in PROJECTIONS)
-    last = 0
+
+def _read_block(db_path: str, first: int, count: int, sizes: Sequence[int],
+                merkle: bool) -> BlockResult:
+    """Verify entries first..first+count-1 from the SQLite file (run in a worker process)."""
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    last = first + count - 1
+    try:
+        prev = ZERO_HASH
+        if first > 1:
+            row = con.execute("SELECT entry_hash FROM audit_event WHERE seq = ?",
+                              (first - 1,)).fetchone()
+            prev = bytes(row[0]) if row else b""
+        rows = con.execute(
+            "SELECT seq, entry_hash, CAST(body AS BLOB) FROM audit_event "
+            "WHERE seq BETWEEN ? AND ? ORDER BY seq", (first, last),
+        ).fetchall()
+    finally:
+        con.close()
+    if len(rows) != count or not rows or rows[0][0] != first:
+        present = {r[0] for r in rows}
+        missing = next((s for s in range(first, last + 1) if s not in present), first)
+        return BlockResult(first, count, b"", b"", bad_seq=missing, prev_needed=prev,
+                           problem=f"seq {missing}: missing or out of order")
+    return verify_block(rows, prev, sizes, merkle)
+
+
+def _read_block_args(args: tuple[str, int, int, Sequence[int], bool]) -> BlockResult:
+    return _read_block(*args)
+
+
+def _parallel_blocks(db_path: str, last_seq: int, sizes: Sequence[int], block: int,
+                     workers: int, merkle: bool) -> Iterator[BlockResult]:
+    ranges = [(db_path, first, min(block, last_seq - first + 1), sizes, merkle)
+              for first in range(1, last_seq + 1, block)]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        yield from pool.imap(_read_block_args, ranges)
+
+
+def _last_seq() -> int:
     with connection.cursor() as cursor:
-        while True:
-            cursor.execute(
-                f"SELECT {cols}, body FROM audit_event WHERE seq > %s ORDER BY seq LIMIT 5000",  # noqa: S608
-                [last],
-            )
-            rows = cursor.fetchall()
-            if not rows:
-                return None
-            for row in rows:
-                try:
-                    data = json.loads(bytes(row[-1]))
-                except (ValueError, UnicodeDecodeError):
-                    return int(row[0])
-                if not isinstance(data, dict) or any(
-                    data.get(key) != row[i] for i, (_, key) in enumerate(PROJECTIONS)
-                ):
-                    return int(row[0])
-            last = rows[-1][0]
+        cursor.execute("SELECT MAX(seq) FROM audit_event")
+        value = cursor.fetchone()[0]
+    return int(value or 0)
 
 
 def verify_signatures(report: Report) -> None:
@@ -103,15 +114,24 @@ def verify_signatures(report: Report) -> None:
 
 def verify_database(
     *, checkpoint_dir: Path | None = None, verify_key: Path | None = None,
-    check_signatures: bool = True,
+    check_signatures: bool = True, parallel: bool | None = None, block: int = BLOCK,
+    merkle: bool = False,
 ) -> Report:
+    """Verify the ledger in the database against the exported checkpoints.
+
+    On SQLite with a large ledger, blocks of entries are verified in parallel worker processes
+    reading the database file (each block is independent: every entry's predecessor hash is
+    stored), then joined in order. Inside an open transaction the serial path is used, so the
+    transaction's own entries are seen. Checkpoints are checked by their signed chain heads;
+    ``merkle`` also recomputes every signed RFC 6962 root.
+    """
     from celltrace.audit.services import iter_db_rows
 
     checkpoint_dir = checkpoint_dir or settings.CELLTRACE_CHECKPOINT_DIR
     verify_key = verify_key or settings.CELLTRACE_VERIFY_KEY
     report = Report()
     notes = read_checkpoint_dir(checkpoint_dir)
-    checkpoints = []
+    checkpoints: list[Checkpoint] = []
     if notes:
         try:
             key = load_verifier_key(verify_key)
@@ -121,10 +141,21 @@ def verify_database(
             checkpoints, problems = load_checkpoints(notes, key, settings.CELLTRACE_ORIGIN)
             for problem in problems:
                 report.fail(None, problem)
-    bad = _first_projection_mismatch()
-    if bad is not None:
-        report.fail(bad, f"seq {bad}: indexed columns differ from the sealed entry body")
-    verify_rows(iter_db_rows(), checkpoints, report)
+    last = _last_seq()
+    workers = min(os.cpu_count() or 1, 8)
+    use_parallel = (
+        connection.vendor == "sqlite"
+        and not connection.in_atomic_block
+        and workers > 1
+        and (parallel if parallel is not None else last >= PARALLEL_MIN)
+    )
+    if use_parallel:
+        db_path = str(connection.settings_dict["NAME"])
+        sizes = [c.size for c in checkpoints]
+        combine(_parallel_blocks(db_path, last, sizes, block, workers, merkle), checkpoints,
+                report, merkle)
+    else:
+        verify_rows(iter_db_rows(), checkpoints, report, merkle)
     if check_signatures:
         verify_signatures(report)
     return report

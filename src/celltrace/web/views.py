@@ -121,8 +121,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             unreviewed=head - (last_review.to_seq if last_review else 0),
             last_review=last_review,
             recent=AuditEvent.objects.order_by("-seq")[:8],
-            failed_logins=AuditEvent.objects.filter(
-                event_type__in=[EventType.LOGIN_FAILED, EventType.SIGNING_FAILED]
+            failed_logins=AuditEvent.objects.with_fields().filter(
+                f_event_type__in=[EventType.LOGIN_FAILED, EventType.SIGNING_FAILED]
             ).count(),
         )
     return render(request, "web/dashboard.html", ctx)
