@@ -49,8 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     with connection.cursor() as cur:
         cur.execute("PRAGMA synchronous")
         sync = cur.fetchone()[0]
-    print(f"database: SQLite {connection.Database.sqlite_version} at {tmp}, synchronous={sync} "
-          "(2 = FULL)", file=sys.stderr)
+    print(
+        f"database: SQLite {connection.Database.sqlite_version} at {tmp}, synchronous={sync} "
+        "(2 = FULL)",
+        file=sys.stderr,
+    )
 
     n, batch = args.entries, args.batch
     started = time.perf_counter()
@@ -60,10 +63,16 @@ def main(argv: list[str] | None = None) -> int:
             k = min(batch, n - done)
             with transaction.atomic():
                 for i in range(done, done + k):
-                    ledger.append(actor=None, action=Action.UPDATE, event_type="ALIQUOT_PLACED",
-                                  entity_type="bank.aliquot", entity_id=i,
-                                  new={"box": f"B-{i // 81:06d}", "position": f"A{i % 9 + 1}"},
-                                  old={"position": None}, reason="placement after processing")
+                    ledger.append(
+                        actor=None,
+                        action=Action.UPDATE,
+                        event_type="ALIQUOT_PLACED",
+                        entity_type="bank.aliquot",
+                        entity_id=i,
+                        new={"box": f"B-{i // 81:06d}", "position": f"A{i % 9 + 1}"},
+                        old={"position": None},
+                        reason="placement after processing",
+                    )
             done += k
             bar.update(k)
     append_s = time.perf_counter() - started
@@ -74,8 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for i in range(single):
         with transaction.atomic():
-            ledger.append(actor=None, action=Action.UPDATE, event_type="SINGLE",
-                          entity_type="bank.aliquot", entity_id=i)
+            ledger.append(
+                actor=None,
+                action=Action.UPDATE,
+                event_type="SINGLE",
+                entity_type="bank.aliquot",
+                entity_id=i,
+            )
     single_per_s = single / (time.perf_counter() - t0)
     # a signed checkpoint over everything, as production keeps one: verify must check it
     from django.conf import settings
@@ -83,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     from celltrace.audit.notes import generate_key_files
     from celltrace.audit.services import checkpoint_create
 
-    generate_key_files(settings.CELLTRACE_SIGNING_KEY, settings.CELLTRACE_VERIFY_KEY,
-                       settings.CELLTRACE_ORIGIN)
+    generate_key_files(
+        settings.CELLTRACE_SIGNING_KEY, settings.CELLTRACE_VERIFY_KEY, settings.CELLTRACE_ORIGIN
+    )
     checkpoint_create(actor=None)
     total = n + single + 1
 
@@ -111,16 +126,24 @@ def main(argv: list[str] | None = None) -> int:
 
     verify_per_s = total / verify_s
     bare_per_s = total / bare_s
-    print(f"append: {n} entries in {append_s:.1f} s, {batch} per transaction; "
-          f"one per transaction: {single_per_s:.0f}/s", file=sys.stderr)
+    print(
+        f"append: {n} entries in {append_s:.1f} s, {batch} per transaction; "
+        f"one per transaction: {single_per_s:.0f}/s",
+        file=sys.stderr,
+    )
     t0 = time.perf_counter()
     assert verify_database(check_signatures=False, merkle=True).ok
     merkle_s = time.perf_counter() - t0
-    print(f"verify: {total} entries in {verify_s:.3f} s (median of {args.repeat}; "
-          f"{merkle_s:.3f} s with --merkle); bare hashlib chain over the same bytes: "
-          f"{bare_s:.3f} s", file=sys.stderr)
-    print(f"ledger append_per_s={append_per_s:.0f} verify_per_s={verify_per_s:.0f} "
-          f"verify_ratio={verify_per_s / bare_per_s:.2f}")
+    print(
+        f"verify: {total} entries in {verify_s:.3f} s (median of {args.repeat}; "
+        f"{merkle_s:.3f} s with --merkle); bare hashlib chain over the same bytes: "
+        f"{bare_s:.3f} s",
+        file=sys.stderr,
+    )
+    print(
+        f"ledger append_per_s={append_per_s:.0f} verify_per_s={verify_per_s:.0f} "
+        f"verify_ratio={verify_per_s / bare_per_s:.2f}"
+    )
     return 0
 
 

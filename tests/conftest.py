@@ -26,9 +26,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     keep, drop = [], []
     for item in items:
-        if BACKEND != "postgres" and item.get_closest_marker("postgres"):
-            drop.append(item)
-        elif BACKEND != "sqlite" and item.get_closest_marker("sqlite"):
+        if (BACKEND != "postgres" and item.get_closest_marker("postgres")) or (
+            BACKEND != "sqlite" and item.get_closest_marker("sqlite")
+        ):
             drop.append(item)
         else:
             keep.append(item)
@@ -41,8 +41,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
-    if os.environ.get("CELLTRACE_FORBID_SKIPS") == "1" and report.skipped and not hasattr(
-        report, "wasxfail"
+    if (
+        os.environ.get("CELLTRACE_FORBID_SKIPS") == "1"
+        and report.skipped
+        and not hasattr(report, "wasxfail")
     ):
         report.outcome = "failed"
         report.longrepr = f"skipped, and CELLTRACE_FORBID_SKIPS=1 forbids skips: {report.longrepr}"
@@ -59,7 +61,7 @@ def _settings_tmp() -> Path | None:
         from django.conf import settings
 
         return Path(settings.TEST_TMP)
-    except Exception:  # noqa: BLE001 - Django not configured in this run
+    except Exception:
         return None
 
 
@@ -148,13 +150,19 @@ def make_user(db: None) -> Callable[..., Any]:
 
     counter = iter(range(1, 10_000))
 
-    def make(org: Any, *roles: str, username: str = "", full_name: str = "",
-             password: str = PASSWORD) -> Any:
+    def make(
+        org: Any, *roles: str, username: str = "", full_name: str = "", password: str = PASSWORD
+    ) -> Any:
         n = next(counter)
         return services.user_create(
-            actor=None, organisation=org, username=username or f"user{n}",
-            full_name=full_name or f"Person Number{n}", email=f"user{n}@example.org",
-            roles=roles, password=password, must_change_password=False,
+            actor=None,
+            organisation=org,
+            username=username or f"user{n}",
+            full_name=full_name or f"Person Number{n}",
+            email=f"user{n}@example.org",
+            roles=roles,
+            password=password,
+            must_change_password=False,
         )
 
     return make
@@ -194,9 +202,16 @@ def browser_page(live_server: Any, transactional_db: None) -> Iterator[Any]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
         page = context.new_page()

@@ -13,33 +13,43 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(args: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=timeout, check=False)
+def run(
+    args: list[str], env: dict[str, str], timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout, check=False
+    )
 
 
 def base_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DJANGO_", "DATABASE_URL", "CELLTRACE_TEST"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "CELLTRACE_TEST"))
+    }
     env["CELLTRACE_DATA_DIR"] = str(tmp_path / "var")
     return env
 
 
 def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
     env = base_env(tmp_path)
-    env.update(DJANGO_SETTINGS_MODULE="celltrace.config.production",
-               SECRET_KEY="x7$Qp!" + "k2Vd9zLr4Tn8Wy3Bc6Hm1Jf5Gs0Xe7Ua" * 2,
-               ALLOWED_HOSTS="celltrace.example.org")
-    result = run([sys.executable, "-m", "django", "check", "--deploy", "--fail-level",
-                  "WARNING"], env)
+    env.update(
+        DJANGO_SETTINGS_MODULE="celltrace.config.production",
+        SECRET_KEY="x7$Qp!" + "k2Vd9zLr4Tn8Wy3Bc6Hm1Jf5Gs0Xe7Ua" * 2,
+        ALLOWED_HOSTS="celltrace.example.org",
+    )
+    result = run(
+        [sys.executable, "-m", "django", "check", "--deploy", "--fail-level", "WARNING"], env
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path: Path) -> None:
     env = base_env(tmp_path)
-    env.update(DJANGO_SETTINGS_MODULE="celltrace.config.production",
-               ALLOWED_HOSTS="celltrace.example.org")
+    env.update(
+        DJANGO_SETTINGS_MODULE="celltrace.config.production", ALLOWED_HOSTS="celltrace.example.org"
+    )
     result = run([sys.executable, "-m", "django", "check"], env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
@@ -70,8 +80,18 @@ def test_setup_is_idempotent_and_audit_commands_work(tmp_path: Path) -> None:
     assert ok.returncode == 0 and "ledger OK" in ok.stdout, ok.stderr
     export = tmp_path / "ledger.jsonl"
     assert run([*celltrace, "audit", "export", "--output", str(export)], env).returncode == 0
-    offline = run([*celltrace, "audit", "verify", "--file", str(export), "--key",
-                   str(tmp_path / "var" / "keys" / "checkpoint.pub")], env)
+    offline = run(
+        [
+            *celltrace,
+            "audit",
+            "verify",
+            "--file",
+            str(export),
+            "--key",
+            str(tmp_path / "var" / "keys" / "checkpoint.pub"),
+        ],
+        env,
+    )
     assert offline.returncode == 0, offline.stderr
 
     # tamper with the file behind the triggers' back: verify names the entry
@@ -83,7 +103,13 @@ def test_setup_is_idempotent_and_audit_commands_work(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "first bad entry seq 3" in bad.stderr
 
-    for sub in (["setup"], ["serve"], ["createuser"], ["audit", "verify"],
-                ["audit", "checkpoint"], ["audit", "export"]):
+    for sub in (
+        ["setup"],
+        ["serve"],
+        ["createuser"],
+        ["audit", "verify"],
+        ["audit", "checkpoint"],
+        ["audit", "export"],
+    ):
         helped = run([*celltrace, *sub, "--help"], env)
         assert helped.returncode == 0 and "usage: celltrace" in helped.stdout, sub

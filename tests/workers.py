@@ -31,21 +31,26 @@ def append_worker(
     db_name: str, worker: int, count: int, barrier: Any
 ) -> tuple[list[int], float, float]:
     django_for(db_name)
+    import time
+
     from django.db import transaction
 
     from celltrace.audit import ledger
     from celltrace.audit.choices import Action
-
-    import time
 
     seqs = []
     barrier.wait()
     started = time.time()
     for i in range(count):
         with transaction.atomic():
-            appended = ledger.append(actor=None, action=Action.UPDATE, event_type="RACE",
-                                     entity_type="test.worker", entity_id=f"{worker}-{i}",
-                                     new={"worker": worker, "i": i})
+            appended = ledger.append(
+                actor=None,
+                action=Action.UPDATE,
+                event_type="RACE",
+                entity_type="test.worker",
+                entity_id=f"{worker}-{i}",
+                new={"worker": worker, "i": i},
+            )
         seqs.append(appended.seq)
     finished = time.time()
     cleanup()

@@ -49,7 +49,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
         from celltrace.core import demo
 
         logins = demo.load(progress=True)
-        print("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD)
+        print(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD})")
         for username, name, org, roles in logins:
             print(f"  {username:<10} {name:<22} {org:<32} {', '.join(roles)}")
     print("Setup complete.")
@@ -105,8 +105,13 @@ def cmd_createuser(args: argparse.Namespace) -> int:
         password = getpass.getpass("Temporary password: ")
     try:
         user = services.user_create(
-            actor=None, organisation=org, username=args.username, full_name=args.full_name,
-            email=args.email, roles=args.role, password=password,
+            actor=None,
+            organisation=org,
+            username=args.username,
+            full_name=args.full_name,
+            email=args.email,
+            roles=args.role,
+            password=password,
             must_change_password=not args.no_password_change,
         )
     except DomainError as exc:
@@ -122,8 +127,9 @@ def cmd_organisation(args: argparse.Namespace) -> int:
     from celltrace.core.errors import DomainError
 
     try:
-        org = services.organisation_create(actor=None, name=args.name, code=args.code,
-                                           kind=args.kind, country=args.country)
+        org = services.organisation_create(
+            actor=None, name=args.name, code=args.code, kind=args.kind, country=args.country
+        )
     except DomainError as exc:
         print(f"error: {exc.field or 'input'}: {exc.message}", file=sys.stderr)
         return 2
@@ -181,11 +187,15 @@ def _verify_export(args: argparse.Namespace) -> int:
 
 def _print_report(report: Any) -> int:
     if report.ok:
-        print(f"ledger OK: {report.entries} entries, {report.checkpoints_verified} signed "
-              f"checkpoint(s) verified, head {report.last_hash.hex()}")
+        print(
+            f"ledger OK: {report.entries} entries, {report.checkpoints_verified} signed "
+            f"checkpoint(s) verified, head {report.last_hash.hex()}"
+        )
         if report.checkpoints_verified == 0:
-            print("warning: no signed checkpoint covers the ledger; a rewritten or truncated "
-                  "chain cannot be detected without one (run 'celltrace audit checkpoint')")
+            print(
+                "warning: no signed checkpoint covers the ledger; a rewritten or truncated "
+                "chain cannot be detected without one (run 'celltrace audit checkpoint')"
+            )
         return 0
     if report.first_bad_seq is not None:
         print(f"LEDGER INVALID: first bad entry seq {report.first_bad_seq}", file=sys.stderr)
@@ -240,8 +250,11 @@ EXTENSIONS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
 
 
 def _metabolism(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER,
-                        help="analyse FILE --assay … (see 'celltrace metabolism analyse --help')")
+    parser.add_argument(
+        "rest",
+        nargs=argparse.REMAINDER,
+        help="analyse FILE --assay … (see 'celltrace metabolism analyse --help')",
+    )
 
     def run(args: argparse.Namespace) -> int:
         try:
@@ -265,73 +278,110 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("setup", help="migrate, create the signing key, collect static files",
-                       description="Migrate the database, create the checkpoint signing key if "
-                       "missing, collect static files and optionally load demo data. Idempotent.")
+    p = sub.add_parser(
+        "setup",
+        help="migrate, create the signing key, collect static files",
+        description="Migrate the database, create the checkpoint signing key if "
+        "missing, collect static files and optionally load demo data. Idempotent.",
+    )
     p.add_argument("--demo", action="store_true", help="load demo organisations, users and data")
     p.add_argument("--no-static", action="store_true", help="skip collecting static files")
     p.set_defaults(func=cmd_setup)
 
-    p = sub.add_parser("serve", help="run the production web server (gunicorn)",
-                       description="Serve the application with gunicorn; static files are served "
-                       "by WhiteNoise. Put a TLS-terminating proxy in front in production.")
+    p = sub.add_parser(
+        "serve",
+        help="run the production web server (gunicorn)",
+        description="Serve the application with gunicorn; static files are served "
+        "by WhiteNoise. Put a TLS-terminating proxy in front in production.",
+    )
     p.add_argument("--host", default=os.environ.get("CELLTRACE_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("CELLTRACE_PORT", "8000")))
     p.add_argument("--workers", type=int, default=int(os.environ.get("CELLTRACE_WORKERS", "2")))
     p.add_argument("--threads", type=int, default=4)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("createuser", help="create a user account",
-                       description="Create a user in an organisation with one or more roles. The "
-                       "password is read from --password, $CELLTRACE_NEW_PASSWORD or a prompt.")
+    p = sub.add_parser(
+        "createuser",
+        help="create a user account",
+        description="Create a user in an organisation with one or more roles. The "
+        "password is read from --password, $CELLTRACE_NEW_PASSWORD or a prompt.",
+    )
     p.add_argument("--username", required=True)
     p.add_argument("--full-name", required=True, help="printed name used in signatures")
     p.add_argument("--organisation", required=True, help="organisation code")
-    p.add_argument("--role", action="append", required=True,
-                   help="admin, bank_technician, qc_analyst, qc_reviewer, qa or client_user "
-                   "(repeat for several)")
+    p.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        help="admin, bank_technician, qc_analyst, qc_reviewer, qa or client_user "
+        "(repeat for several)",
+    )
     p.add_argument("--email", default="")
     p.add_argument("--password", default="")
-    p.add_argument("--no-password-change", action="store_true",
-                   help="do not force a password change at first login")
+    p.add_argument(
+        "--no-password-change",
+        action="store_true",
+        help="do not force a password change at first login",
+    )
     p.set_defaults(func=cmd_createuser)
 
-    p = sub.add_parser("organisation", help="create an organisation",
-                       description="Create the operator or a client organisation.")
+    p = sub.add_parser(
+        "organisation",
+        help="create an organisation",
+        description="Create the operator or a client organisation.",
+    )
     p.add_argument("--name", required=True)
     p.add_argument("--code", required=True)
     p.add_argument("--kind", required=True, choices=["operator", "client"])
     p.add_argument("--country", default="")
     p.set_defaults(func=cmd_organisation)
 
-    audit = sub.add_parser("audit", help="verify, checkpoint and export the audit ledger",
-                           description="The tamper-evident audit ledger.")
+    audit = sub.add_parser(
+        "audit",
+        help="verify, checkpoint and export the audit ledger",
+        description="The tamper-evident audit ledger.",
+    )
     asub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    p = asub.add_parser("verify", help="recompute the chain and check the signed checkpoints",
-                        description="Recompute every entry hash and link, check the indexed "
-                        "columns and signatures, and the Merkle root at every signed checkpoint. "
-                        "Exits non-zero naming the first bad sequence number.")
+    p = asub.add_parser(
+        "verify",
+        help="recompute the chain and check the signed checkpoints",
+        description="Recompute every entry hash and link, check the indexed "
+        "columns and signatures, and the Merkle root at every signed checkpoint. "
+        "Exits non-zero naming the first bad sequence number.",
+    )
     p.add_argument("--file", help="verify an export file instead of the database")
     p.add_argument("--checkpoints", help="directory of exported checkpoint files")
     p.add_argument("--key", help="verifier (public) key file")
-    p.add_argument("--merkle", action="store_true",
-                   help="also recompute each checkpoint's RFC 6962 Merkle root (the chain head "
-                   "signed in every checkpoint already detects rewrites and truncation)")
+    p.add_argument(
+        "--merkle",
+        action="store_true",
+        help="also recompute each checkpoint's RFC 6962 Merkle root (the chain head "
+        "signed in every checkpoint already detects rewrites and truncation)",
+    )
     p.set_defaults(func=cmd_audit_verify)
-    p = asub.add_parser("checkpoint", help="sign a checkpoint over the ledger and export it",
-                        description="Verify the ledger, compute the RFC 6962 Merkle root over "
-                        "every entry, sign it with the Ed25519 key and write it to a file.")
+    p = asub.add_parser(
+        "checkpoint",
+        help="sign a checkpoint over the ledger and export it",
+        description="Verify the ledger, compute the RFC 6962 Merkle root over "
+        "every entry, sign it with the Ed25519 key and write it to a file.",
+    )
     p.add_argument("--key", help="private signing key (default $CELLTRACE_SIGNING_KEY)")
     p.add_argument("--output-dir", help="where to write (default $CELLTRACE_CHECKPOINT_DIR)")
     p.set_defaults(func=cmd_audit_checkpoint)
-    p = asub.add_parser("export", help="export the ledger with its checkpoints",
-                        description="Write every entry and the exported checkpoints to a JSON "
-                        "Lines file that 'celltrace audit verify --file' checks offline.")
+    p = asub.add_parser(
+        "export",
+        help="export the ledger with its checkpoints",
+        description="Write every entry and the exported checkpoints to a JSON "
+        "Lines file that 'celltrace audit verify --file' checks offline.",
+    )
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_audit_export)
 
-    p = sub.add_parser("manage", help="run a Django management command",
-                       description="Pass the remaining arguments to Django's manage.py.")
+    p = sub.add_parser(
+        "manage",
+        help="run a Django management command",
+        description="Pass the remaining arguments to Django's manage.py.",
+    )
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_manage)
 

@@ -56,8 +56,12 @@ def test_token_authenticates_and_revoked_token_does_not(qa_user: Any) -> None:
 def test_validation_errors_are_problem_details_naming_the_field(qa_user: Any) -> None:
     secret = services.api_token_create(actor=qa_user, name="t").secret
     client = Client()
-    response = client.post("/api/v1/tokens", data={"name": "", "admin": True},
-                           content_type="application/json", **bearer(secret))
+    response = client.post(
+        "/api/v1/tokens",
+        data={"name": "", "admin": True},
+        content_type="application/json",
+        **bearer(secret),
+    )
     assert response.status_code == 422
     body = response.json()
     assert body["status"] == 422 and body["code"] == "invalid"
@@ -70,15 +74,21 @@ def test_signing_through_the_api_needs_the_password(qa_user: Any) -> None:
     review = audit_review_create(actor=qa_user, conclusion="ok")
     secret = services.api_token_create(actor=qa_user, name="t").secret
     client = Client()
-    payload = {"record_type": "audit.auditreview", "record_id": str(review.pk),
-               "meaning": "reviewed", "password": "wrong password entirely"}
-    response = client.post("/api/v1/signatures", data=payload, content_type="application/json",
-                           **bearer(secret))
+    payload = {
+        "record_type": "audit.auditreview",
+        "record_id": str(review.pk),
+        "meaning": "reviewed",
+        "password": "wrong password entirely",
+    }
+    response = client.post(
+        "/api/v1/signatures", data=payload, content_type="application/json", **bearer(secret)
+    )
     assert response.status_code == 403 and response.json()["field"] == "password"
     assert Signature.objects.count() == 0
     payload["password"] = PASSWORD
-    response = client.post("/api/v1/signatures", data=payload, content_type="application/json",
-                           **bearer(secret))
+    response = client.post(
+        "/api/v1/signatures", data=payload, content_type="application/json", **bearer(secret)
+    )
     assert response.status_code == 201
     assert response.json()["status"] == "valid"
     listed = client.get(f"/api/v1/signatures/audit.auditreview/{review.pk}", **bearer(secret))
@@ -95,8 +105,9 @@ def test_ledger_pages_backwards_by_seq(qa_user: Any) -> None:
     assert len(first["items"]) == 2
     seqs = [e["seq"] for e in first["items"]]
     assert seqs == sorted(seqs, reverse=True)
-    second = client.get(f"/api/v1/ledger?limit=2&before_seq={first['next_before_seq']}",
-                        **bearer(secret)).json()
+    second = client.get(
+        f"/api/v1/ledger?limit=2&before_seq={first['next_before_seq']}", **bearer(secret)
+    ).json()
     assert all(e["seq"] < seqs[-1] for e in second["items"])
     one = client.get(f"/api/v1/ledger/{seqs[0]}", **bearer(secret)).json()
     assert one["entry_hash"] and len(one["entry_hash"]) == 64

@@ -30,14 +30,20 @@ def fill(n: int, actor: Any = None) -> None:
 
     with transaction.atomic():
         for i in range(n):
-            ledger.append(actor=actor, action=Action.UPDATE, event_type="TEST_EVENT",
-                          entity_type="test.thing", entity_id=i, new={"i": i, "note": "ü"},
-                          reason=f"reason {i}")
+            ledger.append(
+                actor=actor,
+                action=Action.UPDATE,
+                event_type="TEST_EVENT",
+                entity_type="test.thing",
+                entity_id=i,
+                new={"i": i, "note": "ü"},
+                reason=f"reason {i}",
+            )
 
 
 def row(seq: int) -> dict[str, Any]:
     with connection.cursor() as cur:
-        cur.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_event WHERE seq = %s", [seq])  # noqa: S608
+        cur.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_event WHERE seq = %s", [seq])
         values = cur.fetchone()
     out = dict(zip(COLUMNS, values, strict=True))
     out["entry_hash"] = bytes(out["entry_hash"])
@@ -49,7 +55,7 @@ def set_columns(at_seq: int, **values: Any) -> None:
 
     sets = ", ".join(f"{k} = %s" for k in values)
     with transaction.atomic(), guards_lifted(), connection.cursor() as cur:
-        cur.execute(f"UPDATE audit_event SET {sets} WHERE seq = %s", [*values.values(), at_seq])  # noqa: S608
+        cur.execute(f"UPDATE audit_event SET {sets} WHERE seq = %s", [*values.values(), at_seq])
 
 
 def delete(*seqs: int) -> None:
@@ -72,7 +78,8 @@ def rewrite_from(seq: int, new_reason: str) -> None:
                 data["reason"] = new_reason
                 body = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             h = hashlib.sha256(b"\x00" + prev + body.encode()).digest()
-            cur.execute("UPDATE audit_event SET body = %s, entry_hash = %s WHERE seq = %s",
-                        [body, h, s])
+            cur.execute(
+                "UPDATE audit_event SET body = %s, entry_hash = %s WHERE seq = %s", [body, h, s]
+            )
             prev = h
         cur.execute("UPDATE audit_head SET last_hash = %s WHERE id = 1", [prev])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,9 @@ def first_bad() -> int | None:
 def test_append_needs_the_callers_transaction() -> None:
     # In autocommit mode the ledger refuses: an entry must commit together with its change.
     with pytest.raises(ledger.LedgerError):
-        ledger.append(actor=None, action=Action.CREATE, event_type="X", entity_type="t.t",
-                      entity_id=1)
+        ledger.append(
+            actor=None, action=Action.CREATE, event_type="X", entity_type="t.t", entity_id=1
+        )
     assert AuditEvent.objects.count() == 0
 
 
@@ -40,7 +42,7 @@ def test_entries_chain_and_project_their_body() -> None:
     events = list(AuditEvent.objects.order_by("seq"))
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
     assert events[0].previous_entry_hash_hex == "00" * 32
-    for a, b in zip(events, events[1:], strict=False):
+    for a, b in itertools.pairwise(events):
         assert b.previous_entry_hash_hex == a.entry_hash_hex
     for e in events:
         assert e.data["seq"] == e.seq
@@ -128,8 +130,10 @@ def test_reordered_entries_are_detected() -> None:
     helpers.delete(4, 5)
     with helpers.guards_lifted(), connection.cursor() as cur:
         for seq, src in ((4, b), (5, a)):
-            cur.execute("INSERT INTO audit_event (seq, body, entry_hash) VALUES (%s, %s, %s)",
-                        [seq, src["body"], src["entry_hash"]])
+            cur.execute(
+                "INSERT INTO audit_event (seq, body, entry_hash) VALUES (%s, %s, %s)",
+                [seq, src["body"], src["entry_hash"]],
+            )
     assert first_bad() == 4
 
 
@@ -148,8 +152,9 @@ def test_truncated_tail_is_caught_by_the_checkpoint(signing_keys: Any, merkle: b
 
 
 @pytest.mark.parametrize("merkle", [False, True], ids=["chain-head", "merkle-root"])
-def test_recomputed_rewrite_is_caught_only_by_the_checkpoint(signing_keys: Any,
-                                                              merkle: bool) -> None:
+def test_recomputed_rewrite_is_caught_only_by_the_checkpoint(
+    signing_keys: Any, merkle: bool
+) -> None:
     helpers.fill(12)
     checkpoint_create(actor=None)
     helpers.rewrite_from(7, "nothing to see here")
@@ -171,9 +176,14 @@ def test_checkpoint_refuses_to_sign_a_damaged_ledger(signing_keys: Any) -> None:
         checkpoint_create(actor=None)
 
 
-@pytest.mark.parametrize("sql", ["UPDATE audit_event SET body = 'x'",
-                                 "UPDATE audit_event SET seq = seq + 100",
-                                 "DELETE FROM audit_event"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_event SET body = 'x'",
+        "UPDATE audit_event SET seq = seq + 100",
+        "DELETE FROM audit_event",
+    ],
+)
 def test_raw_update_and_delete_are_refused(sql: str) -> None:
     helpers.fill(2)
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:

@@ -109,7 +109,7 @@ def test_altered_checkpoint_is_refused(mutate) -> None:  # type: ignore[no-untyp
 
 
 def test_checkpoint_signed_by_another_key_is_refused() -> None:
-    private, vkey = _key()
+    _, vkey = _key()
     other, _ = _key()
     note = sign_checkpoint(Checkpoint(vkey.name, 1, b"\x02" * 32), other, vkey.name)
     with pytest.raises(NoteError):
@@ -119,9 +119,12 @@ def test_checkpoint_signed_by_another_key_is_refused() -> None:
 def test_canonical_bytes_are_sorted_compact_and_float_free() -> None:
     when = dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
     data = {"b": Decimal("1.50"), "a": when, "c": [2**60, "混合"]}
-    assert canonical_bytes(data) == (
-        '{"a":"2026-01-02T03:04:05.000006Z","b":"1.50","c":["1152921504606846976","混合"]}'
-    ).encode()
+    assert (
+        canonical_bytes(data)
+        == (
+            '{"a":"2026-01-02T03:04:05.000006Z","b":"1.50","c":["1152921504606846976","混合"]}'
+        ).encode()
+    )
     with pytest.raises(TypeError):
         canonical_bytes({"x": 0.1})
     with pytest.raises(ValueError):

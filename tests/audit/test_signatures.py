@@ -36,12 +36,19 @@ def review(qa_user: Any) -> AuditReview:
 
 
 def sign(user: Any, record: Any, meaning: str = SignatureMeaning.REVIEWED, **kw: Any) -> Signature:
-    return record_sign(request=request_for(user), actor=user, record=record, meaning=meaning,
-                       password=kw.pop("password", PASSWORD), **kw)
+    return record_sign(
+        request=request_for(user),
+        actor=user,
+        record=record,
+        meaning=meaning,
+        password=kw.pop("password", PASSWORD),
+        **kw,
+    )
 
 
-def test_signing_records_signer_time_meaning_and_content_hash(qa_user: Any,
-                                                              review: AuditReview) -> None:
+def test_signing_records_signer_time_meaning_and_content_hash(
+    qa_user: Any, review: AuditReview
+) -> None:
     sig = sign(qa_user, review, comment="monthly review")
     assert sig.printed_name == "Quinn Assurance"
     assert sig.meaning == SignatureMeaning.REVIEWED
@@ -58,8 +65,9 @@ def test_signing_records_signer_time_meaning_and_content_hash(qa_user: Any,
 
 
 @pytest.mark.parametrize("password", ["", "not the password at all"])
-def test_signing_without_reauthentication_is_refused(qa_user: Any, review: AuditReview,
-                                                     password: str) -> None:
+def test_signing_without_reauthentication_is_refused(
+    qa_user: Any, review: AuditReview, password: str
+) -> None:
     before = Signature.objects.count()
     with pytest.raises(AuthenticationFailed):
         sign(qa_user, review, password=password)
@@ -80,15 +88,17 @@ def test_changed_record_breaks_its_signature(qa_user: Any, review: AuditReview) 
     assert any("record changed after signing" in p for p in report.problems)
 
 
-def test_signature_copied_to_another_record_never_verifies(qa_user: Any, admin_user: Any,
-                                                          review: AuditReview) -> None:
+def test_signature_copied_to_another_record_never_verifies(
+    qa_user: Any, admin_user: Any, review: AuditReview
+) -> None:
     sig = sign(qa_user, review)
     helpers.fill(1)
     other = audit_review_create(actor=admin_user, conclusion="Second review.")
     # forge: same signature row, other record id (the digest binds type and id)
     with helpers.guards_lifted(), connection.cursor() as cur:
-        cur.execute("UPDATE audit_signature SET record_id = %s WHERE id = %s",
-                    [str(other.pk), sig.pk])
+        cur.execute(
+            "UPDATE audit_signature SET record_id = %s WHERE id = %s", [str(other.pk), sig.pk]
+        )
     [m] = signing.manifestations(other)
     assert m.status == SignatureStatus.BROKEN
     assert not verify_database().ok
@@ -99,8 +109,9 @@ def test_meaning_must_be_allowed_for_the_record(qa_user: Any, review: AuditRevie
         sign(qa_user, review, meaning=SignatureMeaning.RELEASED)
 
 
-def test_approver_must_differ_from_reviewer(qa_user: Any, admin_user: Any,
-                                            review: AuditReview) -> None:
+def test_approver_must_differ_from_reviewer(
+    qa_user: Any, admin_user: Any, review: AuditReview
+) -> None:
     with pytest.raises(PermissionDenied):
         sign(qa_user, review, meaning=SignatureMeaning.APPROVED)  # not reviewed yet
     sign(qa_user, review)
@@ -109,8 +120,9 @@ def test_approver_must_differ_from_reviewer(qa_user: Any, admin_user: Any,
     assert sign(admin_user, review, meaning=SignatureMeaning.APPROVED).printed_name == "Ada Admin"
 
 
-def test_user_without_authority_cannot_sign(operator: Any, make_user: Any,
-                                            review: AuditReview) -> None:
+def test_user_without_authority_cannot_sign(
+    operator: Any, make_user: Any, review: AuditReview
+) -> None:
     analyst = make_user(operator, "qc_analyst")
     with pytest.raises(PermissionDenied):
         sign(analyst, review)
@@ -119,12 +131,16 @@ def test_user_without_authority_cannot_sign(operator: Any, make_user: Any,
 def test_after_admin_reset_the_user_must_change_password_before_signing(
     admin_user: Any, qa_user: Any, review: AuditReview
 ) -> None:
-    core_services.user_reset_password(actor=admin_user, user=qa_user,
-                                      new_password="temporary pass phrase 77", reason="forgot")
+    core_services.user_reset_password(
+        actor=admin_user, user=qa_user, new_password="temporary pass phrase 77", reason="forgot"
+    )
     with pytest.raises(PermissionDenied):
         sign(qa_user, review, password="temporary pass phrase 77")
-    core_services.user_change_password(actor=qa_user, old_password="temporary pass phrase 77",
-                                       new_password="my own new pass phrase 88")
+    core_services.user_change_password(
+        actor=qa_user,
+        old_password="temporary pass phrase 77",
+        new_password="my own new pass phrase 88",
+    )
     assert sign(qa_user, review, password="my own new pass phrase 88").pk
 
 

@@ -42,16 +42,30 @@ def test_production_hashes_passwords_with_argon2() -> None:
 )
 def test_password_rules_follow_nist(operator: Any, password: str, why: str) -> None:
     with pytest.raises(Invalid) as exc:
-        services.user_create(actor=None, organisation=operator, username="newbie",
-                             full_name="New Person", email="", roles=["qa"], password=password)
+        services.user_create(
+            actor=None,
+            organisation=operator,
+            username="newbie",
+            full_name="New Person",
+            email="",
+            roles=["qa"],
+            password=password,
+        )
     assert why in exc.value.message
     assert exc.value.field == "password"
 
 
 def test_long_passphrases_with_spaces_and_no_composition_rules_are_accepted(operator: Any) -> None:
     phrase = "all lower case words are fine here " + "x" * 40
-    user = services.user_create(actor=None, organisation=operator, username="phrase",
-                                full_name="Pass Phrase", email="", roles=["qa"], password=phrase)
+    user = services.user_create(
+        actor=None,
+        organisation=operator,
+        username="phrase",
+        full_name="Pass Phrase",
+        email="",
+        roles=["qa"],
+        password=phrase,
+    )
     assert user.check_password(phrase)
 
 
@@ -63,8 +77,9 @@ def test_lockout_after_repeated_failures_refuses_even_the_right_password(qa_user
     assert response.status_code == 403
     assert b"locked" in response.content
     assert "_auth_user_id" not in client.session
-    assert AuditEvent.objects.where(event_type=EventType.USER_LOCKED_OUT,
-                                     entity_id=str(qa_user.pk)).exists()
+    assert AuditEvent.objects.where(
+        event_type=EventType.USER_LOCKED_OUT, entity_id=str(qa_user.pk)
+    ).exists()
     assert AuditEvent.objects.where(event_type=EventType.LOGIN_FAILED).count() >= 4
 
 

@@ -15,11 +15,22 @@ pytestmark = pytest.mark.django_db
 
 #: Models that hold no client data, or that reach an organisation through a parent.
 GLOBAL_MODELS = {
-    "core.organisation", "core.user", "core.userrole", "core.apitoken",
-    "audit.auditevent", "audit.audithead", "audit.ledgercheckpoint", "audit.signature",
+    "core.organisation",
+    "core.user",
+    "core.userrole",
+    "core.apitoken",
+    "audit.auditevent",
+    "audit.audithead",
+    "audit.ledgercheckpoint",
+    "audit.signature",
     "audit.signaturewithdrawal",
-    "auth.permission", "auth.group", "contenttypes.contenttype", "sessions.session",
-    "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog",
+    "auth.permission",
+    "auth.group",
+    "contenttypes.contenttype",
+    "sessions.session",
+    "axes.accessattempt",
+    "axes.accesslog",
+    "axes.accessfailurelog",
     "axes.accessattemptexpiration",
     "otp_totp.totpdevice",
 }
@@ -27,7 +38,8 @@ GLOBAL_MODELS = {
 
 def test_every_model_is_tenant_owned_or_declared_global() -> None:
     undeclared = [
-        m._meta.label_lower for m in apps.get_models()
+        m._meta.label_lower
+        for m in apps.get_models()
         if not issubclass(m, TenantOwned) and m._meta.label_lower not in GLOBAL_MODELS
     ]
     assert undeclared == []
@@ -46,8 +58,9 @@ def logged_in(username: str) -> Client:
     return client
 
 
-def test_client_user_gets_404_for_another_organisations_objects(two_clients: Any,
-                                                                 client_b: Organisation) -> None:
+def test_client_user_gets_404_for_another_organisations_objects(
+    two_clients: Any, client_b: Organisation
+) -> None:
     alice, bob = two_clients
     client = logged_in("alice")
     foreign = [
@@ -64,8 +77,12 @@ def test_client_user_gets_404_for_another_organisations_objects(two_clients: Any
         response = client.get(url)
         assert response.status_code == 404, url
         assert b"Bob" not in response.content and b"Client B" not in response.content
-    own = [f"/organisations/{alice.organisation_id}/", f"/users/{alice.pk}/",
-           f"/api/v1/users/{alice.pk}", f"/audit/history/core.user/{alice.pk}/"]
+    own = [
+        f"/organisations/{alice.organisation_id}/",
+        f"/users/{alice.pk}/",
+        f"/api/v1/users/{alice.pk}",
+        f"/audit/history/core.user/{alice.pk}/",
+    ]
     for url in own:
         assert client.get(url).status_code == 200, url
     listing = client.get("/api/v1/users").json()

@@ -13,8 +13,9 @@ from tests.conftest import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_login_switch_to_chinese_and_sign(browser_page: Any, live_server: Any,
-                                          qa_user: Any) -> None:
+def test_login_switch_to_chinese_and_sign(
+    browser_page: Any, live_server: Any, qa_user: Any
+) -> None:
     review = audit_review_create(actor=qa_user, conclusion="Nothing unexplained this month.")
     page = browser_page
     page.goto(f"{live_server.url}/")

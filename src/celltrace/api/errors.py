@@ -23,8 +23,13 @@ TITLES = {
 
 
 def problem(
-    api: NinjaAPI, request: HttpRequest, status: int, detail: str, code: str,
-    field: str | None = None, errors: list[dict[str, Any]] | None = None,
+    api: NinjaAPI,
+    request: HttpRequest,
+    status: int,
+    detail: str,
+    code: str,
+    field: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
 ) -> HttpResponse:
     body = {
         "type": "about:blank",
@@ -50,21 +55,25 @@ def install(api: NinjaAPI) -> None:
         errors = []
         for err in exc.errors:
             loc = [p for p in err.get("loc", []) if isinstance(p, str | int)]
-            errors.append({"loc": loc, "msg": str(err.get("msg", "")),
-                           "type": str(err.get("type", ""))})
+            errors.append(
+                {"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+            )
         first = errors[0] if errors else None
         field = None
         if first and first["loc"]:
             field = ".".join(str(p) for p in first["loc"][1:] or first["loc"])
-        detail = (
-            f"{field}: {first['msg']}" if first and field else "The request is not valid."
-        )
+        detail = f"{field}: {first['msg']}" if first and field else "The request is not valid."
         return problem(api, request, 422, detail, ErrorCode.INVALID.value, field, errors)
 
     @api.exception_handler(AuthenticationError)
     def auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-        return problem(api, request, 401, "Send a valid API token or log in.",
-                       ErrorCode.AUTHENTICATION_FAILED.value)
+        return problem(
+            api,
+            request,
+            401,
+            "Send a valid API token or log in.",
+            ErrorCode.AUTHENTICATION_FAILED.value,
+        )
 
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:

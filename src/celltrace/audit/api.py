@@ -40,8 +40,13 @@ class LedgerQuery(Schema):
 @router.get("/ledger", response={200: AuditEventPage, **READ_ERRORS}, operation_id="ledger_list")
 def ledger_list(request: HttpRequest, q: Query[LedgerQuery]) -> dict[str, Any]:
     flt = selectors.LedgerFilter(
-        entity_type=q.entity_type, entity_id=q.entity_id, actor_id=q.actor_id, action=q.action,
-        event_type=q.event_type, since=q.since, until=q.until,
+        entity_type=q.entity_type,
+        entity_id=q.entity_id,
+        actor_id=q.actor_id,
+        action=q.action,
+        event_type=q.event_type,
+        since=q.since,
+        until=q.until,
     )
     qs = selectors.ledger_events(actor_of(request), flt)
     if q.before_seq is not None:
@@ -53,61 +58,90 @@ def ledger_list(request: HttpRequest, q: Query[LedgerQuery]) -> dict[str, Any]:
     return {"items": items, "next_before_seq": items[-1].seq if more and items else None}
 
 
-@router.get("/ledger/{seq}", response={200: AuditEventDetailOut, **READ_ERRORS},
-            operation_id="ledger_get")
+@router.get(
+    "/ledger/{seq}", response={200: AuditEventDetailOut, **READ_ERRORS}, operation_id="ledger_get"
+)
 def ledger_get(request: HttpRequest, seq: int) -> AuditEvent:
     return selectors.ledger_event(actor_of(request), seq)
 
 
-@router.get("/history/{entity_type}/{entity_id}", response={200: list[AuditEventOut],
-            **READ_ERRORS}, operation_id="history_get")
+@router.get(
+    "/history/{entity_type}/{entity_id}",
+    response={200: list[AuditEventOut], **READ_ERRORS},
+    operation_id="history_get",
+)
 def history_get(request: HttpRequest, entity_type: str, entity_id: str) -> list[AuditEvent]:
     return list(selectors.object_history(actor_of(request), entity_type, entity_id))
 
 
 def _signature_out(sig: Signature, digest: str | None) -> dict[str, Any]:
     return {
-        "id": sig.pk, "printed_name": sig.printed_name, "signer_id": sig.signer_id,
-        "signed_at": sig.signed_at, "meaning": sig.meaning, "record_type": sig.record_type,
-        "record_id": sig.record_id, "record_digest": sig.record_digest,
-        "status": signing.signature_status(sig, digest), "comment": sig.comment,
+        "id": sig.pk,
+        "printed_name": sig.printed_name,
+        "signer_id": sig.signer_id,
+        "signed_at": sig.signed_at,
+        "meaning": sig.meaning,
+        "record_type": sig.record_type,
+        "record_id": sig.record_id,
+        "record_digest": sig.record_digest,
+        "status": signing.signature_status(sig, digest),
+        "comment": sig.comment,
         "audit_seq": sig.audit_seq,
     }
 
 
-@router.get("/signatures/{record_type}/{record_id}", response={200: list[SignatureOut],
-            **READ_ERRORS}, operation_id="signatures_list")
+@router.get(
+    "/signatures/{record_type}/{record_id}",
+    response={200: list[SignatureOut], **READ_ERRORS},
+    operation_id="signatures_list",
+)
 def signatures_list(request: HttpRequest, record_type: str, record_id: str) -> list[dict[str, Any]]:
     record = signing.record_for(actor_of(request), record_type, record_id)
-    return [_signature_out(m.signature, signing.record_digest(record))
-            for m in signing.manifestations(record)]
+    return [
+        _signature_out(m.signature, signing.record_digest(record))
+        for m in signing.manifestations(record)
+    ]
 
 
-@router.post("/signatures", response={201: SignatureOut, **ERRORS}, operation_id="signatures_create")
+@router.post(
+    "/signatures", response={201: SignatureOut, **ERRORS}, operation_id="signatures_create"
+)
 def signatures_create(request: HttpRequest, payload: SignIn) -> Status[dict[str, Any]]:
     actor = actor_of(request)
     record = signing.record_for(actor, payload.record_type, payload.record_id)
     sig = services.record_sign(
-        request=request, actor=actor, record=record, meaning=payload.meaning,
-        password=payload.password, otp_token=payload.otp_token, comment=payload.comment,
+        request=request,
+        actor=actor,
+        record=record,
+        meaning=payload.meaning,
+        password=payload.password,
+        otp_token=payload.otp_token,
+        comment=payload.comment,
     )
     return Status(201, _signature_out(sig, sig.record_digest))
 
 
-@router.get("/audit-reviews", response={200: list[AuditReviewOut], **READ_ERRORS},
-            operation_id="audit_reviews_list")
+@router.get(
+    "/audit-reviews",
+    response={200: list[AuditReviewOut], **READ_ERRORS},
+    operation_id="audit_reviews_list",
+)
 def audit_reviews_list(request: HttpRequest) -> list[AuditReview]:
     return list(selectors.audit_reviews(actor_of(request))[:200])
 
 
-@router.get("/audit-reviews/{review_id}", response={200: AuditReviewOut, **READ_ERRORS},
-            operation_id="audit_reviews_get")
+@router.get(
+    "/audit-reviews/{review_id}",
+    response={200: AuditReviewOut, **READ_ERRORS},
+    operation_id="audit_reviews_get",
+)
 def audit_reviews_get(request: HttpRequest, review_id: int) -> AuditReview:
     return selectors.audit_review(actor_of(request), review_id)
 
 
-@router.post("/audit-reviews", response={201: AuditReviewOut, **ERRORS},
-             operation_id="audit_reviews_create")
+@router.post(
+    "/audit-reviews", response={201: AuditReviewOut, **ERRORS}, operation_id="audit_reviews_create"
+)
 def audit_reviews_create(request: HttpRequest, payload: AuditReviewIn) -> Status[AuditReview]:
     review = services.audit_review_create(actor=actor_of(request), conclusion=payload.conclusion)
     return Status(201, review)

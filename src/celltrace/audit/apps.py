@@ -7,8 +7,12 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit"
 
     def ready(self) -> None:
-        from celltrace.audit import receivers  # noqa: F401  (security events from django-axes)
-        from celltrace.audit import selectors, services, signing
+        from celltrace.audit import (
+            receivers,  # noqa: F401  (security events from django-axes)
+            selectors,
+            services,
+            signing,
+        )
         from celltrace.audit.models import AuditReview
         from celltrace.core import selectors as core_selectors
         from celltrace.core.models import Organisation, User

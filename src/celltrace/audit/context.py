@@ -15,7 +15,8 @@ class AuditContext:
 
 
 _current: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(
-    "celltrace_audit_context", default=AuditContext()
+    "celltrace_audit_context",
+    default=AuditContext(),  # noqa: B039 - a frozen dataclass, not mutable
 )
 
 

@@ -78,7 +78,7 @@ def _actor_fields(actor: Any) -> tuple[int | None, str, str, int | None]:
 
 def _lock_head(cursor: Any) -> tuple[int, bytes]:
     suffix = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    select = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1" + suffix
+    select = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1" + suffix  # noqa: S608
     cursor.execute(select)
     row = cursor.fetchone()
     if row is None:

@@ -117,7 +117,7 @@ def open_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
     for extension in lines[3:]:
         if extension.startswith(CHAIN_HEAD):
             try:
-                chain_head = base64.b64decode(extension[len(CHAIN_HEAD):], validate=True)
+                chain_head = base64.b64decode(extension[len(CHAIN_HEAD) :], validate=True)
             except ValueError as exc:
                 raise NoteError("checkpoint chain head is not base64") from exc
     for line in sigs.splitlines():

@@ -57,11 +57,13 @@ class AuditEventOut(Schema):
 
     @staticmethod
     def resolve_signature_meaning(obj: Any) -> str | None:
-        return obj.data.get("signature_meaning")
+        value = obj.data.get("signature_meaning")
+        return None if value is None else str(value)
 
     @staticmethod
     def resolve_record_hash(obj: Any) -> str | None:
-        return obj.data.get("record_hash")
+        value = obj.data.get("record_hash")
+        return None if value is None else str(value)
 
     @staticmethod
     def resolve_request_id(obj: Any) -> str:

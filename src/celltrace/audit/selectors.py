@@ -7,14 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils.translation import gettext as _
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext as _
 
 from celltrace.audit.canonical import utc_iso
 from celltrace.audit.models import AuditEvent, AuditReview
+from celltrace.core.choices import Role
 from celltrace.core.errors import NotFound, PermissionDenied
 from celltrace.core.models import User
-from celltrace.core.choices import Role
 from celltrace.core.tenancy import scope, sees_all_tenants
 
 LEDGER_ROLES = (Role.ADMIN, Role.QA, Role.QC_REVIEWER)
@@ -45,22 +45,23 @@ class LedgerFilter:
 def ledger_events(actor: User, flt: LedgerFilter) -> QuerySet[AuditEvent]:
     if not can_browse_ledger(actor):
         raise PermissionDenied(_("The ledger browser is for QA, QC reviewers and administrators."))
-    qs = AuditEvent.objects.with_fields()
+    fields: dict[str, Any] = {}
     if flt.entity_type:
-        qs = qs.filter(f_entity_type=flt.entity_type)
+        fields["entity_type"] = flt.entity_type
     if flt.entity_id:
-        qs = qs.filter(f_entity_id=flt.entity_id)
+        fields["entity_id"] = flt.entity_id
     if flt.actor_id is not None:
-        qs = qs.filter(f_actor=flt.actor_id)
+        fields["actor_id"] = flt.actor_id
     if flt.action:
-        qs = qs.filter(f_action=flt.action)
+        fields["action"] = flt.action
     if flt.event_type:
-        qs = qs.filter(f_event_type=flt.event_type)
+        fields["event_type"] = flt.event_type
     # timestamps are fixed-width ISO strings, so text order is time order
     if flt.since is not None:
-        qs = qs.filter(f_timestamp__gte=utc_iso(flt.since))
+        fields["timestamp_utc__gte"] = utc_iso(flt.since)
     if flt.until is not None:
-        qs = qs.filter(f_timestamp__lt=utc_iso(flt.until))
+        fields["timestamp_utc__lt"] = utc_iso(flt.until)
+    qs = AuditEvent.objects.where(**fields)
     return qs.order_by("-seq")
 
 
@@ -79,11 +80,7 @@ def object_history(actor: User, entity_type: str, entity_id: str) -> QuerySet[Au
         visible = _HISTORY_VISIBILITY.get(entity_type)
         if visible is None or not visible(actor).filter(pk=entity_id).exists():
             raise NotFound(_("No such object."))
-    qs = (
-        AuditEvent.objects.with_fields()
-        .filter(f_entity_type=entity_type, f_entity_id=str(entity_id))
-        .order_by("seq")
-    )
+    qs = AuditEvent.objects.where(entity_type=entity_type, entity_id=str(entity_id)).order_by("seq")
     if not qs.exists():
         raise NotFound(_("No such object."))
     return qs
@@ -91,7 +88,9 @@ def object_history(actor: User, entity_type: str, entity_id: str) -> QuerySet[Au
 
 def audit_reviews(actor: User) -> QuerySet[AuditReview]:
     if not can_browse_ledger(actor):
-        raise PermissionDenied(_("Audit-trail reviews are for QA, QC reviewers and administrators."))
+        raise PermissionDenied(
+            _("Audit-trail reviews are for QA, QC reviewers and administrators.")
+        )
     return scope(AuditReview.objects.all(), actor).select_related("created_by")
 
 

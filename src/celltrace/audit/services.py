@@ -8,18 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.utils.translation import gettext as _
 from django.db import connection, transaction
 from django.db.models import Model
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from django_otp import devices_for_user
 
 from celltrace.audit import ledger, signing
@@ -62,7 +60,8 @@ def reauthenticate(
     if not password:
         _signing_failed(actor, "no password given")
         raise AuthenticationFailed(
-            _("Signing needs your password."), field="password",
+            _("Signing needs your password."),
+            field="password",
             code=ErrorCode.REAUTHENTICATION_REQUIRED,
         )
     user = authenticate(request, username=actor.get_username(), password=password)
@@ -115,17 +114,19 @@ def record_sign(
     refusal = spec.can_sign(actor, record, meaning)
     if refusal:
         raise PermissionDenied(refusal, field="meaning")
-    mfa_used = reauthenticate(request=request, actor=actor, password=password,
-                              otp_token=otp_token)
+    mfa_used = reauthenticate(request=request, actor=actor, password=password, otp_token=otp_token)
     record_type, record_id = ledger.entity_of(record)
     with transaction.atomic():
         if Signature.objects.filter(
-            record_type=record_type, record_id=record_id, meaning=meaning,
+            record_type=record_type,
+            record_id=record_id,
+            meaning=meaning,
             withdrawal__isnull=True,
         ).exists():
             raise Conflict(
                 _("This record already carries a valid signature with that meaning."),
-                field="meaning", code=ErrorCode.ALREADY_SIGNED,
+                field="meaning",
+                code=ErrorCode.ALREADY_SIGNED,
             )
         digest = signing.record_digest(record)
         now = dt.datetime.now(dt.UTC)
@@ -175,7 +176,8 @@ def audit_review_can_sign(actor: User, review: AuditReview, meaning: str) -> str
     if meaning == SignatureMeaning.APPROVED:
         reviewers = set(
             Signature.objects.filter(
-                record_type="audit.auditreview", record_id=str(review.pk),
+                record_type="audit.auditreview",
+                record_id=str(review.pk),
                 meaning=SignatureMeaning.REVIEWED,
             ).values_list("signer_id", flat=True)
         )
@@ -200,11 +202,7 @@ def audit_review_create(*, actor: User, conclusion: str) -> AuditReview:
         if head is None or head.seq < from_seq:
             raise Conflict(_("There are no new ledger entries to review."))
         to_seq = head.seq
-        counts = Counter(
-            AuditEvent.objects.filter(seq__gte=from_seq, seq__lte=to_seq)
-            .with_fields()
-            .values_list("f_event_type", flat=True)
-        )
+        counts = AuditEvent.objects.filter(seq__gte=from_seq, seq__lte=to_seq).event_type_counts()
         summary = {
             "entries": to_seq - from_seq + 1,
             "by_event_type": dict(sorted(counts.items())),
@@ -283,7 +281,9 @@ def checkpoint_create(
     try:
         private_key = load_private_key(signing_key)
     except FileNotFoundError as exc:
-        raise NotFound(f"No checkpoint signing key at {signing_key}; run 'celltrace setup'.") from exc
+        raise NotFound(
+            f"No checkpoint signing key at {signing_key}; run 'celltrace setup'."
+        ) from exc
     report = verify_database(checkpoint_dir=checkpoint_dir, merkle=True)
     if not report.ok:
         raise Conflict(
@@ -294,8 +294,9 @@ def checkpoint_create(
     acc = MerkleAccumulator()
     for chunk in iter_db_rows(upto=size):
         acc.extend([bytes(r[1]) for r in chunk])
-    checkpoint = Checkpoint(origin=origin, size=size, root=acc.root(),
-                            chain_head=report.last_hash if size else None)
+    checkpoint = Checkpoint(
+        origin=origin, size=size, root=acc.root(), chain_head=report.last_hash if size else None
+    )
     note = sign_checkpoint(checkpoint, private_key, origin)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     path = checkpoint_dir / f"{size:012d}.checkpoint"
@@ -337,9 +338,11 @@ def _same_checkpoint(path: Path, checkpoint: Checkpoint) -> bool:
 def ledger_export(*, actor: User | None, output: Path, checkpoint_dir: Path | None = None) -> int:
     """Write every entry and the exported checkpoints to a JSON Lines file an auditor can verify."""
     checkpoint_dir = checkpoint_dir or settings.CELLTRACE_CHECKPOINT_DIR
-    notes = [p.read_text() for p in sorted(checkpoint_dir.glob("*.checkpoint"))] if (
-        checkpoint_dir.is_dir()
-    ) else []
+    notes = (
+        [p.read_text() for p in sorted(checkpoint_dir.glob("*.checkpoint"))]
+        if (checkpoint_dir.is_dir())
+        else []
+    )
     n = 0
     with transaction.atomic():
         head = ledger.append(
@@ -352,13 +355,21 @@ def ledger_export(*, actor: User | None, output: Path, checkpoint_dir: Path | No
         )
     tmp = output.with_name(output.name + ".part")
     with tmp.open("w", encoding="utf-8") as fh:
-        header = {"format": EXPORT_FORMAT, "version": 1, "origin": settings.CELLTRACE_ORIGIN,
-                  "checkpoints": notes}
+        header = {
+            "format": EXPORT_FORMAT,
+            "version": 1,
+            "origin": settings.CELLTRACE_ORIGIN,
+            "checkpoints": notes,
+        }
         fh.write(json.dumps(header, ensure_ascii=False) + "\n")
         for chunk in iter_db_rows(upto=head.seq):
             for seq, h, body in chunk:
-                fh.write(json.dumps({"seq": seq, "hash": bytes(h).hex(),
-                                     "body": bytes(body).decode("utf-8")}, ensure_ascii=False))
+                fh.write(
+                    json.dumps(
+                        {"seq": seq, "hash": bytes(h).hex(), "body": bytes(body).decode("utf-8")},
+                        ensure_ascii=False,
+                    )
+                )
                 fh.write("\n")
                 n += 1
     tmp.replace(output)

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext as _
 
 from celltrace.audit.canonical import canonical_bytes
 from celltrace.audit.choices import SignatureMeaning, SignatureStatus
@@ -44,8 +45,9 @@ class SignableSpec:
 _REGISTRY: dict[str, SignableSpec] = {}
 
 
-def register(model: type[Model], *, meanings: Sequence[str], can_sign: CanSign,
-             visible: Visible) -> None:
+def register(
+    model: type[Model], *, meanings: Sequence[str], can_sign: CanSign, visible: Visible
+) -> None:
     spec = SignableSpec(model, tuple(str(m) for m in meanings), can_sign, visible)
     _REGISTRY[spec.record_type] = spec
 
@@ -66,7 +68,7 @@ def record_for(actor: User, record_type: str, record_id: str) -> Model:
     spec = spec_for(record_type)
     try:
         obj: Model = spec.visible(actor).get(pk=record_id)
-    except (spec.model.DoesNotExist, ValueError, TypeError) as exc:
+    except (ObjectDoesNotExist, ValueError, TypeError) as exc:
         raise NotFound(_("Record not found.")) from exc
     return obj
 

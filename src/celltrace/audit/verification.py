@@ -35,28 +35,38 @@ BLOCK = 1 << 14  # entries per parallel block: a power of two keeps Merkle block
 PARALLEL_MIN = 4 * BLOCK
 
 
-def _read_block(db_path: str, first: int, count: int, sizes: Sequence[int],
-                merkle: bool) -> BlockResult:
+def _read_block(
+    db_path: str, first: int, count: int, sizes: Sequence[int], merkle: bool
+) -> BlockResult:
     """Verify entries first..first+count-1 from the SQLite file (run in a worker process)."""
     con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     last = first + count - 1
     try:
         prev = ZERO_HASH
         if first > 1:
-            row = con.execute("SELECT entry_hash FROM audit_event WHERE seq = ?",
-                              (first - 1,)).fetchone()
+            row = con.execute(
+                "SELECT entry_hash FROM audit_event WHERE seq = ?", (first - 1,)
+            ).fetchone()
             prev = bytes(row[0]) if row else b""
         rows = con.execute(
             "SELECT seq, entry_hash, CAST(body AS BLOB) FROM audit_event "
-            "WHERE seq BETWEEN ? AND ? ORDER BY seq", (first, last),
+            "WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            (first, last),
         ).fetchall()
     finally:
         con.close()
     if len(rows) != count or not rows or rows[0][0] != first:
         present = {r[0] for r in rows}
         missing = next((s for s in range(first, last + 1) if s not in present), first)
-        return BlockResult(first, count, b"", b"", bad_seq=missing, prev_needed=prev,
-                           problem=f"seq {missing}: missing or out of order")
+        return BlockResult(
+            first,
+            count,
+            b"",
+            b"",
+            bad_seq=missing,
+            prev_needed=prev,
+            problem=f"seq {missing}: missing or out of order",
+        )
     return verify_block(rows, prev, sizes, merkle)
 
 
@@ -64,10 +74,13 @@ def _read_block_args(args: tuple[str, int, int, Sequence[int], bool]) -> BlockRe
     return _read_block(*args)
 
 
-def _parallel_blocks(db_path: str, last_seq: int, sizes: Sequence[int], block: int,
-                     workers: int, merkle: bool) -> Iterator[BlockResult]:
-    ranges = [(db_path, first, min(block, last_seq - first + 1), sizes, merkle)
-              for first in range(1, last_seq + 1, block)]
+def _parallel_blocks(
+    db_path: str, last_seq: int, sizes: Sequence[int], block: int, workers: int, merkle: bool
+) -> Iterator[BlockResult]:
+    ranges = [
+        (db_path, first, min(block, last_seq - first + 1), sizes, merkle)
+        for first in range(1, last_seq + 1, block)
+    ]
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers) as pool:
         yield from pool.imap(_read_block_args, ranges)
@@ -98,23 +111,33 @@ def verify_signatures(report: Report) -> None:
             or data.get("entity_id") != sig.record_id
             or data.get("actor_id") != sig.signer_id
         ):
-            report.fail(sig.audit_seq, f"signature {sig.pk}: does not match ledger seq "
-                        f"{sig.audit_seq} (altered or copied signature)")
+            report.fail(
+                sig.audit_seq,
+                f"signature {sig.pk}: does not match ledger seq "
+                f"{sig.audit_seq} (altered or copied signature)",
+            )
             continue
         try:
             spec = signing.spec_for(sig.record_type)
             record = spec.model._default_manager.get(pk=sig.record_id)
             digest: str | None = signing.record_digest(record)
-        except Exception:  # noqa: BLE001 - a missing record or type is itself the finding
+        except Exception:
             digest = None
         if signing.signature_status(sig, digest) == SignatureStatus.BROKEN:
-            report.fail(sig.audit_seq, f"signature {sig.pk} ({sig.meaning} by {sig.printed_name})"
-                        f" on {sig.record_type}:{sig.record_id}: record changed after signing")
+            report.fail(
+                sig.audit_seq,
+                f"signature {sig.pk} ({sig.meaning} by {sig.printed_name})"
+                f" on {sig.record_type}:{sig.record_id}: record changed after signing",
+            )
 
 
 def verify_database(
-    *, checkpoint_dir: Path | None = None, verify_key: Path | None = None,
-    check_signatures: bool = True, parallel: bool | None = None, block: int = BLOCK,
+    *,
+    checkpoint_dir: Path | None = None,
+    verify_key: Path | None = None,
+    check_signatures: bool = True,
+    parallel: bool | None = None,
+    block: int = BLOCK,
     merkle: bool = False,
 ) -> Report:
     """Verify the ledger in the database against the exported checkpoints.
@@ -152,8 +175,12 @@ def verify_database(
     if use_parallel:
         db_path = str(connection.settings_dict["NAME"])
         sizes = [c.size for c in checkpoints]
-        combine(_parallel_blocks(db_path, last, sizes, block, workers, merkle), checkpoints,
-                report, merkle)
+        combine(
+            _parallel_blocks(db_path, last, sizes, block, workers, merkle),
+            checkpoints,
+            report,
+            merkle,
+        )
     else:
         verify_rows(iter_db_rows(), checkpoints, report, merkle)
     if check_signatures:

@@ -89,15 +89,25 @@ def verify_block(
     if list(seqs) != list(range(first, first + n)):
         i = _first_mismatch(seqs, range(first, first + n))
         hashes_b = [bytes(h) for h in hashes]
-        return BlockResult(first, n, hashes_b[0], hashes_b[-1], bad_seq=first + i,
-                           problem=f"seq {first + i}: missing or out of order",
-                           prev_needed=prev_hash)
+        return BlockResult(
+            first,
+            n,
+            hashes_b[0],
+            hashes_b[-1],
+            bad_seq=first + i,
+            problem=f"seq {first + i}: missing or out of order",
+            prev_needed=prev_hash,
+        )
     return verify_hashes(first, hashes, bodies, prev_hash, want_sizes, merkle)
 
 
 def verify_hashes(
-    first: int, hashes: Sequence[bytes], bodies: Sequence[bytes], prev_hash: bytes,
-    want_sizes: Sequence[int] = (), merkle: bool = True,
+    first: int,
+    hashes: Sequence[bytes],
+    bodies: Sequence[bytes],
+    prev_hash: bytes,
+    want_sizes: Sequence[int] = (),
+    merkle: bool = True,
 ) -> BlockResult:
     """Entries ``first, first+1, …`` (known to be contiguous) with their hashes and bodies.
 
@@ -135,8 +145,12 @@ def verify_hashes(
     return res
 
 
-def combine(blocks: Iterable[BlockResult], checkpoints: Sequence[Checkpoint],
-            report: Report | None = None, merkle: bool = True) -> Report:
+def combine(
+    blocks: Iterable[BlockResult],
+    checkpoints: Sequence[Checkpoint],
+    report: Report | None = None,
+    merkle: bool = True,
+) -> Report:
     """Join block results in order: links between blocks, then each checkpoint.
 
     A checkpoint is checked by its signed chain head (the recomputed hash of entry ``size``
@@ -154,8 +168,9 @@ def combine(blocks: Iterable[BlockResult], checkpoints: Sequence[Checkpoint],
             report.fail(expected, f"seq {expected}: missing or out of order")
             return report
         if block.prev_needed != prev_hash:
-            report.fail(block.first_seq,
-                        f"seq {block.first_seq}: previous entry hash does not link")
+            report.fail(
+                block.first_seq, f"seq {block.first_seq}: previous entry hash does not link"
+            )
             return report
         if block.bad_seq is not None:
             report.fail(block.bad_seq, block.problem)
@@ -167,8 +182,10 @@ def combine(blocks: Iterable[BlockResult], checkpoints: Sequence[Checkpoint],
             if cp.chain_head is not None:
                 good = block.heads_at.get(cp.size) == cp.chain_head
             elif not merkle:
-                report.fail(None, f"checkpoint at tree size {cp.size} has no chain head; "
-                            "verify it with --merkle")
+                report.fail(
+                    None,
+                    f"checkpoint at tree size {cp.size} has no chain head; verify it with --merkle",
+                )
                 continue
             if merkle and good:
                 stack = block.merkle if cp.size == end else block.roots_at[cp.size]

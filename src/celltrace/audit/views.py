@@ -31,8 +31,13 @@ def ledger(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         d = form.cleaned_data
         flt = selectors.LedgerFilter(
-            entity_type=d["entity_type"], entity_id=d["entity_id"], actor_id=d["actor"],
-            action=d["action"], event_type=d["event_type"], since=d["since"], until=d["until"],
+            entity_type=d["entity_type"],
+            entity_id=d["entity_id"],
+            actor_id=d["actor"],
+            action=d["action"],
+            event_type=d["event_type"],
+            since=d["since"],
+            until=d["until"],
         )
         before = d["before"]
     try:
@@ -50,7 +55,8 @@ def ledger(request: HttpRequest) -> HttpResponse:
     if more and events:
         query["before"] = str(events[-1].seq)
         next_query = query.urlencode()
-    template = "audit/partials/ledger_rows.html" if request.htmx else "audit/ledger.html"
+    partial = bool(getattr(request, "htmx", False))
+    template = "audit/partials/ledger_rows.html" if partial else "audit/ledger.html"
     return render(request, template, {"form": form, "events": events, "next_query": next_query})
 
 
@@ -69,11 +75,20 @@ def history(request: HttpRequest, entity_type: str, entity_id: str) -> HttpRespo
         events = list(selectors.object_history(actor_of(request), entity_type, entity_id))
     except NotFound as exc:
         raise Http404 from exc
-    label = next((e.data.get("entity_label") for e in reversed(events)
-                  if e.data.get("entity_label")), f"{entity_type} {entity_id}")
-    return render(request, "audit/history.html", {
-        "events": events, "entity_type": entity_type, "entity_id": entity_id, "label": label,
-    })
+    label = next(
+        (e.data.get("entity_label") for e in reversed(events) if e.data.get("entity_label")),
+        f"{entity_type} {entity_id}",
+    )
+    return render(
+        request,
+        "audit/history.html",
+        {
+            "events": events,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "label": label,
+        },
+    )
 
 
 @login_required
@@ -86,8 +101,9 @@ def reviews(request: HttpRequest) -> HttpResponse:
     form = ReviewForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            review = services.audit_review_create(actor=actor,
-                                                  conclusion=form.cleaned_data["conclusion"])
+            review = services.audit_review_create(
+                actor=actor, conclusion=form.cleaned_data["conclusion"]
+            )
         except DomainError as exc:
             form_error(form, exc)
         else:
@@ -108,5 +124,6 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def checkpoints(request: HttpRequest) -> HttpResponse:
     _browse_or_404(request)
-    return render(request, "audit/checkpoints.html",
-                  {"checkpoints": LedgerCheckpoint.objects.all()[:200]})
+    return render(
+        request, "audit/checkpoints.html", {"checkpoints": LedgerCheckpoint.objects.all()[:200]}
+    )

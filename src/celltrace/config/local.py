@@ -7,7 +7,8 @@ production. The secret key is generated once by ``celltrace setup`` and kept in 
 from __future__ import annotations
 
 from celltrace.config.base import *  # noqa: F403
-from celltrace.config.base import DATA_DIR, env
+from celltrace.config.base import DATA_DIR
+from celltrace.config.env import env
 from celltrace.core.secrets import local_secret_key
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or local_secret_key(DATA_DIR)

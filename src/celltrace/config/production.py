@@ -6,7 +6,7 @@ Passes ``manage.py check --deploy --fail-level WARNING``.
 from __future__ import annotations
 
 from celltrace.config.base import *  # noqa: F403
-from celltrace.config.base import env
+from celltrace.config.env import env
 
 SECRET_KEY = env.str("SECRET_KEY")
 DEBUG = False

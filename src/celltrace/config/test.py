@@ -11,7 +11,8 @@ import tempfile
 from pathlib import Path
 
 from celltrace.config.base import *  # noqa: F403
-from celltrace.config.base import env, sqlite_database
+from celltrace.config.base import sqlite_database
+from celltrace.config.env import env
 
 SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789abcdef"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]

@@ -31,15 +31,21 @@ def me(request: HttpRequest) -> User:
     return actor_of(request)
 
 
-@router.get("/organisations", response={200: Page[OrganisationOut], **READ_ERRORS},
-            operation_id="organisations_list")
+@router.get(
+    "/organisations",
+    response={200: Page[OrganisationOut], **READ_ERRORS},
+    operation_id="organisations_list",
+)
 def organisations_list(request: HttpRequest) -> dict[str, object]:
     qs = selectors.organisations_visible(actor_of(request))
     return {"count": qs.count(), "items": list(qs)}
 
 
-@router.get("/organisations/{organisation_id}", response={200: OrganisationOut, **READ_ERRORS},
-            operation_id="organisations_get")
+@router.get(
+    "/organisations/{organisation_id}",
+    response={200: OrganisationOut, **READ_ERRORS},
+    operation_id="organisations_get",
+)
 def organisations_get(request: HttpRequest, organisation_id: int) -> object:
     return selectors.organisation_get(actor_of(request), organisation_id)
 
@@ -50,8 +56,7 @@ def users_list(request: HttpRequest) -> dict[str, object]:
     return {"count": qs.count(), "items": list(qs)}
 
 
-@router.get("/users/{user_id}", response={200: UserOut, **READ_ERRORS},
-            operation_id="users_get")
+@router.get("/users/{user_id}", response={200: UserOut, **READ_ERRORS}, operation_id="users_get")
 def users_get(request: HttpRequest, user_id: int) -> object:
     return selectors.user_get(actor_of(request), user_id)
 
@@ -67,15 +72,24 @@ def tokens_create(request: HttpRequest, payload: TokenCreateIn) -> Status[dict[s
         actor=actor_of(request), name=payload.name, expires_at=payload.expires_at
     )
     t = issued.token
-    return Status(201, {
-        "id": t.pk, "name": t.name, "prefix": t.prefix, "created_at": t.created_at,
-        "expires_at": t.expires_at, "last_used_at": t.last_used_at, "revoked_at": t.revoked_at,
-        "token": issued.secret,
-    })
+    return Status(
+        201,
+        {
+            "id": t.pk,
+            "name": t.name,
+            "prefix": t.prefix,
+            "created_at": t.created_at,
+            "expires_at": t.expires_at,
+            "last_used_at": t.last_used_at,
+            "revoked_at": t.revoked_at,
+            "token": issued.secret,
+        },
+    )
 
 
-@router.post("/tokens/{token_id}/revoke", response={200: TokenOut, **ERRORS},
-             operation_id="tokens_revoke")
+@router.post(
+    "/tokens/{token_id}/revoke", response={200: TokenOut, **ERRORS}, operation_id="tokens_revoke"
+)
 def tokens_revoke(request: HttpRequest, token_id: int) -> ApiToken:
     actor = actor_of(request)
     token = selectors.api_tokens_of(actor).filter(pk=token_id).first()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -30,7 +30,7 @@ OPERATOR_ROLES = frozenset(
 CLIENT_ROLES = frozenset({Role.CLIENT_USER})
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     """Machine-readable codes carried by domain errors and API problem details."""
 
     NOT_FOUND = "not_found"

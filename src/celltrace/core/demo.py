@@ -13,7 +13,7 @@ from celltrace.core import services
 from celltrace.core.choices import OrganisationKind, Role
 from celltrace.core.models import Organisation, User
 
-DEMO_PASSWORD = "Bank&Lab-demo-2026"
+DEMO_PASSWORD = "Bank&Lab-demo-2026"  # noqa: S105 - the published demo password
 
 ORGANISATIONS = [
     ("Celltrace Demo Bank & Laboratory", "demo-lab", OrganisationKind.OPERATOR, "CN"),
@@ -46,17 +46,23 @@ def load(progress: bool = False) -> list[tuple[str, str, str, list[str]]]:
     for name, code, kind, country in ORGANISATIONS:
         org = Organisation.objects.filter(code=code).first()
         if org is None:
-            org = services.organisation_create(actor=None, name=name, code=code, kind=kind,
-                                               country=country)
+            org = services.organisation_create(
+                actor=None, name=name, code=code, kind=kind, country=country
+            )
         orgs[code] = org
     logins = []
     for username, full_name, org_code, roles in USERS:
         if not User.objects.filter(username=username).exists():
             with transaction.atomic():
                 services.user_create(
-                    actor=None, organisation=orgs[org_code], username=username,
-                    full_name=full_name, email=f"{username}@example.org", roles=roles,
-                    password=DEMO_PASSWORD, must_change_password=False,
+                    actor=None,
+                    organisation=orgs[org_code],
+                    username=username,
+                    full_name=full_name,
+                    email=f"{username}@example.org",
+                    roles=roles,
+                    password=DEMO_PASSWORD,
+                    must_change_password=False,
                 )
         logins.append((username, full_name, orgs[org_code].name, [str(r) for r in roles]))
     for name, step in _STEPS:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
 
 from celltrace.core.errors import NotFound
 from celltrace.core.models import ApiToken, Organisation, User, UserRole
@@ -13,6 +13,8 @@ from celltrace.core.tenancy import scope, sees_all_tenants
 def organisations_visible(actor: User) -> QuerySet[Organisation]:
     if sees_all_tenants(actor):
         return Organisation.objects.all()
+    if actor.organisation_id is None:
+        return Organisation.objects.none()
     return Organisation.objects.filter(pk=actor.organisation_id)
 
 

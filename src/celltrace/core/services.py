@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext as _
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from celltrace.audit import ledger
@@ -21,7 +21,7 @@ from celltrace.core.choices import CLIENT_ROLES, OPERATOR_ROLES, OrganisationKin
 from celltrace.core.errors import Conflict, Invalid, PermissionDenied
 from celltrace.core.models import ApiToken, Organisation, User, UserRole
 
-TOKEN_PREFIX = "ct"
+TOKEN_PREFIX = "ct"  # noqa: S105 - the visible token prefix, not a secret
 
 
 def _require_admin(actor: User | None) -> None:
@@ -44,8 +44,9 @@ def organisation_create(
     _require_admin(actor)
     if kind not in OrganisationKind.values:
         raise Invalid(_("Unknown organisation kind %(kind)s.") % {"kind": kind}, field="kind")
-    org = Organisation(name=name.strip(), code=code.strip(), kind=kind, country=country,
-                       address=address)
+    org = Organisation(
+        name=name.strip(), code=code.strip(), kind=kind, country=country, address=address
+    )
     try:
         org.full_clean()
     except ValidationError as exc:
@@ -127,8 +128,13 @@ def user_create(
             entity_id=user.pk,
             entity_label=username,
             organisation_id=organisation.pk,
-            new={"username": username, "full_name": user.full_name, "email": user.email,
-                 "organisation_id": organisation.pk, "roles": role_list},
+            new={
+                "username": username,
+                "full_name": user.full_name,
+                "email": user.email,
+                "organisation_id": organisation.pk,
+                "roles": role_list,
+            },
         )
     return user
 
@@ -272,7 +278,10 @@ def api_token_create(
     secret = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
         token = ApiToken.objects.create(
-            user=actor, name=name, prefix=prefix, token_hash=_hash_token(secret),
+            user=actor,
+            name=name,
+            prefix=prefix,
+            token_hash=_hash_token(secret),
             expires_at=expires_at,
         )
         ledger.append(
@@ -314,9 +323,11 @@ def api_token_authenticate(secret: str) -> User | None:
     parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
-    token = ApiToken.objects.select_related("user", "user__organisation").filter(
-        prefix=parts[1], revoked_at__isnull=True
-    ).first()
+    token = (
+        ApiToken.objects.select_related("user", "user__organisation")
+        .filter(prefix=parts[1], revoked_at__isnull=True)
+        .first()
+    )
     if token is None or not secrets.compare_digest(token.token_hash, _hash_token(secret)):
         return None
     now = dt.datetime.now(dt.UTC)
@@ -332,8 +343,9 @@ def api_token_authenticate(secret: str) -> User | None:
 def totp_begin(*, actor: User) -> TOTPDevice:
     """Start TOTP enrolment: an unconfirmed device whose secret the user scans."""
     TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
-    device: TOTPDevice = TOTPDevice.objects.create(user=actor, name="authenticator",
-                                                   confirmed=False)
+    device: TOTPDevice = TOTPDevice.objects.create(
+        user=actor, name="authenticator", confirmed=False
+    )
     return device
 
 
@@ -342,8 +354,9 @@ def totp_confirm(*, actor: User, token: str) -> TOTPDevice:
     if device is None:
         raise Conflict(_("Start the enrolment first."))
     if not device.verify_token(token.strip()):
-        raise Invalid(_("The code does not match; check the device's clock and try again."),
-                      field="token")
+        raise Invalid(
+            _("The code does not match; check the device's clock and try again."), field="token"
+        )
     with transaction.atomic():
         TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
         ledger.append(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
-
 from django.utils.translation import gettext as _
 
 from celltrace.core.errors import NotFound
@@ -32,11 +32,9 @@ def scope(qs: QuerySet[M], actor: User, *, field: str = "organisation") -> Query
     return qs.filter(**{field: actor.organisation_id})
 
 
-def get_visible(
-    qs: QuerySet[M], actor: User, *, field: str = "organisation", **lookup: Any
-) -> M:
+def get_visible(qs: QuerySet[M], actor: User, *, field: str = "organisation", **lookup: Any) -> M:
     """The one object matching ``lookup`` that ``actor`` may see, or :class:`NotFound`."""
     try:
         return scope(qs, actor, field=field).get(**lookup)
-    except (qs.model.DoesNotExist, ValueError, TypeError) as exc:
+    except (ObjectDoesNotExist, ValueError, TypeError) as exc:
         raise NotFound(_("Not found.")) from exc

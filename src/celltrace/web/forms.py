@@ -24,13 +24,18 @@ class SignForm(forms.Form):
         label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
     otp_token = forms.CharField(label=_("One-time code"), required=False, max_length=12)
-    comment = forms.CharField(label=_("Comment"), required=False, max_length=2000,
-                              widget=forms.Textarea(attrs={"rows": 2}))
+    comment = forms.CharField(
+        label=_("Comment"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
 
 class ReviewForm(forms.Form):
-    conclusion = forms.CharField(label=_("Conclusion"), max_length=5000,
-                                 widget=forms.Textarea(attrs={"rows": 4}))
+    conclusion = forms.CharField(
+        label=_("Conclusion"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
+    )
 
 
 class TokenForm(forms.Form):
@@ -39,8 +44,11 @@ class TokenForm(forms.Form):
 
 class PasswordChangeForm(forms.Form):
     old_password = forms.CharField(label=_("Current password"), widget=forms.PasswordInput)
-    new_password = forms.CharField(label=_("New password"), widget=forms.PasswordInput,
-                                   help_text=_("At least 15 characters. Spaces are allowed."))
+    new_password = forms.CharField(
+        label=_("New password"),
+        widget=forms.PasswordInput,
+        help_text=_("At least 15 characters. Spaces are allowed."),
+    )
     new_password2 = forms.CharField(label=_("New password again"), widget=forms.PasswordInput)
 
     def clean(self) -> dict[str, object]:
@@ -51,15 +59,20 @@ class PasswordChangeForm(forms.Form):
 
 
 class UserCreateForm(forms.Form):
-    organisation = forms.ModelChoiceField(label=_("Organisation"),
-                                          queryset=Organisation.objects.all())
+    organisation = forms.ModelChoiceField(
+        label=_("Organisation"), queryset=Organisation.objects.all()
+    )
     username = forms.CharField(label=_("Username"), max_length=150)
     full_name = forms.CharField(label=_("Printed name"), max_length=200)
     email = forms.EmailField(label=_("E-mail"), required=False)
-    roles = forms.MultipleChoiceField(label=_("Roles"), choices=Role.choices,
-                                      widget=forms.CheckboxSelectMultiple)
-    password = forms.CharField(label=_("Temporary password"), widget=forms.PasswordInput,
-                               help_text=_("The user must change it at first login."))
+    roles = forms.MultipleChoiceField(
+        label=_("Roles"), choices=Role.choices, widget=forms.CheckboxSelectMultiple
+    )
+    password = forms.CharField(
+        label=_("Temporary password"),
+        widget=forms.PasswordInput,
+        help_text=_("The user must change it at first login."),
+    )
 
 
 class ReasonForm(forms.Form):
@@ -67,8 +80,9 @@ class ReasonForm(forms.Form):
 
 
 class RolesForm(ReasonForm):
-    roles = forms.MultipleChoiceField(label=_("Roles"), choices=Role.choices,
-                                      widget=forms.CheckboxSelectMultiple)
+    roles = forms.MultipleChoiceField(
+        label=_("Roles"), choices=Role.choices, widget=forms.CheckboxSelectMultiple
+    )
 
 
 class ResetPasswordForm(ReasonForm):
@@ -83,11 +97,18 @@ class LedgerFilterForm(forms.Form):
     entity_type = forms.CharField(label=_("Object type"), required=False, max_length=60)
     entity_id = forms.CharField(label=_("Object id"), required=False, max_length=64)
     actor = forms.IntegerField(label=_("User id"), required=False, min_value=1)
-    action = forms.ChoiceField(label=_("Action"), required=False,
-                               choices=[("", _("any"))] + list(Action.choices))
+    action = forms.ChoiceField(
+        label=_("Action"), required=False, choices=[("", _("any")), *Action.choices]
+    )
     event_type = forms.CharField(label=_("Event"), required=False, max_length=60)
-    since = forms.DateTimeField(label=_("From (UTC)"), required=False,
-                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    until = forms.DateTimeField(label=_("Until (UTC)"), required=False,
-                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    since = forms.DateTimeField(
+        label=_("From (UTC)"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    until = forms.DateTimeField(
+        label=_("Until (UTC)"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
     before = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)

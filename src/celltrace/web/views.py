@@ -53,8 +53,9 @@ def form_error(form: Any, exc: DomainError) -> None:
     form.add_error(field, exc.message)
 
 
-def lockout_response(request: HttpRequest, credentials: Any, *args: Any,
-                     **kwargs: Any) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, credentials: Any, *args: Any, **kwargs: Any
+) -> HttpResponse:
     form = LoginForm(request)
     return render(request, "web/login.html", {"form": form, "locked_out": True}, status=403)
 
@@ -69,8 +70,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
             login(request, user)
             request.session[LOGIN_AT_KEY] = time.time()
             ledger.atomic_append(
-                actor=user, action=Action.LOGIN, event_type=EventType.LOGGED_IN,
-                entity_type="core.user", entity_id=user.pk, entity_label=user.username,
+                actor=user,
+                action=Action.LOGIN,
+                event_type=EventType.LOGGED_IN,
+                entity_type="core.user",
+                entity_id=user.pk,
+                entity_label=user.username,
             )
             nxt = request.POST.get("next") or request.GET.get("next") or ""
             if not url_has_allowed_host_and_scheme(nxt, {request.get_host()}):
@@ -81,16 +86,24 @@ def login_view(request: HttpRequest) -> HttpResponse:
         username = request.POST.get("username", "")[:150]
         known = User.objects.filter(username=username).first()
         ledger.atomic_append(
-            actor=None, action=Action.LOGIN_FAILED, event_type=EventType.LOGIN_FAILED,
-            entity_type="core.user", entity_id=known.pk if known else username,
+            actor=None,
+            action=Action.LOGIN_FAILED,
+            event_type=EventType.LOGIN_FAILED,
+            entity_type="core.user",
+            entity_id=known.pk if known else username,
             entity_label=username,
             organisation_id=known.organisation_id if known else None,
             new={"username": username},
         )
-    return render(request, "web/login.html", {
-        "form": form, "expired": request.GET.get("expired") == "1",
-        "next": request.GET.get("next", ""),
-    })
+    return render(
+        request,
+        "web/login.html",
+        {
+            "form": form,
+            "expired": request.GET.get("expired") == "1",
+            "next": request.GET.get("next", ""),
+        },
+    )
 
 
 @require_POST
@@ -98,8 +111,12 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     user = request.user
     if isinstance(user, User):
         ledger.atomic_append(
-            actor=user, action=Action.LOGOUT, event_type=EventType.LOGGED_OUT,
-            entity_type="core.user", entity_id=user.pk, entity_label=user.username,
+            actor=user,
+            action=Action.LOGOUT,
+            event_type=EventType.LOGGED_OUT,
+            entity_type="core.user",
+            entity_id=user.pk,
+            entity_label=user.username,
         )
     logout(request)
     return redirect("web:login")
@@ -121,8 +138,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             unreviewed=head - (last_review.to_seq if last_review else 0),
             last_review=last_review,
             recent=AuditEvent.objects.order_by("-seq")[:8],
-            failed_logins=AuditEvent.objects.with_fields().filter(
-                f_event_type__in=[EventType.LOGIN_FAILED, EventType.SIGNING_FAILED]
+            failed_logins=AuditEvent.objects.where(
+                event_type__in=[EventType.LOGIN_FAILED, EventType.SIGNING_FAILED]
             ).count(),
         )
     return render(request, "web/dashboard.html", ctx)
@@ -135,7 +152,8 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.user_change_password(
-                actor=actor, old_password=form.cleaned_data["old_password"],
+                actor=actor,
+                old_password=form.cleaned_data["old_password"],
                 new_password=form.cleaned_data["new_password"],
             )
         except DomainError as exc:
@@ -170,12 +188,16 @@ def account(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect("web:account")
-    return render(request, "web/account.html", {
-        "tokens": selectors.api_tokens_of(actor),
-        "token_form": token_form,
-        "new_secret": new_secret,
-        "totp_enrolled": TOTPDevice.objects.filter(user=actor, confirmed=True).exists(),
-    })
+    return render(
+        request,
+        "web/account.html",
+        {
+            "tokens": selectors.api_tokens_of(actor),
+            "token_form": token_form,
+            "new_secret": new_secret,
+            "totp_enrolled": TOTPDevice.objects.filter(user=actor, confirmed=True).exists(),
+        },
+    )
 
 
 @login_required
@@ -196,16 +218,25 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     if device is None:
         return redirect("web:totp_enrol")
     qr = segno.make(device.config_url, error="m")
-    return render(request, "web/totp.html", {
-        "form": form, "qr_data_uri": qr.svg_data_uri(scale=4), "secret_hex": device.key,
-    })
+    return render(
+        request,
+        "web/totp.html",
+        {
+            "form": form,
+            "qr_data_uri": qr.svg_data_uri(scale=4),
+            "secret_hex": device.key,
+        },
+    )
 
 
 @login_required
 def organisations(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
-    return render(request, "core/organisation_list.html",
-                  {"organisations": selectors.organisations_visible(actor)})
+    return render(
+        request,
+        "core/organisation_list.html",
+        {"organisations": selectors.organisations_visible(actor)},
+    )
 
 
 @login_required
@@ -215,17 +246,27 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         org = selectors.organisation_get(actor, pk)
     except NotFound as exc:
         raise Http404 from exc
-    return render(request, "core/organisation_detail.html", {
-        "org": org, "members": selectors.users_visible(actor).filter(organisation=org),
-    })
+    return render(
+        request,
+        "core/organisation_detail.html",
+        {
+            "org": org,
+            "members": selectors.users_visible(actor).filter(organisation=org),
+        },
+    )
 
 
 @login_required
 def users(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
-    return render(request, "core/user_list.html", {
-        "users": selectors.users_visible(actor), "can_admin": actor.has_role("admin"),
-    })
+    return render(
+        request,
+        "core/user_list.html",
+        {
+            "users": selectors.users_visible(actor),
+            "can_admin": actor.has_role("admin"),
+        },
+    )
 
 
 @login_required
@@ -238,8 +279,12 @@ def user_create(request: HttpRequest) -> HttpResponse:
         d = form.cleaned_data
         try:
             user = services.user_create(
-                actor=actor, organisation=d["organisation"], username=d["username"],
-                full_name=d["full_name"], email=d["email"], roles=d["roles"],
+                actor=actor,
+                organisation=d["organisation"],
+                username=d["username"],
+                full_name=d["full_name"],
+                email=d["email"],
+                roles=d["roles"],
                 password=d["password"],
             )
         except DomainError as exc:
@@ -269,18 +314,23 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if action == "roles":
                 roles_form = RolesForm(request.POST)
                 if roles_form.is_valid():
-                    services.user_set_roles(actor=actor, user=user,
-                                            roles=roles_form.cleaned_data["roles"],
-                                            reason=roles_form.cleaned_data["reason"])
+                    services.user_set_roles(
+                        actor=actor,
+                        user=user,
+                        roles=roles_form.cleaned_data["roles"],
+                        reason=roles_form.cleaned_data["reason"],
+                    )
                     messages.success(request, _("Roles were changed."))
                     return redirect("web:user", pk=user.pk)
             elif action == "reset":
                 reset_form = ResetPasswordForm(request.POST)
                 if reset_form.is_valid():
                     services.user_reset_password(
-                        actor=actor, user=user,
+                        actor=actor,
+                        user=user,
                         new_password=reset_form.cleaned_data["new_password"],
-                        reason=reset_form.cleaned_data["reason"])
+                        reason=reset_form.cleaned_data["reason"],
+                    )
                     messages.success(request, _("The password was reset."))
                     return redirect("web:user", pk=user.pk)
             elif action in ("deactivate", "unlock"):
@@ -296,10 +346,17 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     return redirect("web:user", pk=user.pk)
         except DomainError as exc:
             messages.error(request, exc.message)
-    return render(request, "core/user_detail.html", {
-        "subject": user, "is_admin": is_admin, "roles_form": roles_form,
-        "reset_form": reset_form, "reason_form": reason_form,
-    })
+    return render(
+        request,
+        "core/user_detail.html",
+        {
+            "subject": user,
+            "is_admin": is_admin,
+            "roles_form": roles_form,
+            "reset_form": reset_form,
+            "reason_form": reason_form,
+        },
+    )
 
 
 @login_required
@@ -322,9 +379,13 @@ def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse
     if request.method == "POST" and form.is_valid():
         try:
             record_sign(
-                request=request, actor=actor, record=record, meaning=form.cleaned_data["meaning"],
+                request=request,
+                actor=actor,
+                record=record,
+                meaning=form.cleaned_data["meaning"],
                 password=form.cleaned_data["password"],
-                otp_token=form.cleaned_data["otp_token"], comment=form.cleaned_data["comment"],
+                otp_token=form.cleaned_data["otp_token"],
+                comment=form.cleaned_data["comment"],
             )
         except PermissionDenied as exc:
             messages.error(request, exc.message)
@@ -333,13 +394,21 @@ def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse
         else:
             messages.success(request, _("Signed."))
             return HttpResponseRedirect(nxt or getattr(record, "get_absolute_url", lambda: "/")())
-    return render(request, "web/sign.html", {
-        "record": record, "form": form, "meaning": meaning,
-        "meaning_label": SignatureMeaning(meaning).label, "refusal": refusal,
-        "signatures": signing.manifestations(record), "next": nxt,
-        "needs_otp": TOTPDevice.objects.filter(user=actor, confirmed=True).exists(),
-        "record_type": record_type,
-    })
+    return render(
+        request,
+        "web/sign.html",
+        {
+            "record": record,
+            "form": form,
+            "meaning": meaning,
+            "meaning_label": SignatureMeaning(meaning).label,
+            "refusal": refusal,
+            "signatures": signing.manifestations(record),
+            "next": nxt,
+            "needs_otp": TOTPDevice.objects.filter(user=actor, confirmed=True).exists(),
+            "record_type": record_type,
+        },
+    )
 
 
 def sign_url(record: Any, meaning: str, next_url: str = "") -> str:
