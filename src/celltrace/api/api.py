@@ -9,7 +9,10 @@ from celltrace import __version__
 from celltrace.api import errors
 from celltrace.api.auth import SessionAuth, TokenAuth
 from celltrace.audit.api import router as audit_router
+from celltrace.bank.api import router as bank_router
 from celltrace.core.api import router as core_router
+from celltrace.qc.api import router as qc_router
+from celltrace.storage.api import router as storage_router
 
 api = NinjaAPI(
     title="celltrace API",
@@ -29,3 +32,6 @@ api = NinjaAPI(
 errors.install(api)
 api.add_router("/", core_router)
 api.add_router("/", audit_router)
+api.add_router("/", bank_router)
+api.add_router("/", storage_router)
+api.add_router("/", qc_router)

@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "ninja",
     "celltrace.core",
     "celltrace.audit",
+    "celltrace.bank",
+    "celltrace.storage",
+    "celltrace.qc",
     "celltrace.api",
     "celltrace.web",
 ]

@@ -8,5 +8,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("audit/", include("celltrace.audit.urls")),
+    path("bank/", include("celltrace.bank.urls")),
+    path("storage/", include("celltrace.storage.urls")),
+    path("qc/", include("celltrace.qc.urls")),
     path("", include("celltrace.web.urls")),
 ]

@@ -1,0 +1,5 @@
+"""API operations of the storage app."""
+
+from ninja import Router
+
+router = Router(tags=["storage"])
