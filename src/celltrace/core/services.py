@@ -31,6 +31,31 @@ def _require_admin(actor: User | None) -> None:
         raise PermissionDenied(_("Only an administrator of the operator can do this."))
 
 
+def _user_event(
+    actor: User | None,
+    user: User,
+    *,
+    action: str,
+    event_type: str,
+    old: dict[str, object] | None = None,
+    new: dict[str, object] | None = None,
+    reason: str = "",
+) -> None:
+    """The ledger entry of a change to a user account (in the caller's transaction)."""
+    ledger.append(
+        actor=actor,
+        action=action,
+        event_type=event_type,
+        entity_type="core.user",
+        entity_id=user.pk,
+        entity_label=user.username,
+        organisation_id=user.organisation_id,
+        old=old,
+        new=new,
+        reason=reason,
+    )
+
+
 def _password_errors(password: str, user: User) -> None:
     try:
         validate_password(password, user)
@@ -151,14 +176,11 @@ def user_set_roles(*, actor: User | None, user: User, roles: Iterable[str], reas
         UserRole.objects.bulk_create(
             [UserRole(user=user, role=r) for r in role_list if r not in old]
         )
-        ledger.append(
-            actor=actor,
+        _user_event(
+            actor,
+            user,
             action=Action.PERMISSION_CHANGE,
             event_type=EventType.USER_ROLES_CHANGED,
-            entity_type="core.user",
-            entity_id=user.pk,
-            entity_label=user.username,
-            organisation_id=user.organisation_id,
             old={"roles": old},
             new={"roles": role_list},
             reason=reason,
@@ -173,14 +195,11 @@ def user_deactivate(*, actor: User | None, user: User, reason: str) -> User:
         raise Invalid(_("Give a reason for deactivating the account."), field="reason")
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=False)
-        ledger.append(
-            actor=actor,
+        _user_event(
+            actor,
+            user,
             action=Action.PERMISSION_CHANGE,
             event_type=EventType.USER_DEACTIVATED,
-            entity_type="core.user",
-            entity_id=user.pk,
-            entity_label=user.username,
-            organisation_id=user.organisation_id,
             old={"is_active": user.is_active},
             new={"is_active": False},
             reason=reason,
@@ -200,14 +219,11 @@ def user_reset_password(*, actor: User | None, user: User, new_password: str, re
     user.password_changed_at = dt.datetime.now(dt.UTC)
     with transaction.atomic():
         user.save(update_fields=["password", "must_change_password", "password_changed_at"])
-        ledger.append(
-            actor=actor,
+        _user_event(
+            actor,
+            user,
             action=Action.UPDATE,
             event_type=EventType.USER_PASSWORD_RESET,
-            entity_type="core.user",
-            entity_id=user.pk,
-            entity_label=user.username,
-            organisation_id=user.organisation_id,
             new={"must_change_password": True},
             reason=reason,
         )
@@ -225,13 +241,11 @@ def user_change_password(*, actor: User, old_password: str, new_password: str) -
     actor.password_changed_at = dt.datetime.now(dt.UTC)
     with transaction.atomic():
         actor.save(update_fields=["password", "must_change_password", "password_changed_at"])
-        ledger.append(
-            actor=actor,
+        _user_event(
+            actor,
+            actor,
             action=Action.UPDATE,
             event_type=EventType.USER_PASSWORD_CHANGED,
-            entity_type="core.user",
-            entity_id=actor.pk,
-            entity_label=actor.username,
             new={"must_change_password": False},
         )
     return actor
@@ -244,14 +258,11 @@ def user_unlock(*, actor: User | None, user: User, reason: str) -> None:
         raise Invalid(_("Give a reason for unlocking the account."), field="reason")
     with transaction.atomic():
         axes_reset(username=user.username)
-        ledger.append(
-            actor=actor,
+        _user_event(
+            actor,
+            user,
             action=Action.SECURITY,
             event_type=EventType.USER_UNLOCKED,
-            entity_type="core.user",
-            entity_id=user.pk,
-            entity_label=user.username,
-            organisation_id=user.organisation_id,
             reason=reason,
         )
 
@@ -359,13 +370,11 @@ def totp_confirm(*, actor: User, token: str) -> TOTPDevice:
         )
     with transaction.atomic():
         TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
-        ledger.append(
-            actor=actor,
+        _user_event(
+            actor,
+            actor,
             action=Action.SECURITY,
             event_type=EventType.TOTP_ENROLLED,
-            entity_type="core.user",
-            entity_id=actor.pk,
-            entity_label=actor.username,
             new={"totp": True},
         )
     device.confirmed = True
