@@ -97,7 +97,10 @@ def test_setup_is_idempotent_and_audit_commands_work(tmp_path: Path) -> None:
     # tamper with the file behind the triggers' back: verify names the entry
     con = sqlite3.connect(db)
     con.execute("DROP TRIGGER audit_event_no_update")
-    con.execute("UPDATE audit_event SET entity_id = 'forged' WHERE seq = 3")
+    con.execute(
+        "UPDATE audit_event SET body = replace(body, '\"hash_version\":1', "
+        "'\"hash_version\":2') WHERE seq = 3"
+    )
     con.commit()
     bad = run([*celltrace, "audit", "verify"], env)
     assert bad.returncode == 1
