@@ -18,17 +18,27 @@ def signature_block(context: dict[str, Any], record: Any, meanings: str = "") ->
     from celltrace.web.views import sign_url
 
     request = context.get("request")
-    wanted = [m for m in meanings.split(",") if m]
+    signatures = signing.manifestations(record)
+    done = {m.meaning for m in signatures if m.valid}
+    wanted = [m for m in meanings.split(",") if m and m not in done]
     links = []
     if request is not None:
         here = request.get_full_path()
         links = [(m, sign_url(record, m, here)) for m in wanted]
-    return {"signatures": signing.manifestations(record), "sign_links": links}
+    return {"signatures": signatures, "sign_links": links}
 
 
 @register.filter
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+@register.filter
+def compact_json(value: Any) -> str:
+    """A value as JSON on one line (strings without quotes), as the ledger recorded it."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 @register.filter
