@@ -118,3 +118,55 @@ def test_interactive_docs_are_served_without_a_cdn() -> None:
     assert response.status_code == 200
     html = response.content.decode()
     assert "swagger-ui-bundle.js" in html and "cdn" not in html.lower()
+
+
+def test_withdrawing_a_signature_through_the_api_and_the_page(qa_user: Any) -> None:
+    review = audit_review_create(actor=qa_user, conclusion="ok")
+    secret = services.api_token_create(actor=qa_user, name="t").secret
+    client = Client()
+    created = client.post(
+        "/api/v1/signatures",
+        data={
+            "record_type": "audit.auditreview",
+            "record_id": str(review.pk),
+            "meaning": "reviewed",
+            "password": PASSWORD,
+        },
+        content_type="application/json",
+        **bearer(secret),
+    ).json()
+    missing_reason = client.post(
+        "/api/v1/signature-withdrawals",
+        data={"signature_id": created["id"]},
+        content_type="application/json",
+        **bearer(secret),
+    )
+    assert missing_reason.status_code == 422
+    done = client.post(
+        "/api/v1/signature-withdrawals",
+        data={"signature_id": created["id"], "reason": "wrong record"},
+        content_type="application/json",
+        **bearer(secret),
+    )
+    assert done.status_code == 201 and done.json()["status"] == "withdrawn"
+    again = client.post(
+        "/api/v1/signature-withdrawals",
+        data={"signature_id": created["id"], "reason": "twice"},
+        content_type="application/json",
+        **bearer(secret),
+    )
+    assert again.status_code == 409
+
+    # the page: sign again in the browser session, withdraw with a reason
+    browser = Client()
+    browser.post("/login/", {"username": "qa", "password": PASSWORD})
+    page = browser.post(
+        f"/sign/audit.auditreview/{review.pk}/", {"meaning": "reviewed", "password": PASSWORD}
+    )
+    assert page.status_code == 302
+    sig = Signature.objects.filter(withdrawal__isnull=True).get()
+    form = browser.get(f"/signatures/{sig.pk}/withdraw/")
+    assert form.status_code == 200 and b"Withdraw signature" in form.content
+    done_page = browser.post(f"/signatures/{sig.pk}/withdraw/", {"reason": "typo in conclusion"})
+    assert done_page.status_code == 302
+    assert Signature.objects.filter(withdrawal__isnull=True).count() == 0

@@ -161,3 +161,38 @@ def test_signature_rows_are_append_only(qa_user: Any, review: AuditReview) -> No
         Signature.objects.filter(pk=sig.pk).update(printed_name="Someone Else")
     with pytest.raises(DatabaseError), transaction.atomic():
         Signature.objects.filter(pk=sig.pk).delete()
+
+
+def test_signer_can_withdraw_with_a_reason_and_sign_again(
+    qa_user: Any, review: AuditReview
+) -> None:
+    from celltrace.audit.services import signature_withdraw
+
+    sig = sign(qa_user, review)
+    with pytest.raises(Invalid):
+        signature_withdraw(actor=qa_user, signature=sig, reason=" ")
+    withdrawal = signature_withdraw(actor=qa_user, signature=sig, reason="signed the wrong range")
+    assert withdrawal.reason == "signed the wrong range"
+    [m] = signing.manifestations(review)
+    assert m.status == SignatureStatus.WITHDRAWN and not m.valid
+    event = AuditEvent.objects.get(seq=withdrawal.audit_seq)
+    assert event.event_type == EventType.SIGNATURE_WITHDRAWN
+    assert event.data["reason"] == "signed the wrong range"
+    again = sign(qa_user, review)  # a withdrawn signature no longer blocks a new one
+    assert again.pk != sig.pk
+    assert verify_database().ok
+
+
+def test_others_cannot_withdraw_someone_elses_signature(
+    qa_user: Any, operator: Any, make_user: Any, review: AuditReview
+) -> None:
+    from celltrace.audit.models import SignatureWithdrawal
+    from celltrace.audit.services import signature_withdraw
+
+    sig = sign(qa_user, review)
+    analyst = make_user(operator, "qc_analyst")
+    before = AuditEvent.objects.count()
+    with pytest.raises(PermissionDenied):
+        signature_withdraw(actor=analyst, signature=sig, reason="because")
+    assert not SignatureWithdrawal.objects.exists()
+    assert AuditEvent.objects.count() == before

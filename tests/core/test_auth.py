@@ -143,3 +143,17 @@ def test_security_headers_are_on_every_page(qa_user: Any) -> None:
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "same-origin"
         assert "Permissions-Policy" in response.headers
+
+
+def test_deactivated_account_cannot_log_in_until_reactivated(qa_user: Any, admin_user: Any) -> None:
+    services.user_deactivate(actor=admin_user, user=qa_user, reason="left the company")
+    assert login(Client(), "qa", PASSWORD).status_code == 200  # the form again, not a redirect
+    services.user_reactivate(actor=admin_user, user=qa_user, reason="rehired")
+    assert login(Client(), "qa", PASSWORD).status_code == 302
+    kinds = list(
+        AuditEvent.objects.where(entity_id=str(qa_user.pk))
+        .filter(seq__gt=0)
+        .values_list("seq", flat=True)
+    )
+    assert len(kinds) >= 3
+    assert AuditEvent.objects.where(event_type=EventType.USER_REACTIVATED).count() == 1

@@ -19,8 +19,10 @@ from celltrace.audit.schemas import (
     AuditReviewOut,
     SignatureOut,
     SignIn,
+    WithdrawIn,
 )
 from celltrace.core.api import actor_of
+from celltrace.core.errors import NotFound
 
 router = Router(tags=["audit"])
 
@@ -118,6 +120,22 @@ def signatures_create(request: HttpRequest, payload: SignIn) -> Status[dict[str,
         otp_token=payload.otp_token,
         comment=payload.comment,
     )
+    return Status(201, _signature_out(sig, sig.record_digest))
+
+
+@router.post(
+    "/signature-withdrawals",
+    response={201: SignatureOut, **ERRORS},
+    operation_id="signatures_withdraw",
+)
+def signatures_withdraw(request: HttpRequest, payload: WithdrawIn) -> Status[dict[str, Any]]:
+    actor = actor_of(request)
+    sig = Signature.objects.filter(pk=payload.signature_id).first()
+    if sig is None:
+        raise NotFound("Signature not found.")
+    signing.record_for(actor, sig.record_type, sig.record_id)  # 404 unless the record is visible
+    services.signature_withdraw(actor=actor, signature=sig, reason=payload.reason)
+    sig = Signature.objects.select_related("withdrawal").get(pk=sig.pk)
     return Status(201, _signature_out(sig, sig.record_digest))
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from ninja import Field, Schema
+from pydantic import StrictInt
 
 from celltrace.api.schemas import StrictIn
 
@@ -114,6 +115,11 @@ class SignIn(StrictIn):
     password: str = Field(min_length=1, max_length=1024)
     otp_token: str = Field(default="", max_length=12)
     comment: str = Field(default="", max_length=2000)
+
+
+class WithdrawIn(StrictIn):
+    signature_id: StrictInt
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class AuditReviewOut(Schema):

@@ -23,7 +23,13 @@ from django_otp import devices_for_user
 from celltrace.audit import ledger, signing
 from celltrace.audit.choices import Action, EventType, SignatureMeaning
 from celltrace.audit.merkle import MerkleAccumulator
-from celltrace.audit.models import AuditEvent, AuditReview, LedgerCheckpoint, Signature
+from celltrace.audit.models import (
+    AuditEvent,
+    AuditReview,
+    LedgerCheckpoint,
+    Signature,
+    SignatureWithdrawal,
+)
 from celltrace.audit.notes import (
     Checkpoint,
     NoteError,
@@ -164,6 +170,49 @@ def record_sign(
             comment=comment,
             audit_seq=appended.seq,
             mfa_used=mfa_used,
+        )
+
+
+def signature_withdraw(*, actor: User, signature: Signature, reason: str) -> SignatureWithdrawal:
+    """Withdraw a signature: the signer, QA or an administrator, always with a reason.
+
+    The signature row stays (append-only); a withdrawal row and a ledger entry record who
+    withdrew it, when and why. The record can then be corrected and signed again.
+    """
+    if not reason.strip():
+        raise Invalid(_("Give the reason for withdrawing the signature."), field="reason")
+    allowed = signature.signer_id == actor.pk or (
+        actor.is_operator_staff and actor.has_role(Role.QA, Role.ADMIN)
+    )
+    if not allowed:
+        raise PermissionDenied(
+            _("Only the signer, QA or an administrator can withdraw a signature.")
+        )
+    with transaction.atomic():
+        if SignatureWithdrawal.objects.filter(signature=signature).exists():
+            raise Conflict(_("This signature is already withdrawn."))
+        now = dt.datetime.now(dt.UTC)
+        appended = ledger.append(
+            actor=actor,
+            action=Action.SIGN,
+            event_type=EventType.SIGNATURE_WITHDRAWN,
+            entity_type=signature.record_type,
+            entity_id=signature.record_id,
+            organisation_id=signature.organisation_id,
+            old={
+                "signature_id": signature.pk,
+                "meaning": signature.meaning,
+                "printed_name": signature.printed_name,
+            },
+            new={"withdrawn_at": now},
+            reason=reason,
+        )
+        return SignatureWithdrawal.objects.create(
+            signature=signature,
+            withdrawn_by=actor,
+            withdrawn_at=now,
+            reason=reason,
+            audit_seq=appended.seq,
         )
 
 

@@ -208,6 +208,28 @@ def user_deactivate(*, actor: User | None, user: User, reason: str) -> User:
     return user
 
 
+def user_reactivate(*, actor: User | None, user: User, reason: str) -> User:
+    """Give a deactivated account back its access (the username was never reused)."""
+    _require_admin(actor)
+    if not reason.strip():
+        raise Invalid(_("Give a reason for reactivating the account."), field="reason")
+    if user.is_active:
+        raise Conflict(_("This account is active."))
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=True)
+        _user_event(
+            actor,
+            user,
+            action=Action.PERMISSION_CHANGE,
+            event_type=EventType.USER_REACTIVATED,
+            old={"is_active": False},
+            new={"is_active": True},
+            reason=reason,
+        )
+    user.is_active = True
+    return user
+
+
 def user_reset_password(*, actor: User | None, user: User, new_password: str, reason: str) -> User:
     """An administrator sets a temporary password; the user must change it before signing."""
     _require_admin(actor)

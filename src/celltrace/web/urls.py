@@ -16,4 +16,5 @@ urlpatterns = [
     path("users/new/", views.user_create, name="user_create"),
     path("users/<int:pk>/", views.user_detail, name="user"),
     path("sign/<str:record_type>/<str:record_id>/", views.sign, name="sign"),
+    path("signatures/<int:pk>/withdraw/", views.signature_withdraw, name="signature_withdraw"),
 ]

@@ -20,9 +20,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from celltrace.audit import ledger, signing
 from celltrace.audit.choices import Action, EventType, SignatureMeaning
-from celltrace.audit.models import AuditEvent, AuditReview, LedgerCheckpoint
+from celltrace.audit.models import AuditEvent, AuditReview, LedgerCheckpoint, Signature
 from celltrace.audit.selectors import can_browse_ledger
 from celltrace.audit.services import record_sign
+from celltrace.audit.services import signature_withdraw as withdraw_signature
 from celltrace.core import selectors, services
 from celltrace.core.errors import DomainError, NotFound, PermissionDenied
 from celltrace.core.middleware import LOGIN_AT_KEY
@@ -333,13 +334,16 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     )
                     messages.success(request, _("The password was reset."))
                     return redirect("web:user", pk=user.pk)
-            elif action in ("deactivate", "unlock"):
+            elif action in ("deactivate", "unlock", "reactivate"):
                 reason_form = ReasonForm(request.POST)
                 if reason_form.is_valid():
                     reason = reason_form.cleaned_data["reason"]
                     if action == "deactivate":
                         services.user_deactivate(actor=actor, user=user, reason=reason)
                         messages.success(request, _("The account was deactivated."))
+                    elif action == "reactivate":
+                        services.user_reactivate(actor=actor, user=user, reason=reason)
+                        messages.success(request, _("The account was reactivated."))
                     else:
                         services.user_unlock(actor=actor, user=user, reason=reason)
                         messages.success(request, _("The account was unlocked."))
@@ -407,6 +411,44 @@ def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse
             "next": nxt,
             "needs_otp": TOTPDevice.objects.filter(user=actor, confirmed=True).exists(),
             "record_type": record_type,
+        },
+    )
+
+
+@login_required
+def signature_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw a signature with a reason (the signer, QA or an administrator)."""
+    actor = actor_of(request)
+    sig = Signature.objects.filter(pk=pk).select_related("withdrawal").first()
+    if sig is None:
+        raise Http404
+    try:
+        record = signing.record_for(actor, sig.record_type, sig.record_id)
+    except NotFound as exc:
+        raise Http404 from exc
+    nxt = request.GET.get("next") or request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(nxt, {request.get_host()}):
+        nxt = ""
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            withdraw_signature(actor=actor, signature=sig, reason=form.cleaned_data["reason"])
+        except PermissionDenied as exc:
+            messages.error(request, exc.message)
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, _("The signature was withdrawn."))
+            return HttpResponseRedirect(nxt or getattr(record, "get_absolute_url", lambda: "/")())
+    return render(
+        request,
+        "web/withdraw.html",
+        {
+            "record": record,
+            "signature": sig,
+            "form": form,
+            "next": nxt,
+            "meaning_label": SignatureMeaning(sig.meaning).label,
         },
     )
 

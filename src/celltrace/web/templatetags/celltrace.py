@@ -25,7 +25,8 @@ def signature_block(context: dict[str, Any], record: Any, meanings: str = "") ->
     if request is not None:
         here = request.get_full_path()
         links = [(m, sign_url(record, m, here)) for m in wanted]
-    return {"signatures": signatures, "sign_links": links}
+    here = request.get_full_path() if request is not None else ""
+    return {"signatures": signatures, "sign_links": links, "here": here}
 
 
 @register.filter
