@@ -4,4 +4,43 @@ from django.apps import AppConfig
 class QcConfig(AppConfig):
     name = "celltrace.qc"
     label = "qc"
-    verbose_name = "Qc"
+    verbose_name = "QC laboratory"
+
+    def ready(self) -> None:
+        from celltrace.audit import signing
+        from celltrace.audit.selectors import register_history
+        from celltrace.core import demo as core_demo
+        from celltrace.qc import (
+            demo,
+            receivers,  # noqa: F401  (request status follows signatures)
+            selectors,
+            services,
+        )
+        from celltrace.qc.models import (
+            Certificate,
+            OosInvestigation,
+            Result,
+            Sample,
+            Test,
+            TestRequest,
+        )
+
+        signing.register(
+            Result,
+            meanings=Result.SIGNATURE_MEANINGS,
+            can_sign=services.result_can_sign,
+            visible=selectors.results_signable,
+        )
+        signing.register(
+            TestRequest,
+            meanings=TestRequest.SIGNATURE_MEANINGS,
+            can_sign=services.request_can_sign,
+            visible=selectors.requests_visible,
+        )
+        register_history(TestRequest, selectors.requests_visible)
+        register_history(Sample, selectors.samples_visible)
+        register_history(Test, selectors.tests_visible)
+        register_history(Result, selectors.results_visible)
+        register_history(OosInvestigation, selectors.oos_visible)
+        register_history(Certificate, selectors.certificates_visible)
+        core_demo.register("qc laboratory", demo.load)

@@ -1,0 +1,125 @@
+"""Evaluation of a reported value against a specification limit (pure; no database writes).
+
+Numeric limits are compared with :func:`celltrace.qc.rounding.conforms` in the specification's
+rounding mode (USP General Notices 7.20 by default): the value is rounded to the limit's decimals,
+the limit never. A value reported with a comparator (``"< 0.5"``, below the quantitation limit)
+conforms to an upper limit only if its bound does, and never to a lower limit (domain facts §5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+from celltrace.core.errors import Invalid
+from celltrace.qc.choices import Conformance, LimitKind, ResultType
+from celltrace.qc.models import MethodVersion, SpecificationLimit
+from celltrace.qc.rounding import conforms, parse_decimal, round_to_limit
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    value_text: str
+    comparator: str
+    value: Decimal | None
+    reported_value: str
+    conformance: str
+    alert: bool
+    limit_text: str
+
+
+def _decimals(limit: str) -> int:
+    return -int(Decimal(limit).as_tuple().exponent)
+
+
+def parse_reported(text: str) -> tuple[str, Decimal]:
+    """``"< 0.50"`` → ``("<", Decimal("0.50"))``; raises :class:`Invalid` for non-numbers."""
+    raw = text.strip()
+    comparator = ""
+    if raw[:1] in {"<", ">"}:
+        comparator, raw = raw[0], raw[1:].strip()
+    try:
+        return comparator, parse_decimal(raw, "value")
+    except (TypeError, ValueError) as exc:
+        raise Invalid(
+            _("%(value)s is not a number; write it like 69.5, 0.25 or < 0.05.") % {"value": text},
+            field="value",
+        ) from exc
+
+
+def _meets(comparator: str, value: Decimal, limit: str, relation: str, mode: str) -> bool:
+    lower_bound = relation in {">=", ">"}
+    if comparator == "<" and lower_bound:
+        return False  # "< x" cannot show that a minimum is met
+    if comparator == ">" and not lower_bound:
+        return False  # "> x" cannot show that a maximum is respected
+    return conforms(str(value), limit, relation, mode)
+
+
+def _numeric(
+    comparator: str, value: Decimal, limit: SpecificationLimit, mode: str
+) -> tuple[bool | None, bool, str]:
+    """(conforms or None when report-only, beyond alert limit, rounded value as reported)."""
+    lower_rel = ">=" if limit.lower_inclusive else ">"
+    upper_rel = "<=" if limit.upper_inclusive else "<"
+    checks: list[bool] = []
+    alert = False
+    governing = ""
+    if limit.kind in {LimitKind.AT_LEAST, LimitKind.RANGE}:
+        checks.append(_meets(comparator, value, limit.lower, lower_rel, mode))
+        governing = limit.lower
+        if limit.alert_lower:
+            alert = alert or not _meets(comparator, value, limit.alert_lower, ">=", mode)
+    if limit.kind in {LimitKind.AT_MOST, LimitKind.RANGE}:
+        checks.append(_meets(comparator, value, limit.upper, upper_rel, mode))
+        if not governing or _decimals(limit.upper) > _decimals(governing):
+            governing = limit.upper
+        if limit.alert_upper:
+            alert = alert or not _meets(comparator, value, limit.alert_upper, "<=", mode)
+    if not checks:
+        return None, False, f"{comparator} {value}".strip()
+    ok = all(checks)
+    if comparator:  # a bound (e.g. the quantitation limit) is reported as written
+        return ok, (alert and ok), f"{comparator} {value}"
+    return ok, (alert and ok), str(round_to_limit(str(value), governing, mode))
+
+
+def evaluate(
+    value_text: str,
+    method_version: MethodVersion,
+    limit: SpecificationLimit | None,
+    rounding_mode: str,
+) -> Evaluation:
+    """Parse ``value_text`` for the method's result type and judge it against ``limit``."""
+    text = value_text.strip()
+    if not text:
+        raise Invalid(_("Enter the result."), field="value")
+    limit_text = limit.display if limit is not None else ""
+    if method_version.result_type == ResultType.NUMERIC:
+        comparator, value = parse_reported(text)
+        if limit is None or limit.kind in {LimitKind.REPORT, LimitKind.QUALITATIVE}:
+            return Evaluation(
+                text, comparator, value, text, Conformance.NOT_APPLICABLE, False, limit_text
+            )
+        ok, alert, reported = _numeric(comparator, value, limit, rounding_mode)
+        conformance = (
+            Conformance.NOT_APPLICABLE
+            if ok is None
+            else (Conformance.CONFORMS if ok else Conformance.DOES_NOT_CONFORM)
+        )
+        return Evaluation(text, comparator, value, reported, conformance, alert, limit_text)
+    if method_version.result_type == ResultType.QUALITATIVE:
+        options = {str(o).casefold(): str(o) for o in method_version.qualitative_options}
+        if options and text.casefold() not in options:
+            raise Invalid(
+                _("Choose one of: %(options)s.") % {"options": ", ".join(options.values())},
+                field="value",
+            )
+        text = options.get(text.casefold(), text)
+    if limit is None or limit.kind != LimitKind.QUALITATIVE:
+        return Evaluation(text, "", None, text, Conformance.NOT_APPLICABLE, False, limit_text)
+    ok = text.casefold() == limit.expected_text.strip().casefold()
+    conformance = Conformance.CONFORMS if ok else Conformance.DOES_NOT_CONFORM
+    return Evaluation(text, "", None, text, conformance, False, limit_text)

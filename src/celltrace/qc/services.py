@@ -1,0 +1,1318 @@
+"""Writes of the QC laboratory. Each is one transaction with its ledger entries.
+
+Signing (``performed``, ``reviewed`` on results; ``released`` on requests) goes through
+:func:`celltrace.audit.services.record_sign`; :func:`result_can_sign` and
+:func:`request_can_sign` enforce four-eyes and the release conditions, and
+:mod:`celltrace.qc.receivers` moves the request's status in the signing transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from celltrace.audit import ledger, signing
+from celltrace.audit.choices import Action, SignatureMeaning
+from celltrace.core.choices import OrganisationKind, Role
+from celltrace.core.errors import Conflict, Invalid, NotFound, PermissionDenied
+from celltrace.core.models import Organisation, User
+from celltrace.qc.catalogue import METHODS
+from celltrace.qc.choices import (
+    REQUEST_TRANSITIONS,
+    Conformance,
+    Language,
+    LimitKind,
+    OosOutcome,
+    OosPhase,
+    Priority,
+    QcEvent,
+    RequestStatus,
+    ResultStatus,
+    RoundingMode,
+    SampleStatus,
+)
+from celltrace.qc.evaluation import evaluate
+from celltrace.qc.models import (
+    Certificate,
+    ClientContact,
+    Method,
+    MethodVersion,
+    OosInvestigation,
+    Result,
+    Sample,
+    Specification,
+    SpecificationLimit,
+    Test,
+    TestRequest,
+)
+from celltrace.qc.rounding import parse_decimal
+
+LAB_ROLES = (Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA)
+RECEIPT_ROLES = (Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA, Role.BANK_TECHNICIAN)
+#: Request statuses in which results may still be entered, corrected or invalidated.
+OPEN_FOR_TESTING = (RequestStatus.IN_TESTING, RequestStatus.REVIEWED)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def is_lab(actor: User | None, *roles: str) -> bool:
+    """Whether ``actor`` is active operator staff holding one of ``roles``."""
+    return bool(
+        actor is not None
+        and actor.is_active
+        and actor.is_operator_staff
+        and actor.has_role(*(roles or LAB_ROLES))
+    )
+
+
+def _require_lab(actor: User | None, roles: Sequence[str], message: str) -> User:
+    if actor is None or not is_lab(actor, *roles):
+        raise PermissionDenied(message)
+    return actor
+
+
+def _require_text(text: str, field: str, message: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise Invalid(message, field=field)
+    return text
+
+
+def _sees(actor: User, organisation_id: int) -> bool:
+    return actor.is_active and (actor.is_operator_staff or actor.organisation_id == organisation_id)
+
+
+def _lock_request(request: TestRequest) -> TestRequest:
+    return TestRequest.objects.select_for_update().get(pk=request.pk)
+
+
+def _transition(actor: User | None, req: TestRequest, to: str, reason: str = "") -> None:
+    """Move ``req`` (locked) to ``to`` if the workflow allows it, with its ledger entry."""
+    frm = req.status
+    if to not in REQUEST_TRANSITIONS[frm]:
+        raise Conflict(
+            _("A request that is %(from)s cannot become %(to)s.")
+            % {"from": RequestStatus(frm).label, "to": RequestStatus(to).label},
+            field="status",
+        )
+    now = _now()
+    req.status = to
+    fields = ["status"]
+    for status, attr in (
+        (RequestStatus.SUBMITTED, "submitted_at"),
+        (RequestStatus.RECEIVED, "received_at"),
+        (RequestStatus.RELEASED, "released_at"),
+    ):
+        if to == status:
+            setattr(req, attr, now)
+            fields.append(attr)
+    req.save(update_fields=fields)
+    ledger.append(
+        actor=actor,
+        action=Action.UPDATE,
+        event_type=QcEvent.REQUEST_STATUS_CHANGED,
+        entity_type="qc.testrequest",
+        entity_id=req.pk,
+        entity_label=str(req),
+        organisation_id=req.organisation_id,
+        old={"status": frm},
+        new={"status": to},
+        reason=reason,
+    )
+
+
+# --- clients --------------------------------------------------------------------------------
+
+
+def client_contact_create(
+    *,
+    actor: User | None,
+    organisation: Organisation,
+    name: str,
+    email: str = "",
+    phone: str = "",
+    function: str = "",
+    is_primary: bool = False,
+) -> ClientContact:
+    """Record a contact person of a client company (operator staff only)."""
+    if actor is not None and not (actor.is_active and actor.is_operator_staff):
+        raise PermissionDenied(_("Only laboratory staff record client contacts."))
+    if organisation.kind != OrganisationKind.CLIENT:
+        raise Invalid(_("Contacts belong to client organisations."), field="organisation")
+    name = _require_text(name, "name", _("Give the contact's name."))
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                contact = ClientContact.objects.create(
+                    organisation=organisation,
+                    name=name,
+                    email=email.strip(),
+                    phone=phone.strip(),
+                    function=function.strip(),
+                    is_primary=is_primary,
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                _("The client has a primary contact already."), field="is_primary"
+            ) from exc
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=QcEvent.CLIENT_CONTACT_CREATED,
+            entity_type="qc.clientcontact",
+            entity_id=contact.pk,
+            entity_label=name,
+            organisation_id=organisation.pk,
+            new={"name": name, "email": contact.email, "is_primary": is_primary},
+        )
+    return contact
+
+
+# --- methods and specifications -------------------------------------------------------------
+
+
+def methods_seed(*, actor: User | None = None) -> int:
+    """Create the compendial methods that do not exist yet (idempotent). Returns how many."""
+    with transaction.atomic():
+        existing = set(Method.objects.values_list("code", flat=True))
+        created = []
+        for seed in METHODS:
+            if seed.code in existing:
+                continue
+            method = Method.objects.create(code=seed.code, name=seed.name)
+            MethodVersion.objects.create(
+                method=method,
+                version=1,
+                name=seed.name,
+                reference=seed.reference,
+                result_type=seed.result_type,
+                unit=seed.unit,
+                reported_decimals=seed.reported_decimals,
+                lod=seed.lod,
+                loq=seed.loq,
+                turnaround_days=seed.turnaround_days,
+                qualitative_options=list(seed.qualitative_options),
+                reason="Initial catalogue",
+            )
+            created.append({"code": seed.code, "reference": seed.reference})
+        if created:
+            count, digest = ledger.rows_digest(created)
+            ledger.append(
+                actor=actor,
+                action=Action.CREATE,
+                event_type=QcEvent.METHODS_SEEDED,
+                entity_type="qc.method",
+                entity_id="catalogue",
+                entity_label="method catalogue",
+                new={"count": count, "sha256": digest, "codes": [c["code"] for c in created]},
+            )
+    return len(created)
+
+
+def method_version_create(
+    *, actor: User | None, method: Method, changes: Mapping[str, Any], reason: str
+) -> MethodVersion:
+    """A new current version of ``method``: the previous one's fields with ``changes``."""
+    if actor is not None:
+        _require_lab(actor, (Role.QA, Role.ADMIN), _("Only QA changes methods."))
+    reason = _require_text(reason, "reason", _("Give the reason for the new version."))
+    allowed = {
+        "name",
+        "reference",
+        "result_type",
+        "unit",
+        "reported_decimals",
+        "lod",
+        "loq",
+        "turnaround_days",
+        "qualitative_options",
+    }
+    unknown = set(changes) - allowed
+    if unknown:
+        raise Invalid(
+            _("Unknown method fields: %(f)s.") % {"f": ", ".join(sorted(unknown))}, field="changes"
+        )
+    with transaction.atomic():
+        Method.objects.select_for_update().get(pk=method.pk)
+        current = MethodVersion.objects.get(method=method, is_current=True)
+        MethodVersion.objects.filter(pk=current.pk).update(is_current=False)
+        values = {f: getattr(current, f) for f in allowed} | dict(changes)
+        new = MethodVersion.objects.create(
+            method=method, version=current.version + 1, reason=reason, is_current=True, **values
+        )
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=QcEvent.METHOD_VERSION_CREATED,
+            entity_type="qc.method",
+            entity_id=method.pk,
+            entity_label=method.code,
+            old={"version": current.version},
+            new={"version": new.version, **{k: values[k] for k in sorted(changes)}},
+            reason=reason,
+        )
+    return new
+
+
+@dataclass(frozen=True)
+class LimitSpec:
+    """One criterion of a specification, as written: limits are strings with their decimals."""
+
+    method_code: str
+    kind: str
+    lower: str = ""
+    upper: str = ""
+    lower_inclusive: bool = True
+    upper_inclusive: bool = True
+    expected_text: str = ""
+    alert_lower: str = ""
+    alert_upper: str = ""
+    unit: str = ""
+
+
+def _check_limit_text(text: str, field: str) -> str:
+    text = text.strip()
+    if text:
+        try:
+            parse_decimal(text, field)
+        except (TypeError, ValueError) as exc:
+            raise Invalid(
+                _("%(v)s is not a limit; write it like 70, 70.0 or 0.50.") % {"v": text},
+                field=field,
+            ) from exc
+    return text
+
+
+def specification_create(
+    *,
+    actor: User | None,
+    code: str,
+    title: str,
+    product_type: str,
+    limits: Sequence[LimitSpec],
+    client: Organisation | None = None,
+    rounding_mode: str = RoundingMode.USP,
+    reason: str = "",
+) -> Specification:
+    """Create the next version of specification ``code`` and make it current."""
+    if actor is not None:
+        _require_lab(actor, (Role.QA,), _("Only QA approves specifications."))
+    code = _require_text(code, "code", _("Give the specification a code."))
+    title = _require_text(title, "title", _("Give the specification a title."))
+    product_type = _require_text(product_type, "product_type", _("Name the product type."))
+    if rounding_mode not in RoundingMode.values:
+        raise Invalid(_("Unknown rounding mode."), field="rounding_mode")
+    if client is not None and client.kind != OrganisationKind.CLIENT:
+        raise Invalid(_("A specification can be specific to a client only."), field="client")
+    if not limits:
+        raise Invalid(_("A specification needs at least one limit."), field="limits")
+    methods = {m.code: m for m in Method.objects.filter(code__in=[li.method_code for li in limits])}
+    rows = []
+    for li in limits:
+        method = methods.get(li.method_code)
+        if method is None:
+            raise Invalid(_("Unknown method %(code)s.") % {"code": li.method_code}, field="limits")
+        if li.kind not in LimitKind.values:
+            raise Invalid(_("Unknown kind of limit %(k)s.") % {"k": li.kind}, field="limits")
+        needs = {
+            LimitKind.AT_LEAST: li.lower.strip(),
+            LimitKind.AT_MOST: li.upper.strip(),
+            LimitKind.RANGE: li.lower.strip() and li.upper.strip(),
+            LimitKind.QUALITATIVE: li.expected_text.strip(),
+            LimitKind.REPORT: "report",
+        }[LimitKind(li.kind)]
+        if not needs:
+            raise Invalid(
+                _("The limit for %(code)s is incomplete.") % {"code": li.method_code},
+                field="limits",
+            )
+        rows.append(
+            SpecificationLimit(
+                method=method,
+                kind=li.kind,
+                lower=_check_limit_text(li.lower, "lower"),
+                upper=_check_limit_text(li.upper, "upper"),
+                lower_inclusive=li.lower_inclusive,
+                upper_inclusive=li.upper_inclusive,
+                expected_text=li.expected_text.strip(),
+                alert_lower=_check_limit_text(li.alert_lower, "alert_lower"),
+                alert_upper=_check_limit_text(li.alert_upper, "alert_upper"),
+                unit=li.unit.strip(),
+            )
+        )
+    if len({r.method_id for r in rows}) != len(rows):
+        raise Invalid(_("A specification has one limit per method."), field="limits")
+    with transaction.atomic():
+        previous = (
+            Specification.objects.select_for_update().filter(code=code).order_by("-version").first()
+        )
+        if previous is not None:
+            Specification.objects.filter(code=code, is_current=True).update(is_current=False)
+        spec = Specification.objects.create(
+            code=code,
+            version=(previous.version + 1) if previous else 1,
+            title=title,
+            product_type=product_type,
+            client=client,
+            rounding_mode=rounding_mode,
+            reason=reason.strip(),
+            created_by=actor,
+        )
+        for r in rows:
+            r.specification = spec
+        SpecificationLimit.objects.bulk_create(rows)
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=QcEvent.SPECIFICATION_CREATED,
+            entity_type="qc.specification",
+            entity_id=spec.pk,
+            entity_label=str(spec),
+            new={
+                "code": code,
+                "version": spec.version,
+                "product_type": product_type,
+                "client_id": client.pk if client else None,
+                "rounding_mode": rounding_mode,
+                "limits": [f"{r.method.code}: {r.display}" for r in rows],
+            },
+            reason=reason,
+        )
+    return spec
+
+
+def applicable_specification(organisation_id: int, product_type: str) -> Specification | None:
+    """The current specification for the client's product type, else the general one."""
+    qs = Specification.objects.filter(product_type__iexact=product_type.strip(), is_current=True)
+    return (
+        qs.filter(client_id=organisation_id).order_by("-pk").first()
+        or qs.filter(client__isnull=True).order_by("-pk").first()
+    )
+
+
+# --- requests and samples -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    client_sample_id: str
+    container: str = ""
+    description: str = ""
+
+
+def request_create(
+    *,
+    actor: User,
+    product: str,
+    product_type: str,
+    batch: str,
+    samples: Sequence[SampleSpec],
+    method_codes: Sequence[str],
+    organisation: Organisation | None = None,
+    priority: str = Priority.ROUTINE,
+    notes: str = "",
+    submit: bool = False,
+) -> TestRequest:
+    """A client user (for their own organisation) or the laboratory (for a client) creates a
+    test request with the samples that will be sent and the methods wanted."""
+    if actor.is_operator_staff:
+        _require_lab(actor, LAB_ROLES, _("Only laboratory staff create requests for clients."))
+        if organisation is None or organisation.kind != OrganisationKind.CLIENT:
+            raise Invalid(_("Choose the client."), field="organisation")
+    else:
+        if not (actor.is_active and actor.has_role(Role.CLIENT_USER)):
+            raise PermissionDenied(_("Only client users submit test requests."))
+        if organisation is not None and organisation.pk != actor.organisation_id:
+            raise NotFound(_("Not found."), field="organisation")
+        organisation = actor.organisation
+        assert organisation is not None
+    product = _require_text(product, "product", _("Name the product."))
+    product_type = _require_text(product_type, "product_type", _("Name the product type."))
+    batch = _require_text(batch, "batch", _("Give the batch or lot number."))
+    if priority not in Priority.values:
+        raise Invalid(_("Unknown priority."), field="priority")
+    ids = [s.client_sample_id.strip() for s in samples]
+    if not ids or not all(ids):
+        raise Invalid(_("List the samples you will send, each with its id."), field="samples")
+    if len(set(ids)) != len(ids):
+        raise Invalid(_("Each sample id may appear once."), field="samples")
+    codes = sorted(set(method_codes))
+    methods = list(Method.objects.filter(code__in=codes).order_by("code"))
+    if not codes or len(methods) != len(codes):
+        raise Invalid(_("Choose the tests from the method catalogue."), field="method_codes")
+    now = _now()
+    with transaction.atomic():
+        taken = list(
+            Sample.objects.filter(organisation=organisation, client_sample_id__in=ids)
+            .order_by("client_sample_id")
+            .values_list("client_sample_id", flat=True)
+        )
+        if taken:
+            raise Conflict(
+                _("Sample ids already used: %(ids)s.") % {"ids": ", ".join(taken)},
+                field="samples",
+            )
+        req = TestRequest.objects.create(
+            organisation=organisation,
+            product=product,
+            product_type=product_type,
+            batch=batch,
+            priority=priority,
+            notes=notes.strip(),
+            status=RequestStatus.SUBMITTED if submit else RequestStatus.DRAFT,
+            specification=applicable_specification(organisation.pk, product_type),
+            created_by=actor,
+            created_at=now,
+            submitted_at=now if submit else None,
+        )
+        req.methods.set(methods)
+        try:
+            with transaction.atomic():
+                Sample.objects.bulk_create(
+                    [
+                        Sample(
+                            organisation=organisation,
+                            request=req,
+                            client_sample_id=s.client_sample_id.strip(),
+                            container=s.container.strip(),
+                            description=s.description.strip(),
+                        )
+                        for s in samples
+                    ]
+                )
+        except IntegrityError as exc:
+            raise Conflict(_("A sample id is already used."), field="samples") from exc
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=QcEvent.REQUEST_CREATED,
+            entity_type="qc.testrequest",
+            entity_id=req.pk,
+            entity_label=str(req),
+            organisation_id=organisation.pk,
+            new={
+                "product": product,
+                "product_type": product_type,
+                "batch": batch,
+                "priority": priority,
+                "status": req.status,
+                "samples": ids,
+                "methods": codes,
+                "specification_id": req.specification_id,
+            },
+        )
+    return req
+
+
+def request_submit(*, actor: User, request: TestRequest) -> TestRequest:
+    """Send a draft request to the laboratory (its client's users, or laboratory staff)."""
+    if not _sees(actor, request.organisation_id):
+        raise NotFound(_("Not found."))
+    if actor.is_operator_staff:
+        _require_lab(actor, LAB_ROLES, _("Only laboratory staff submit for a client."))
+    elif not actor.has_role(Role.CLIENT_USER):
+        raise PermissionDenied(_("Only client users submit test requests."))
+    with transaction.atomic():
+        req = _lock_request(request)
+        _transition(actor, req, RequestStatus.SUBMITTED)
+    return req
+
+
+def request_cancel(*, actor: User, request: TestRequest, reason: str) -> TestRequest:
+    """Withdraw a request before the laboratory has received it."""
+    if not _sees(actor, request.organisation_id):
+        raise NotFound(_("Not found."))
+    reason = _require_text(reason, "reason", _("Give the reason for cancelling."))
+    with transaction.atomic():
+        req = _lock_request(request)
+        _transition(actor, req, RequestStatus.CANCELLED, reason)
+    return req
+
+
+def sample_receive(
+    *,
+    actor: User,
+    request: TestRequest,
+    scanned_id: str,
+    accept: bool,
+    temperature_c: Decimal | None = None,
+    container_intact: bool = True,
+    label_matches: bool = True,
+    rejection_reason: str = "",
+) -> Sample:
+    """Register the arrival of a scanned sample of ``request``: its condition, and acceptance
+    or rejection with a reason. The hand-over from the client's courier to the laboratory is a
+    custody entry on the ledger. When every sample is accounted for and one was accepted, the
+    request is received."""
+    _require_lab(actor, RECEIPT_ROLES, _("Only laboratory staff receive samples."))
+    scanned = _require_text(scanned_id, "scanned_id", _("Scan the sample's label."))
+    rejection_reason = rejection_reason.strip()
+    if not accept and not rejection_reason:
+        raise Invalid(_("Give the reason for rejecting the sample."), field="rejection_reason")
+    if accept and not (container_intact and label_matches) and not rejection_reason:
+        raise Invalid(
+            _("A damaged or mislabelled sample is rejected, or accepted with a justification."),
+            field="rejection_reason",
+        )
+    with transaction.atomic():
+        req = _lock_request(request)
+        if req.status != RequestStatus.SUBMITTED:
+            raise Conflict(
+                _("Samples are received for submitted requests; this one is %(s)s.")
+                % {"s": RequestStatus(req.status).label},
+                field="scanned_id",
+            )
+        sample = (
+            Sample.objects.select_for_update().filter(request=req, client_sample_id=scanned).first()
+        )
+        if sample is None:
+            raise NotFound(
+                _("%(id)s is not a sample of request %(req)s.")
+                % {"id": scanned, "req": req.number},
+                field="scanned_id",
+            )
+        if sample.status != SampleStatus.EXPECTED:
+            raise Conflict(
+                _("Sample %(id)s has been received already.") % {"id": scanned},
+                field="scanned_id",
+            )
+        now = _now()
+        sample.status = SampleStatus.ACCEPTED if accept else SampleStatus.REJECTED
+        sample.arrival_temperature_c = temperature_c
+        sample.container_intact = container_intact
+        sample.label_matches = label_matches
+        sample.rejection_reason = rejection_reason if not accept else ""
+        sample.received_at = now
+        sample.received_by = actor
+        sample.custodian = actor if accept else None
+        sample.save(
+            update_fields=[
+                "status",
+                "arrival_temperature_c",
+                "container_intact",
+                "label_matches",
+                "rejection_reason",
+                "received_at",
+                "received_by",
+                "custodian",
+            ]
+        )
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcEvent.SAMPLE_RECEIVED,
+            entity_type="qc.sample",
+            entity_id=sample.pk,
+            entity_label=scanned,
+            organisation_id=sample.organisation_id,
+            old={"status": SampleStatus.EXPECTED, "custodian": "client courier"},
+            new={
+                "status": sample.status,
+                "custodian": actor.full_name if accept else None,
+                "received_at": now,
+                "temperature_c": temperature_c,
+                "container_intact": container_intact,
+                "label_matches": label_matches,
+                "request": req.number,
+            },
+            reason=rejection_reason,
+        )
+        statuses = set(req.samples.values_list("status", flat=True))
+        if SampleStatus.EXPECTED not in statuses and SampleStatus.ACCEPTED in statuses:
+            _transition(actor, req, RequestStatus.RECEIVED)
+    return sample
+
+
+def sample_hand_over(*, actor: User, sample: Sample, to: User, reason: str = "") -> Sample:
+    """Hand an accepted sample to another member of the laboratory (a custody entry)."""
+    _require_lab(actor, RECEIPT_ROLES, _("Only laboratory staff hand samples over."))
+    if not (to.is_active and to.is_operator_staff):
+        raise Invalid(_("Samples are handed to laboratory staff only."), field="to")
+    with transaction.atomic():
+        locked = Sample.objects.select_for_update().get(pk=sample.pk)
+        if locked.status != SampleStatus.ACCEPTED:
+            raise Conflict(_("Only accepted samples change hands."))
+        if locked.custodian_id == to.pk:
+            raise Conflict(_("The sample is already with %(n)s.") % {"n": to.full_name})
+        old = locked.custodian
+        locked.custodian = to
+        locked.save(update_fields=["custodian"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcEvent.SAMPLE_HANDED_OVER,
+            entity_type="qc.sample",
+            entity_id=locked.pk,
+            entity_label=locked.client_sample_id,
+            organisation_id=locked.organisation_id,
+            old={"custodian": old.full_name if old else None},
+            new={"custodian": to.full_name},
+            reason=reason,
+        )
+    return locked
+
+
+# --- tests and results ----------------------------------------------------------------------
+
+
+def tests_create(
+    *, actor: User, request: TestRequest, analysts: Mapping[str, User] | None = None
+) -> list[Test]:
+    """Create one test per requested method, in the method's current version, on the first
+    accepted sample; the request goes into testing."""
+    _require_lab(actor, LAB_ROLES, _("Only laboratory staff plan tests."))
+    analysts = analysts or {}
+    for who in analysts.values():
+        if not is_lab(who, Role.QC_ANALYST):
+            raise Invalid(_("%(n)s is not a QC analyst.") % {"n": who.full_name}, field="analysts")
+    with transaction.atomic():
+        req = _lock_request(request)
+        if req.status != RequestStatus.RECEIVED:
+            raise Conflict(_("Tests are planned once the samples are received."))
+        sample = req.samples.filter(status=SampleStatus.ACCEPTED).order_by("pk").first()
+        assert sample is not None  # RECEIVED implies an accepted sample
+        now = _now()
+        tests = []
+        for method in req.methods.order_by("code"):
+            version = MethodVersion.objects.get(method=method, is_current=True)
+            tests.append(
+                Test(
+                    organisation_id=req.organisation_id,
+                    request=req,
+                    sample=sample,
+                    method_version=version,
+                    analyst=analysts.get(method.code),
+                    created_at=now,
+                    due_on=(now + dt.timedelta(days=version.turnaround_days)).date(),
+                )
+            )
+        Test.objects.bulk_create(tests)
+        rows = [
+            {
+                "method": t.method_version.method.code,
+                "version": t.method_version.version,
+                "analyst_id": t.analyst_id,
+            }
+            for t in tests
+        ]
+        count, digest = ledger.rows_digest(rows)
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=QcEvent.TESTS_CREATED,
+            entity_type="qc.testrequest",
+            entity_id=req.pk,
+            entity_label=str(req),
+            organisation_id=req.organisation_id,
+            new={
+                "count": count,
+                "sha256": digest,
+                "tests": rows,
+                "sample": sample.client_sample_id,
+            },
+        )
+        _transition(actor, req, RequestStatus.IN_TESTING)
+    return list(req.tests.order_by("pk"))
+
+
+def test_assign(*, actor: User, test: Test, analyst: User) -> Test:
+    """Put a test on an analyst's worklist."""
+    _require_lab(actor, LAB_ROLES, _("Only laboratory staff assign tests."))
+    if not is_lab(analyst, Role.QC_ANALYST):
+        raise Invalid(_("%(n)s is not a QC analyst.") % {"n": analyst.full_name}, field="analyst")
+    with transaction.atomic():
+        locked = Test.objects.select_for_update().get(pk=test.pk)
+        old = locked.analyst_id
+        locked.analyst = analyst
+        locked.save(update_fields=["analyst"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcEvent.TEST_ASSIGNED,
+            entity_type="qc.test",
+            entity_id=locked.pk,
+            entity_label=str(locked),
+            organisation_id=locked.organisation_id,
+            old={"analyst_id": old},
+            new={"analyst_id": analyst.pk},
+        )
+    return locked
+
+
+def _limit_for(test: Test) -> tuple[SpecificationLimit | None, str]:
+    spec = test.request.specification
+    if spec is None:
+        return None, ""
+    limit = (
+        SpecificationLimit.objects.select_related("method")
+        .filter(specification=spec, method_id=test.method_version.method_id)
+        .first()
+    )
+    return limit, spec.rounding_mode
+
+
+def _signature_meanings(record: Any, valid_only: bool = False) -> set[str]:
+    from celltrace.audit.models import Signature
+
+    if not valid_only:
+        return set(
+            Signature.objects.filter(
+                record_type=record._meta.label_lower,
+                record_id=str(record.pk),
+                withdrawal__isnull=True,
+            ).values_list("meaning", flat=True)
+        )
+    return {m.meaning for m in signing.manifestations(record) if m.valid}
+
+
+def _open_oos(actor: User, result: Result) -> OosInvestigation:
+    oos = OosInvestigation.objects.create(
+        organisation_id=result.organisation_id,
+        result=result,
+        request_id=result.test.request_id,
+        opened_at=_now(),
+        opened_by=actor,
+    )
+    ledger.append(
+        actor=actor,
+        action=Action.CREATE,
+        event_type=QcEvent.OOS_OPENED,
+        entity_type="qc.oosinvestigation",
+        entity_id=oos.pk,
+        entity_label=oos.number,
+        organisation_id=oos.organisation_id,
+        new={
+            "result_id": result.pk,
+            "test": str(result.test),
+            "value": result.value_text,
+            "specification": result.limit_text,
+        },
+    )
+    return oos
+
+
+def _result_values(result: Result) -> dict[str, Any]:
+    return {
+        "value_text": result.value_text,
+        "unit": result.unit,
+        "reported_value": result.reported_value,
+        "conformance": result.conformance,
+        "alert": result.alert,
+        "specification": result.limit_text,
+        "rounding_mode": result.rounding_mode,
+    }
+
+
+def result_enter(
+    *,
+    actor: User,
+    test: Test,
+    value: str,
+    unit: str = "",
+    comment: str = "",
+    calculation: Mapping[str, Any] | None = None,
+) -> Result:
+    """Enter the result of a test; conformance is computed against the request's specification
+    version. A non-conforming result opens an OOS investigation in the same transaction.
+
+    ``calculation`` (inputs, calculator version, outputs) is the seam for the assay calculators.
+    """
+    _require_lab(actor, (Role.QC_ANALYST,), _("Only QC analysts enter results."))
+    with transaction.atomic():
+        req = _lock_request(test.request)
+        locked = Test.objects.select_for_update().select_related("method_version").get(pk=test.pk)
+        if req.status != RequestStatus.IN_TESTING:
+            raise Conflict(
+                _("Results are entered while the request is in testing; it is %(s)s.")
+                % {"s": RequestStatus(req.status).label}
+            )
+        if locked.analyst_id not in (None, actor.pk):
+            raise PermissionDenied(_("This test is assigned to another analyst."))
+        if locked.results.filter(status=ResultStatus.VALID).exists():
+            raise Conflict(
+                _("The test has a valid result; invalidate it before entering a retest."),
+                field="value",
+            )
+        locked.request = req
+        limit, mode = _limit_for(locked)
+        ev = evaluate(value, locked.method_version, limit, mode or RoundingMode.USP)
+        result = Result.objects.create(
+            organisation_id=req.organisation_id,
+            test=locked,
+            value_text=ev.value_text,
+            comparator=ev.comparator,
+            value=ev.value,
+            unit=(unit or locked.method_version.unit).strip(),
+            reported_value=ev.reported_value,
+            conformance=ev.conformance,
+            alert=ev.alert,
+            limit=limit,
+            limit_text=ev.limit_text,
+            rounding_mode=mode if limit is not None else "",
+            comment=comment.strip(),
+            calculation=dict(calculation) if calculation is not None else None,
+            entered_by=actor,
+            entered_at=_now(),
+        )
+        if locked.analyst_id is None:
+            locked.analyst = actor
+            locked.save(update_fields=["analyst"])
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=QcEvent.RESULT_ENTERED,
+            entity_type="qc.result",
+            entity_id=result.pk,
+            entity_label=str(result),
+            organisation_id=result.organisation_id,
+            new={"test_id": locked.pk, **_result_values(result)},
+        )
+        if result.conformance == Conformance.DOES_NOT_CONFORM:
+            _open_oos(actor, result)
+    return result
+
+
+def result_correct(*, actor: User, result: Result, value: str, reason: str) -> Result:
+    """Correct an unsigned result (its own analyst, with a reason). Signed results are never
+    edited: invalidate and retest instead."""
+    _require_lab(actor, (Role.QC_ANALYST,), _("Only QC analysts enter results."))
+    reason = _require_text(reason, "reason", _("Give the reason for the correction."))
+    with transaction.atomic():
+        _lock_request(result.test.request)
+        locked = Result.objects.select_for_update().get(pk=result.pk)
+        if locked.entered_by_id != actor.pk:
+            raise PermissionDenied(_("Only the analyst who entered the result corrects it."))
+        if locked.status != ResultStatus.VALID:
+            raise Conflict(_("The result has been invalidated."))
+        if _signature_meanings(locked):
+            raise Conflict(
+                _("The result is signed and cannot be changed; invalidate it and retest."),
+                field="value",
+            )
+        if OosInvestigation.objects.filter(result=locked).exists():
+            raise Conflict(_("An OOS investigation is open on this result; it decides."))
+        test = Test.objects.select_related("method_version", "request").get(pk=locked.test_id)
+        limit, mode = _limit_for(test)
+        ev = evaluate(value, test.method_version, limit, mode or RoundingMode.USP)
+        old = _result_values(locked)
+        locked.value_text = ev.value_text
+        locked.comparator = ev.comparator
+        locked.value = ev.value
+        locked.reported_value = ev.reported_value
+        locked.conformance = ev.conformance
+        locked.alert = ev.alert
+        locked.save(
+            update_fields=[
+                "value_text",
+                "comparator",
+                "value",
+                "reported_value",
+                "conformance",
+                "alert",
+            ]
+        )
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcEvent.RESULT_CORRECTED,
+            entity_type="qc.result",
+            entity_id=locked.pk,
+            entity_label=str(locked),
+            organisation_id=locked.organisation_id,
+            old=old,
+            new=_result_values(locked),
+            reason=reason,
+        )
+        if locked.conformance == Conformance.DOES_NOT_CONFORM:
+            _open_oos(actor, locked)
+    return locked
+
+
+def _invalidate(actor: User, result: Result, reason: str) -> None:
+    now = _now()
+    Result.objects.filter(pk=result.pk).update(
+        status=ResultStatus.INVALIDATED,
+        invalidated_reason=reason,
+        invalidated_by=actor,
+        invalidated_at=now,
+    )
+    result.status = ResultStatus.INVALIDATED
+    result.invalidated_reason = reason
+    result.invalidated_at = now
+    ledger.append(
+        actor=actor,
+        action=Action.UPDATE,
+        event_type=QcEvent.RESULT_INVALIDATED,
+        entity_type="qc.result",
+        entity_id=result.pk,
+        entity_label=str(result),
+        organisation_id=result.organisation_id,
+        old={"status": ResultStatus.VALID},
+        new={"status": ResultStatus.INVALIDATED, "retest": True},
+        reason=reason,
+    )
+
+
+def result_invalidate(*, actor: User, result: Result, reason: str) -> Result:
+    """Invalidate a result (a QC reviewer or QA, with a reason) so the test can be retested.
+    An out-of-specification result is invalidated only by its investigation's phase I."""
+    _require_lab(
+        actor, (Role.QC_REVIEWER, Role.QA), _("Only a QC reviewer or QA invalidates results.")
+    )
+    reason = _require_text(reason, "reason", _("Give the reason for invalidating the result."))
+    with transaction.atomic():
+        req = _lock_request(result.test.request)
+        locked = Result.objects.select_for_update().get(pk=result.pk)
+        if locked.status != ResultStatus.VALID:
+            raise Conflict(_("The result is already invalidated."))
+        if req.status not in OPEN_FOR_TESTING:
+            raise Conflict(
+                _("The request is %(s)s; its results can no longer be invalidated.")
+                % {"s": RequestStatus(req.status).label}
+            )
+        if OosInvestigation.objects.filter(result=locked).exists():
+            raise Conflict(
+                _(
+                    "This result is out of specification: only its OOS investigation can "
+                    "invalidate it (phase I, assignable cause)."
+                )
+            )
+        _invalidate(actor, locked, reason)
+        if req.status == RequestStatus.REVIEWED:
+            _transition(actor, req, RequestStatus.IN_TESTING, reason)
+    return locked
+
+
+# --- signatures: four-eyes and release ------------------------------------------------------
+
+
+def result_can_sign(actor: User, result: Result, meaning: str) -> str | None:
+    """Four-eyes: the analyst who entered the result signs it performed; a different QC
+    reviewer signs it reviewed, and only after it was signed performed."""
+    if result.status != ResultStatus.VALID:
+        return _("An invalidated result is not signed.")
+    if result.test.request.status not in OPEN_FOR_TESTING:
+        return _("The request is no longer in testing.")
+    if meaning == SignatureMeaning.PERFORMED:
+        if not is_lab(actor, Role.QC_ANALYST):
+            return _("Only a QC analyst signs a result as performed.")
+        if actor.pk != result.entered_by_id:
+            return _("Only the analyst who entered the result signs it as performed.")
+        return None
+    if meaning == SignatureMeaning.REVIEWED:
+        if not is_lab(actor, Role.QC_REVIEWER):
+            return _("Only a QC reviewer signs a result as reviewed.")
+        performed = [
+            m
+            for m in signing.manifestations(result)
+            if m.meaning == SignatureMeaning.PERFORMED and m.valid
+        ]
+        if not performed:
+            return _("The result must be signed as performed before it is reviewed.")
+        if actor.pk == result.entered_by_id or any(
+            m.signature.signer_id == actor.pk for m in performed
+        ):
+            return _("Nobody reviews their own result: the reviewer must be another person.")
+        return None
+    return _("Results are signed as performed or reviewed.")
+
+
+def test_is_reviewed(test: Test) -> bool:
+    """Whether the test's current result carries valid performed and reviewed signatures."""
+    current = test.current_result
+    if current is None:
+        return False
+    valid = _signature_meanings(current, valid_only=True)
+    return {SignatureMeaning.PERFORMED, SignatureMeaning.REVIEWED} <= valid
+
+
+def release_refusal(req: TestRequest) -> str | None:
+    """Why ``req`` cannot be released now, or None: every test needs a valid reviewed result
+    and no OOS investigation may be open."""
+    if req.status not in OPEN_FOR_TESTING:
+        return _("Only a request in testing or reviewed can be released; it is %(s)s.") % {
+            "s": RequestStatus(req.status).label
+        }
+    tests = list(req.tests.select_related("method_version__method").order_by("pk"))
+    if not tests:
+        return _("The request has no tests.")
+    open_oos = req.oos.exclude(phase=OosPhase.CLOSED).order_by("pk").first()
+    if open_oos is not None:
+        return _("OOS investigation %(n)s is open.") % {"n": open_oos.number}
+    for test in tests:
+        if not test_is_reviewed(test):
+            return _("Test %(t)s has no reviewed result.") % {"t": test.method_version.method.code}
+    return None
+
+
+def request_can_sign(actor: User, req: TestRequest, meaning: str) -> str | None:
+    if meaning != SignatureMeaning.RELEASED:
+        return _("Requests are signed as released.")
+    if not is_lab(actor, Role.QA):
+        return _("Only QA releases a request.")
+    return release_refusal(req)
+
+
+def request_sync_status(*, actor: User | None, request: TestRequest) -> TestRequest:
+    """Bring the request's status in line with its signatures (idempotent): in testing ↔
+    reviewed as the results' reviews complete or break, reviewed → released after QA's
+    release signature. Runs in the signing transaction (see :mod:`celltrace.qc.receivers`)."""
+    with transaction.atomic():
+        req = _lock_request(request)
+        if req.status in OPEN_FOR_TESTING:
+            tests = list(req.tests.all())
+            all_reviewed = bool(tests) and all(test_is_reviewed(t) for t in tests)
+            if req.status == RequestStatus.IN_TESTING and all_reviewed:
+                _transition(actor, req, RequestStatus.REVIEWED)
+            elif req.status == RequestStatus.REVIEWED and not all_reviewed:
+                _transition(actor, req, RequestStatus.IN_TESTING)
+        if req.status == RequestStatus.REVIEWED and SignatureMeaning.RELEASED in (
+            _signature_meanings(req, valid_only=True)
+        ):
+            _transition(actor, req, RequestStatus.RELEASED)
+    return req
+
+
+# --- OOS investigations ---------------------------------------------------------------------
+
+
+def oos_complete_phase1(
+    *, actor: User, oos: OosInvestigation, assignable_cause: bool, summary: str
+) -> OosInvestigation:
+    """Conclude the laboratory investigation. With an assignable cause the result is
+    invalidated (retest) and the investigation closes; without, phase II begins."""
+    _require_lab(actor, (Role.QC_REVIEWER, Role.QA), _("A QC reviewer or QA completes phase I."))
+    summary = _require_text(summary, "summary", _("Write the findings of phase I."))
+    with transaction.atomic():
+        req = _lock_request(oos.request)
+        locked = OosInvestigation.objects.select_for_update().get(pk=oos.pk)
+        if locked.phase != OosPhase.PHASE_1:
+            raise Conflict(_("Phase I of this investigation is complete."))
+        now = _now()
+        locked.phase1_summary = summary
+        locked.assignable_cause = assignable_cause
+        locked.phase1_by = actor
+        locked.phase1_at = now
+        fields = ["phase1_summary", "assignable_cause", "phase1_by", "phase1_at", "phase"]
+        if assignable_cause:
+            locked.phase = OosPhase.CLOSED
+            locked.outcome = OosOutcome.INVALIDATED
+            locked.conclusion = summary
+            locked.closed_at = now
+            locked.closed_by = actor
+            fields += ["outcome", "conclusion", "closed_at", "closed_by"]
+        else:
+            locked.phase = OosPhase.PHASE_2
+        locked.save(update_fields=fields)
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcEvent.OOS_PHASE1_COMPLETED,
+            entity_type="qc.oosinvestigation",
+            entity_id=locked.pk,
+            entity_label=locked.number,
+            organisation_id=locked.organisation_id,
+            old={"phase": OosPhase.PHASE_1},
+            new={
+                "phase": locked.phase,
+                "assignable_cause": assignable_cause,
+                "outcome": locked.outcome,
+            },
+            reason=summary,
+        )
+        if assignable_cause:
+            result = Result.objects.select_for_update().get(pk=locked.result_id)
+            if result.status == ResultStatus.VALID:
+                _invalidate(actor, result, summary)
+                if req.status == RequestStatus.REVIEWED:
+                    _transition(actor, req, RequestStatus.IN_TESTING, summary)
+    return locked
+
+
+def oos_close(
+    *,
+    actor: User,
+    oos: OosInvestigation,
+    summary: str,
+    capa_reference: str,
+    conclusion: str,
+    invalidate_result: bool = False,
+) -> OosInvestigation:
+    """QA closes phase II: findings, CAPA reference and conclusion. The result stands as a
+    confirmed OOS unless the full investigation found a laboratory cause after all."""
+    _require_lab(actor, (Role.QA,), _("Only QA closes a phase II investigation."))
+    summary = _require_text(summary, "summary", _("Write the findings of phase II."))
+    capa_reference = _require_text(capa_reference, "capa_reference", _("Give the CAPA reference."))
+    conclusion = _require_text(conclusion, "conclusion", _("Write the conclusion."))
+    with transaction.atomic():
+        req = _lock_request(oos.request)
+        locked = OosInvestigation.objects.select_for_update().get(pk=oos.pk)
+        if locked.phase != OosPhase.PHASE_2:
+            raise Conflict(_("Only an investigation in phase II is closed this way."))
+        now = _now()
+        locked.phase = OosPhase.CLOSED
+        locked.phase2_summary = summary
+        locked.capa_reference = capa_reference
+        locked.conclusion = conclusion
+        locked.outcome = OosOutcome.INVALIDATED if invalidate_result else OosOutcome.CONFIRMED
+        locked.closed_at = now
+        locked.closed_by = actor
+        locked.save(
+            update_fields=[
+                "phase",
+                "phase2_summary",
+                "capa_reference",
+                "conclusion",
+                "outcome",
+                "closed_at",
+                "closed_by",
+            ]
+        )
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcEvent.OOS_CLOSED,
+            entity_type="qc.oosinvestigation",
+            entity_id=locked.pk,
+            entity_label=locked.number,
+            organisation_id=locked.organisation_id,
+            old={"phase": OosPhase.PHASE_2},
+            new={
+                "phase": OosPhase.CLOSED,
+                "outcome": locked.outcome,
+                "capa_reference": capa_reference,
+                "conclusion": conclusion,
+            },
+            reason=conclusion,
+        )
+        if invalidate_result:
+            result = Result.objects.select_for_update().get(pk=locked.result_id)
+            if result.status == ResultStatus.VALID:
+                _invalidate(actor, result, conclusion)
+                if req.status == RequestStatus.REVIEWED:
+                    _transition(actor, req, RequestStatus.IN_TESTING, conclusion)
+    return locked
+
+
+# --- certificates ---------------------------------------------------------------------------
+
+
+def _issue(
+    actor: User,
+    req: TestRequest,
+    language: str,
+    verify_base: str,
+    previous: Certificate | None,
+    reason: str,
+) -> Certificate:
+    from celltrace.qc.certificates import render_pdf
+
+    if language not in Language.values:
+        raise Invalid(
+            _("Certificates are issued in English or Simplified Chinese."), field="language"
+        )
+    cert = Certificate(
+        organisation_id=req.organisation_id,
+        request=req,
+        version=(previous.version + 1) if previous else 1,
+        supersedes=previous,
+        language=language,
+        reason=reason,
+        issued_at=_now(),
+        issued_by=actor,
+    )
+    pdf = render_pdf(cert, verify_base=verify_base)
+    cert.pdf = pdf
+    cert.sha256 = hashlib.sha256(pdf).hexdigest()
+    cert.save()
+    ledger.append(
+        actor=actor,
+        action=Action.CREATE,
+        event_type=QcEvent.CERTIFICATE_ISSUED,
+        entity_type="qc.certificate",
+        entity_id=cert.pk,
+        entity_label=cert.number,
+        organisation_id=cert.organisation_id,
+        new={
+            "request": req.number,
+            "version": cert.version,
+            "uuid": str(cert.uuid),
+            "sha256": cert.sha256,
+            "language": language,
+            "supersedes": previous.number if previous else None,
+        },
+        reason=reason,
+    )
+    return cert
+
+
+def certificate_issue(
+    *, actor: User, request: TestRequest, language: str = Language.EN, verify_base: str = ""
+) -> Certificate:
+    """Issue the certificate of analysis of a released request (QA); the request is certified.
+    ``verify_base`` is the public origin printed in the QR code (``https://lab.example``)."""
+    _require_lab(actor, (Role.QA,), _("Only QA issues certificates of analysis."))
+    request_sync_status(actor=actor, request=request)
+    with transaction.atomic():
+        req = _lock_request(request)
+        if req.certificates.exists():
+            raise Conflict(_("A certificate has been issued; amend it instead."))
+        if req.status != RequestStatus.RELEASED:
+            raise Conflict(
+                _("A certificate is issued once QA has released the request; it is %(s)s.")
+                % {"s": RequestStatus(req.status).label}
+            )
+        cert = _issue(actor, req, language, verify_base, None, "")
+        _transition(actor, req, RequestStatus.CERTIFIED)
+    return cert
+
+
+def certificate_amend(
+    *,
+    actor: User,
+    certificate: Certificate,
+    reason: str,
+    language: str | None = None,
+    verify_base: str = "",
+) -> Certificate:
+    """Issue a new version that supersedes ``certificate`` (the latest); history is kept."""
+    _require_lab(actor, (Role.QA,), _("Only QA amends certificates of analysis."))
+    reason = _require_text(reason, "reason", _("Give the reason for the amendment."))
+    with transaction.atomic():
+        req = _lock_request(certificate.request)
+        latest = Certificate.objects.select_for_update().filter(request=req).order_by("-version")[0]
+        if latest.pk != certificate.pk:
+            raise Conflict(_("Only the latest version of a certificate is amended."))
+        return _issue(actor, req, language or latest.language, verify_base, latest, reason)
+
+
+@dataclass(frozen=True)
+class Verification:
+    certificate: Certificate
+    matches: bool
+    superseded_by: Certificate | None
+    sha256: str
+
+
+def certificate_verify(*, certificate: Certificate, pdf: bytes) -> Verification:
+    """Whether ``pdf`` is byte for byte the certificate issued (SHA-256), and whether a later
+    version supersedes it. Public: it reveals nothing beyond the certificate's own number."""
+    digest = hashlib.sha256(pdf).hexdigest()
+    later = Certificate.objects.filter(
+        request_id=certificate.request_id, version__gt=certificate.version
+    )
+    return Verification(
+        certificate=certificate,
+        matches=digest == certificate.sha256,
+        superseded_by=later.order_by("-version").first(),
+        sha256=digest,
+    )
