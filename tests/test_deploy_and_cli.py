@@ -116,3 +116,43 @@ def test_setup_is_idempotent_and_audit_commands_work(tmp_path: Path) -> None:
     ):
         helped = run([*celltrace, *sub, "--help"], env)
         assert helped.returncode == 0 and "usage: celltrace" in helped.stdout, sub
+
+
+@pytest.mark.sqlite
+@pytest.mark.slow
+def test_backup_restore_drill(tmp_path: Path) -> None:
+    """Back up, check the copy table by table, and verify its ledger (reliability guide §3)."""
+    env = base_env(tmp_path)
+    celltrace = [sys.executable, "-m", "celltrace.cli"]
+    assert run([*celltrace, "setup", "--demo", "--no-static"], env).returncode == 0
+    assert run([*celltrace, "audit", "checkpoint"], env).returncode == 0
+    backup = tmp_path / "backup.sqlite3"
+    made = run([*celltrace, "backup", "--output", str(backup)], env)
+    assert made.returncode == 0, made.stderr
+    assert "sha256" in made.stdout
+    again = run([*celltrace, "backup", "--output", str(backup)], env)
+    assert again.returncode == 1 and "exists" in again.stderr  # never overwrites
+
+    live = sqlite3.connect(tmp_path / "var" / "celltrace.sqlite3")
+    copy = sqlite3.connect(backup)
+    tables = [
+        r[0]
+        for r in live.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT IN ('django_session')"
+        )
+    ]
+    for table in tables:
+        q = f"SELECT * FROM {table} ORDER BY 1"
+        assert live.execute(q).fetchall() == copy.execute(q).fetchall(), table
+    verified = run([*celltrace, "audit", "verify", "--database", str(backup)], env)
+    assert verified.returncode == 0 and "1 signed checkpoint(s) verified" in verified.stdout
+
+    copy.execute("DROP TRIGGER audit_event_no_update")
+    copy.execute(
+        "UPDATE audit_event SET body = replace(body, 'Ada Admin', 'Eve Admin') "
+        "WHERE seq = (SELECT MIN(seq) FROM audit_event WHERE body LIKE '%Ada Admin%')"
+    )
+    copy.commit()
+    tampered = run([*celltrace, "audit", "verify", "--database", str(backup)], env)
+    assert tampered.returncode == 1 and "first bad entry seq" in tampered.stderr

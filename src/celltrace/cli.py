@@ -143,6 +143,10 @@ def cmd_organisation(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     if args.file:
         return _verify_export(args)
+    if args.database:
+        # verify a restored SQLite copy: point the default connection at it, read-only use
+        os.environ.pop("DATABASE_URL", None)
+        os.environ["CELLTRACE_VERIFY_DATABASE"] = str(Path(args.database).resolve())
     _django()
     from celltrace.audit.verification import verify_database
 
@@ -232,6 +236,26 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
     n = ledger_export(actor=None, output=Path(args.output))
     print(f"exported {n} entries to {args.output}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    _django()
+    from django.db import connection
+
+    from celltrace.core.backup import BackupError, backup_postgresql, backup_sqlite
+
+    output = Path(args.output)
+    try:
+        if connection.vendor == "sqlite":
+            result = backup_sqlite(Path(connection.settings_dict["NAME"]), output)
+        else:
+            result = backup_postgresql(connection.settings_dict, output)
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written: {result.path} ({result.size} bytes, sha256 {result.sha256})")
+    print("verify it: celltrace audit verify --database <file> (SQLite) or after pg_restore")
     return 0
 
 
@@ -352,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="verify an export file instead of the database")
     p.add_argument("--checkpoints", help="directory of exported checkpoint files")
     p.add_argument("--key", help="verifier (public) key file")
+    p.add_argument("--database", help="verify this SQLite file (a backup or restored copy)")
     p.add_argument(
         "--merkle",
         action="store_true",
@@ -376,6 +401,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_audit_export)
+
+    p = sub.add_parser(
+        "backup",
+        help="write a consistent backup of the database",
+        description="SQLite: the online backup API plus an integrity check; PostgreSQL: "
+        "pg_dump --format=custom. Back up the data directory's keys/checkpoint.pub and "
+        "checkpoints/ with it (docs/operations.md).",
+    )
+    p.add_argument("--output", required=True, help="the backup file to create")
+    p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser(
         "manage",

@@ -98,7 +98,10 @@ def sqlite_database(path: Path) -> dict[str, Any]:
     }
 
 
-if env.str("DATABASE_URL", default=""):
+if env.str("CELLTRACE_VERIFY_DATABASE", default=""):
+    # `celltrace audit verify --database FILE`: check a backup or restored SQLite copy
+    DATABASES = {"default": sqlite_database(Path(env.str("CELLTRACE_VERIFY_DATABASE")))}
+elif env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
