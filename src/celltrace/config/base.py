@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "celltrace.bank",
     "celltrace.storage",
     "celltrace.qc",
+    "celltrace.metabolism",
     "celltrace.api",
     "celltrace.web",
 ]

@@ -11,5 +11,6 @@ urlpatterns = [
     path("bank/", include("celltrace.bank.urls")),
     path("storage/", include("celltrace.storage.urls")),
     path("qc/", include("celltrace.qc.urls")),
+    path("metabolism/", include("celltrace.metabolism.urls")),
     path("", include("celltrace.web.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Depositor services: cellular energy metabolism runs, wells, results and profiles."""
