@@ -12,6 +12,7 @@ from celltrace.audit.api import router as audit_router
 from celltrace.bank.api import router as bank_router
 from celltrace.core.api import router as core_router
 from celltrace.metabolism.api import router as metabolism_router
+from celltrace.monitoring.api import router as monitoring_router
 from celltrace.qc.api import router as qc_router
 from celltrace.storage.api import router as storage_router
 
@@ -37,3 +38,4 @@ api.add_router("/", bank_router)
 api.add_router("/", storage_router)
 api.add_router("/", qc_router)
 api.add_router("/", metabolism_router)
+api.add_router("/", monitoring_router)

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "celltrace.storage",
     "celltrace.qc",
     "celltrace.metabolism",
+    "celltrace.monitoring",
     "celltrace.api",
     "celltrace.web",
 ]

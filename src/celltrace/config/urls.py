@@ -12,5 +12,6 @@ urlpatterns = [
     path("storage/", include("celltrace.storage.urls")),
     path("qc/", include("celltrace.qc.urls")),
     path("metabolism/", include("celltrace.metabolism.urls")),
+    path("monitoring/", include("celltrace.monitoring.urls")),
     path("", include("celltrace.web.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Temperature monitoring of storage units: readings, excursions, alarms and impact reports."""

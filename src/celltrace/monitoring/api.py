@@ -1,0 +1,5 @@
+"""API operations of the monitoring app."""
+
+from ninja import Router
+
+router = Router(tags=["monitoring"])
