@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -21,8 +21,44 @@ class NavItem:
     key: str
 
 
+def _first_url(*names: str) -> str | None:
+    """The first of ``names`` that resolves: a module shows in the menu once its page exists."""
+    for name in names:
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return None
+
+
+def _module_items(user: User) -> list[NavItem]:
+    staff = user.is_operator_staff
+    qc_lab = staff and user.has_role(Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA, Role.ADMIN)
+    bank = staff and user.has_role(Role.BANK_TECHNICIAN, Role.QA, Role.ADMIN)
+    wanted: list[tuple[bool, str | Promise, str, tuple[str, ...]]] = [
+        (bank or not staff, _("Cell bank"), "bank", ("bank:search", "bank:index", "bank:aliquots")),
+        (bank, _("Storage"), "storage", ("storage:index", "storage:browser", "storage:units")),
+        (bank, _("Monitoring"), "monitoring", ("monitoring:index", "monitoring:units")),
+        (qc_lab, _("QC laboratory"), "qc", ("qc:incoming", "qc:worklist")),
+        (not staff, _("Test requests"), "qc", ("qc:portal",)),
+        (
+            True,
+            _("Metabolism"),
+            "metabolism",
+            ("metabolism:runs", "metabolism:index", "metabolism:run_list"),
+        ),
+    ]
+    items = []
+    for show, label, key, names in wanted:
+        url = _first_url(*names) if show else None
+        if url:
+            items.append(NavItem(label, url, key))
+    return items
+
+
 def nav_for(user: User) -> list[NavItem]:
     items = [NavItem(_("Dashboard"), reverse("web:dashboard"), "dashboard")]
+    items += _module_items(user)
     items.append(NavItem(_("Organisations"), reverse("web:organisations"), "organisations"))
     if user.is_operator_staff or user.has_role(Role.ADMIN):
         items.append(NavItem(_("Users"), reverse("web:users"), "users"))
