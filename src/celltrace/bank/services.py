@@ -583,7 +583,8 @@ def aliquot_set_status(
     """
     from celltrace.storage.services import end_placement, location_of
 
-    _require_status_role(actor, aliquot.status, status)
+    seen = Aliquot.objects.values_list("status", flat=True).get(pk=aliquot.pk)
+    _require_status_role(actor, seen, status)
     reason = _require_reason(reason)
     if status not in AliquotStatus.values:
         raise Invalid(_("Unknown status %(status)s.") % {"status": status}, field="status")
@@ -591,7 +592,7 @@ def aliquot_set_status(
         raise Invalid(
             _("Say whether the aliquot is issued for clinical or research use."), field="use"
         )
-    _check_transition(aliquot.status, status)
+    _check_transition(seen, status)
     with transaction.atomic():
         now = _now()
         ended = (
