@@ -1,5 +1,371 @@
-"""API operations of the qc app."""
+"""API operations of the QC laboratory: requests, samples, tests, results, OOS, certificates.
 
-from ninja import Router
+Client users (and their API tokens) reach only their own organisation's objects; anything else
+answers 404. Signing (performed, reviewed, released) goes through ``POST /signatures`` with
+``record_type`` ``qc.result`` or ``qc.testrequest``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import File, Query, Router, Schema, Status, UploadedFile
+
+from celltrace.api.schemas import ERRORS, READ_ERRORS, Page
+from celltrace.core.api import actor_of
+from celltrace.core.errors import Invalid, NotFound
+from celltrace.core.models import Organisation, User
+from celltrace.core.tenancy import sees_all_tenants
+from celltrace.qc import selectors, services
+from celltrace.qc.models import Certificate, OosInvestigation, Result, Test, TestRequest
+from celltrace.qc.schemas import (
+    AmendIn,
+    CertificateIn,
+    CertificateOut,
+    MethodOut,
+    OosCloseIn,
+    OosOut,
+    OosPhase1In,
+    ReasonIn,
+    ReceiptIn,
+    RequestDetailOut,
+    RequestIn,
+    RequestOut,
+    ResultIn,
+    ResultOut,
+    SampleOut,
+    TestOut,
+    TestsCreateIn,
+    VerificationOut,
+)
+from celltrace.qc.services import SampleSpec
 
 router = Router(tags=["qc"])
+MAX_PDF_BYTES = 20 * 1024 * 1024
+
+
+def _origin(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+class RequestFilter(Schema):
+    status: str = ""
+    limit: int = 100
+    offset: int = 0
+
+
+class TestFilter(Schema):
+    mine: bool = False
+    method: str = ""
+
+
+@router.get(
+    "/qc/methods", response={200: list[MethodOut], **READ_ERRORS}, operation_id="qc_methods_list"
+)
+def qc_methods_list(request: HttpRequest) -> list[Any]:
+    return list(selectors.methods_catalogue().order_by("method__code"))
+
+
+@router.get(
+    "/qc/requests", response={200: Page[RequestOut], **READ_ERRORS}, operation_id="qc_requests_list"
+)
+def qc_requests_list(request: HttpRequest, q: Query[RequestFilter]) -> dict[str, Any]:
+    qs = (
+        selectors.requests_visible(actor_of(request))
+        .prefetch_related("methods")
+        .select_related("specification")
+    )
+    if q.status:
+        qs = qs.filter(status=q.status)
+    limit = max(1, min(q.limit, 500))
+    return {"count": qs.count(), "items": list(qs.order_by("-pk")[q.offset : q.offset + limit])}
+
+
+@router.post(
+    "/qc/requests", response={201: RequestDetailOut, **ERRORS}, operation_id="qc_requests_create"
+)
+def qc_requests_create(request: HttpRequest, payload: RequestIn) -> Status[TestRequest]:
+    actor = actor_of(request)
+    org = None
+    if payload.organisation_id is not None:
+        org = Organisation.objects.filter(pk=payload.organisation_id).first()
+        if org is None or not (sees_all_tenants(actor) or org.pk == actor.organisation_id):
+            raise NotFound("Not found.", field="organisation_id")
+    req = services.request_create(
+        actor=actor,
+        organisation=org,
+        product=payload.product,
+        product_type=payload.product_type,
+        batch=payload.batch,
+        priority=payload.priority,
+        notes=payload.notes,
+        samples=[
+            SampleSpec(s.client_sample_id, s.container, s.description) for s in payload.samples
+        ],
+        method_codes=payload.method_codes,
+        submit=payload.submit,
+    )
+    return Status(201, req)
+
+
+@router.get(
+    "/qc/requests/{request_id}",
+    response={200: RequestDetailOut, **READ_ERRORS},
+    operation_id="qc_requests_get",
+)
+def qc_requests_get(request: HttpRequest, request_id: int) -> TestRequest:
+    return selectors.request_get(actor_of(request), request_id)
+
+
+@router.post(
+    "/qc/requests/{request_id}/submit",
+    response={200: RequestOut, **ERRORS},
+    operation_id="qc_requests_submit",
+)
+def qc_requests_submit(request: HttpRequest, request_id: int) -> TestRequest:
+    actor = actor_of(request)
+    return services.request_submit(actor=actor, request=selectors.request_get(actor, request_id))
+
+
+@router.post(
+    "/qc/requests/{request_id}/cancel",
+    response={200: RequestOut, **ERRORS},
+    operation_id="qc_requests_cancel",
+)
+def qc_requests_cancel(request: HttpRequest, request_id: int, payload: ReasonIn) -> TestRequest:
+    actor = actor_of(request)
+    req = selectors.request_get(actor, request_id)
+    return services.request_cancel(actor=actor, request=req, reason=payload.reason)
+
+
+@router.post(
+    "/qc/requests/{request_id}/receipts",
+    response={201: SampleOut, **ERRORS},
+    operation_id="qc_samples_receive",
+)
+def qc_samples_receive(request: HttpRequest, request_id: int, payload: ReceiptIn) -> Status[Any]:
+    actor = actor_of(request)
+    sample = services.sample_receive(
+        actor=actor,
+        request=selectors.request_get(actor, request_id),
+        scanned_id=payload.scanned_id,
+        accept=payload.accept,
+        temperature_c=payload.temperature_c,
+        container_intact=payload.container_intact,
+        label_matches=payload.label_matches,
+        rejection_reason=payload.rejection_reason,
+    )
+    return Status(201, sample)
+
+
+@router.post(
+    "/qc/requests/{request_id}/tests",
+    response={201: list[TestOut], **ERRORS},
+    operation_id="qc_tests_create",
+)
+def qc_tests_create(request: HttpRequest, request_id: int, payload: TestsCreateIn) -> Status[Any]:
+    actor = actor_of(request)
+    req = selectors.request_get(actor, request_id)
+    analysts: dict[str, User] = {}
+    for code, user_id in payload.analysts.items():
+        user = User.objects.filter(pk=user_id).first()
+        if user is None:
+            raise Invalid("Unknown analyst.", field="analysts")
+        analysts[code] = user
+    return Status(201, services.tests_create(actor=actor, request=req, analysts=analysts))
+
+
+@router.get("/qc/tests", response={200: Page[TestOut], **READ_ERRORS}, operation_id="qc_tests_list")
+def qc_tests_list(request: HttpRequest, q: Query[TestFilter]) -> dict[str, Any]:
+    actor = actor_of(request)
+    if q.mine:
+        qs = selectors.worklist(actor, analyst=actor, method_code=q.method)
+    else:
+        qs = selectors.tests_visible(actor)
+        if q.method:
+            qs = qs.filter(method_version__method__code=q.method)
+    items = list(qs.prefetch_related("results")[:500])
+    return {"count": len(items), "items": items}
+
+
+@router.get(
+    "/qc/tests/{test_id}", response={200: TestOut, **READ_ERRORS}, operation_id="qc_tests_get"
+)
+def qc_tests_get(request: HttpRequest, test_id: int) -> Test:
+    return selectors.test_get(actor_of(request), test_id)
+
+
+@router.post(
+    "/qc/tests/{test_id}/results",
+    response={201: ResultOut, **ERRORS},
+    operation_id="qc_results_create",
+)
+def qc_results_create(request: HttpRequest, test_id: int, payload: ResultIn) -> Status[Result]:
+    actor = actor_of(request)
+    result = services.result_enter(
+        actor=actor,
+        test=selectors.test_get(actor, test_id),
+        value=payload.value,
+        unit=payload.unit,
+        comment=payload.comment,
+    )
+    return Status(201, result)
+
+
+@router.get(
+    "/qc/results/{result_id}",
+    response={200: ResultOut, **READ_ERRORS},
+    operation_id="qc_results_get",
+)
+def qc_results_get(request: HttpRequest, result_id: int) -> Result:
+    return selectors.result_get(actor_of(request), result_id)
+
+
+@router.post(
+    "/qc/results/{result_id}/invalidate",
+    response={200: ResultOut, **ERRORS},
+    operation_id="qc_results_invalidate",
+)
+def qc_results_invalidate(request: HttpRequest, result_id: int, payload: ReasonIn) -> Result:
+    actor = actor_of(request)
+    result = selectors.result_get(actor, result_id)
+    return services.result_invalidate(actor=actor, result=result, reason=payload.reason)
+
+
+@router.get("/qc/oos", response={200: Page[OosOut], **READ_ERRORS}, operation_id="qc_oos_list")
+def qc_oos_list(request: HttpRequest) -> dict[str, Any]:
+    qs = selectors.oos_visible(actor_of(request))
+    return {"count": qs.count(), "items": list(qs[:500])}
+
+
+@router.get("/qc/oos/{oos_id}", response={200: OosOut, **READ_ERRORS}, operation_id="qc_oos_get")
+def qc_oos_get(request: HttpRequest, oos_id: int) -> OosInvestigation:
+    return selectors.oos_get(actor_of(request), oos_id)
+
+
+@router.post(
+    "/qc/oos/{oos_id}/phase1", response={200: OosOut, **ERRORS}, operation_id="qc_oos_phase1"
+)
+def qc_oos_phase1(request: HttpRequest, oos_id: int, payload: OosPhase1In) -> OosInvestigation:
+    actor = actor_of(request)
+    return services.oos_complete_phase1(
+        actor=actor,
+        oos=selectors.oos_get(actor, oos_id),
+        assignable_cause=payload.assignable_cause,
+        summary=payload.summary,
+    )
+
+
+@router.post(
+    "/qc/oos/{oos_id}/close", response={200: OosOut, **ERRORS}, operation_id="qc_oos_close"
+)
+def qc_oos_close(request: HttpRequest, oos_id: int, payload: OosCloseIn) -> OosInvestigation:
+    actor = actor_of(request)
+    return services.oos_close(
+        actor=actor,
+        oos=selectors.oos_get(actor, oos_id),
+        summary=payload.summary,
+        capa_reference=payload.capa_reference,
+        conclusion=payload.conclusion,
+        invalidate_result=payload.invalidate_result,
+    )
+
+
+@router.get(
+    "/qc/certificates",
+    response={200: Page[CertificateOut], **READ_ERRORS},
+    operation_id="qc_certificates_list",
+)
+def qc_certificates_list(request: HttpRequest) -> dict[str, Any]:
+    qs = selectors.certificates_visible(actor_of(request)).select_related("superseded_by")
+    return {"count": qs.count(), "items": list(qs[:500])}
+
+
+@router.post(
+    "/qc/requests/{request_id}/certificates",
+    response={201: CertificateOut, **ERRORS},
+    operation_id="qc_certificates_issue",
+)
+def qc_certificates_issue(
+    request: HttpRequest, request_id: int, payload: CertificateIn
+) -> Status[Certificate]:
+    actor = actor_of(request)
+    cert = services.certificate_issue(
+        actor=actor,
+        request=selectors.request_get(actor, request_id),
+        language=payload.language,
+        verify_base=_origin(request),
+    )
+    return Status(201, cert)
+
+
+@router.get(
+    "/qc/certificates/{certificate_id}",
+    response={200: CertificateOut, **READ_ERRORS},
+    operation_id="qc_certificates_get",
+)
+def qc_certificates_get(request: HttpRequest, certificate_id: int) -> Certificate:
+    return selectors.certificate_get(actor_of(request), certificate_id)
+
+
+@router.post(
+    "/qc/certificates/{certificate_id}/amend",
+    response={201: CertificateOut, **ERRORS},
+    operation_id="qc_certificates_amend",
+)
+def qc_certificates_amend(
+    request: HttpRequest, certificate_id: int, payload: AmendIn
+) -> Status[Certificate]:
+    actor = actor_of(request)
+    cert = services.certificate_amend(
+        actor=actor,
+        certificate=selectors.certificate_get(actor, certificate_id),
+        reason=payload.reason,
+        language=payload.language,
+        verify_base=_origin(request),
+    )
+    return Status(201, cert)
+
+
+@router.get(
+    "/qc/certificates/{certificate_id}/pdf",
+    response={200: None, **READ_ERRORS},
+    operation_id="qc_certificates_pdf",
+)
+def qc_certificates_pdf(request: HttpRequest, certificate_id: int) -> HttpResponse:
+    cert = selectors.certificate_get(actor_of(request), certificate_id)
+    return pdf_response(cert)
+
+
+def pdf_response(cert: Certificate) -> HttpResponse:
+    response = HttpResponse(bytes(cert.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{cert.number}.pdf"'
+    response["X-Content-SHA256"] = cert.sha256
+    return response
+
+
+@router.post(
+    "/qc/verify/{certificate_uuid}",
+    response={200: VerificationOut, **READ_ERRORS},
+    operation_id="qc_certificates_verify",
+    auth=None,
+)
+def qc_certificates_verify(
+    request: HttpRequest, certificate_uuid: str, file: File[UploadedFile]
+) -> dict[str, Any]:
+    """Public: does this PDF's SHA-256 match the certificate issued (and is it superseded)?"""
+    cert = selectors.certificate_public(certificate_uuid)
+    if cert is None:
+        raise NotFound("No such certificate.")
+    if file.size is not None and file.size > MAX_PDF_BYTES:
+        raise Invalid("The file is too large to be a certificate.", field="file")
+    outcome = services.certificate_verify(certificate=cert, pdf=file.read())
+    return {
+        "certificate": cert.number,
+        "version": cert.version,
+        "issued_at": cert.issued_at,
+        "matches": outcome.matches,
+        "sha256": outcome.sha256,
+        "superseded_by": outcome.superseded_by.number if outcome.superseded_by else None,
+    }
