@@ -8,10 +8,18 @@ from typing import Any
 import pytest
 from django.test import RequestFactory
 
-from celltrace.audit.models import Signature
+from celltrace.audit.models import AuditEvent, Signature
 from celltrace.audit.services import record_sign
 from celltrace.qc import services
 from celltrace.qc.choices import LimitKind
+from celltrace.qc.models import (
+    Certificate,
+    OosInvestigation,
+    Result,
+    Sample,
+    Test,
+    TestRequest,
+)
 from celltrace.qc.services import LimitSpec, SampleSpec
 from tests.conftest import PASSWORD
 
@@ -114,3 +122,39 @@ def reviewed(lab: Lab, **kw: Any) -> Any:
         sign(lab.reviewer, result, "reviewed")
     req.refresh_from_db()
     return req
+
+
+def snapshot() -> tuple[int, ...]:
+    return (
+        AuditEvent.objects.count(),
+        Signature.objects.count(),
+        TestRequest.objects.count(),
+        Sample.objects.count(),
+        Test.objects.count(),
+        Result.objects.count(),
+        OosInvestigation.objects.count(),
+        Certificate.objects.count(),
+    )
+
+
+@pytest.fixture
+def foreign(lab: Lab) -> dict[str, Any]:
+    """Client B's objects in every state a client page or endpoint can name."""
+    req = reviewed(lab, client=lab.bob, sample="B-1", product="Borecel")
+    sign(lab.qa, req, "released")
+    cert = services.certificate_issue(actor=lab.qa, request=req)
+    test = req.tests.order_by("pk").first()
+    assert test is not None
+    oos_req = reviewed(lab, client=lab.bob, sample="B-2")
+    result = oos_req.tests.get(method_version__method__code="viability").current_result
+    assert result is not None
+    services.result_invalidate(actor=lab.reviewer, result=result, reason="x")
+    bad = services.result_enter(actor=lab.analyst, test=result.test, value="10")
+    return {
+        "request": req,
+        "test": test,
+        "result": test.current_result,
+        "certificate": cert,
+        "oos": OosInvestigation.objects.get(result=bad),
+        "sample": req.samples.get(),
+    }

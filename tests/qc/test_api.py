@@ -8,20 +8,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from celltrace.audit.models import AuditEvent, Signature
 from celltrace.audit.verification import verify_database
 from celltrace.core import services as core_services
-from celltrace.qc import services
-from celltrace.qc.models import (
-    Certificate,
-    OosInvestigation,
-    Result,
-    Sample,
-    Test,
-    TestRequest,
-)
 from tests.conftest import PASSWORD
-from tests.qc.conftest import CAR_T, Lab, reviewed, sign
+from tests.qc.conftest import CAR_T, Lab, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -137,42 +127,6 @@ def test_end_to_end_through_the_api(lab: Lab) -> None:
     assert verify_database().ok
 
 
-def _snapshot() -> tuple[int, ...]:
-    return (
-        AuditEvent.objects.count(),
-        Signature.objects.count(),
-        TestRequest.objects.count(),
-        Sample.objects.count(),
-        Test.objects.count(),
-        Result.objects.count(),
-        OosInvestigation.objects.count(),
-        Certificate.objects.count(),
-    )
-
-
-@pytest.fixture
-def foreign(lab: Lab) -> dict[str, Any]:
-    """Client B's objects in every state a client page or endpoint can name."""
-    req = reviewed(lab, client=lab.bob, sample="B-1", product="Borecel")
-    sign(lab.qa, req, "released")
-    cert = services.certificate_issue(actor=lab.qa, request=req)
-    test = req.tests.order_by("pk").first()
-    assert test is not None
-    oos_req = reviewed(lab, client=lab.bob, sample="B-2")
-    result = oos_req.tests.get(method_version__method__code="viability").current_result
-    assert result is not None
-    services.result_invalidate(actor=lab.reviewer, result=result, reason="x")
-    bad = services.result_enter(actor=lab.analyst, test=result.test, value="10")
-    return {
-        "request": req,
-        "test": test,
-        "result": test.current_result,
-        "certificate": cert,
-        "oos": OosInvestigation.objects.get(result=bad),
-        "sample": req.samples.get(),
-    }
-
-
 def test_tenant_matrix_api(lab: Lab, foreign: dict[str, Any]) -> None:
     api = Api(lab.alice)
     f = foreign
@@ -217,7 +171,7 @@ def test_tenant_matrix_api(lab: Lab, foreign: dict[str, Any]) -> None:
             },
         ),
     ]
-    before = _snapshot()
+    before = snapshot()
     for path in reads:
         assert api.get(path).status_code == 404, path
     for path, data in writes:
@@ -234,6 +188,6 @@ def test_tenant_matrix_api(lab: Lab, foreign: dict[str, Any]) -> None:
         },
     )
     assert create.status_code == 404
-    assert _snapshot() == before
+    assert snapshot() == before
     for path in ["/qc/requests", "/qc/tests", "/qc/oos", "/qc/certificates"]:
         assert ok(api.get(path))["count"] == 0, path
