@@ -1,7 +1,242 @@
-"""Demo data of the QC laboratory (filled in later)."""
+"""Demo data of the QC laboratory: three clients with requests in every state, an open and a
+closed OOS investigation, an issued and an amended certificate. Idempotent; writes only through
+services (signatures through :func:`celltrace.audit.services.record_sign`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from django.test import RequestFactory
+
+from celltrace.audit.services import record_sign
+from celltrace.core import services as core_services
+from celltrace.core.choices import OrganisationKind, Role
+from celltrace.core.demo import DEMO_PASSWORD
+from celltrace.core.models import Organisation, User
+from celltrace.qc import services
+from celltrace.qc.choices import LimitKind, RoundingMode
+from celltrace.qc.models import ClientContact, OosInvestigation, Specification, TestRequest
+from celltrace.qc.services import LimitSpec, SampleSpec
+
+CAR_T = "CAR-T cells"
+METHODS = ["endotoxin", "mycoplasma-nat", "sterility-cell", "viability"]
+GOOD = {
+    "endotoxin": "< 0.05",
+    "mycoplasma-nat": "Not detected",
+    "sterility-cell": "No growth",
+    "viability": "86.4",
+}
+
+
+def _sign(user: User, record: Any, meaning: str) -> None:
+    request = RequestFactory().post("/sign/")
+    request.user = user
+    request.META["REMOTE_ADDR"] = "127.0.0.1"
+    record_sign(request=request, actor=user, record=record, meaning=meaning, password=DEMO_PASSWORD)
+
+
+class Demo:
+    def __init__(self) -> None:
+        self.analyst = User.objects.get(username="analyst")
+        self.reviewer = User.objects.get(username="reviewer")
+        self.qa = User.objects.get(username="qa")
+
+    def request(
+        self, client: User, batch: str, n_samples: int = 1, **kw: Any
+    ) -> TestRequest | None:
+        """A new submitted request, or None when the demo already created it."""
+        if TestRequest.objects.filter(organisation=client.organisation, batch=batch).exists():
+            return None
+        return services.request_create(
+            actor=client,
+            product=kw.pop("product", "Aurocel"),
+            product_type=CAR_T,
+            batch=batch,
+            samples=[
+                SampleSpec(f"{batch}-S{i}", container="cryobag 50 mL")
+                for i in range(1, n_samples + 1)
+            ],
+            method_codes=kw.pop("methods", METHODS),
+            submit=kw.pop("submit", True),
+            **kw,
+        )
+
+    def receive(self, req: TestRequest) -> None:
+        for sample in req.samples.order_by("pk"):
+            services.sample_receive(
+                actor=self.analyst,
+                request=req,
+                scanned_id=sample.client_sample_id,
+                accept=True,
+                temperature_c=None,
+            )
+
+    def test(self, req: TestRequest) -> None:
+        self.receive(req)
+        services.tests_create(actor=self.analyst, request=req)
+
+    def results(self, req: TestRequest, values: dict[str, str], review: bool = True) -> None:
+        for test in req.tests.select_related("method_version__method").order_by("pk"):
+            code = test.method_version.method.code
+            if code not in values:
+                continue
+            result = services.result_enter(actor=self.analyst, test=test, value=values[code])
+            _sign(self.analyst, result, "performed")
+            if review:
+                _sign(self.reviewer, result, "reviewed")
+
+    def release(self, req: TestRequest) -> None:
+        req.refresh_from_db()
+        _sign(self.qa, req, "released")
+
+    def certify(self, req: TestRequest, language: str = "en") -> Any:
+        self.release(req)
+        return services.certificate_issue(actor=self.qa, request=req, language=language)
+
+
+def _specifications(qa: User, borealis: Organisation) -> None:
+    if not Specification.objects.filter(code="car-t-release").exists():
+        services.specification_create(
+            actor=qa,
+            code="car-t-release",
+            title="Autologous CAR-T cells: release",
+            product_type=CAR_T,
+            limits=[
+                LimitSpec("viability", LimitKind.AT_LEAST, lower="70", unit="%", alert_lower="75"),
+                LimitSpec("endotoxin", LimitKind.AT_MOST, upper="0.5", unit="EU/mL"),
+                LimitSpec("sterility-cell", LimitKind.QUALITATIVE, expected_text="No growth"),
+                LimitSpec("mycoplasma-nat", LimitKind.QUALITATIVE, expected_text="Not detected"),
+                LimitSpec("identity-flow", LimitKind.AT_LEAST, lower="20", unit="%"),
+                LimitSpec("purity-flow", LimitKind.AT_LEAST, lower="70", unit="%"),
+                LimitSpec("vcn", LimitKind.AT_MOST, upper="10", unit="copies/cell"),
+                LimitSpec("rcv", LimitKind.QUALITATIVE, expected_text="Not detected"),
+                LimitSpec("appearance", LimitKind.REPORT),
+            ],
+            reason="Initial release specification (ARI-0001 style limits)",
+        )
+    if not Specification.objects.filter(code="borealis-car-t").exists():
+        services.specification_create(
+            actor=qa,
+            code="borealis-car-t",
+            title="Borealis CAR-T: client release specification",
+            product_type=CAR_T,
+            client=borealis,
+            rounding_mode=RoundingMode.ASTM_E29,
+            limits=[
+                LimitSpec("viability", LimitKind.AT_LEAST, lower="80.0", unit="%"),
+                LimitSpec("endotoxin", LimitKind.AT_MOST, upper="5.0", unit="EU/mL"),
+                LimitSpec("sterility-cell", LimitKind.QUALITATIVE, expected_text="No growth"),
+                LimitSpec("mycoplasma-nat", LimitKind.QUALITATIVE, expected_text="Not detected"),
+            ],
+            reason="Client quality agreement QA-BOR-2026",
+        )
+
+
+def _client(code: str, name: str, username: str, person: str) -> User:
+    org = Organisation.objects.filter(code=code).first()
+    if org is None:
+        org = core_services.organisation_create(
+            actor=None, name=name, code=code, kind=OrganisationKind.CLIENT, country="SG"
+        )
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = core_services.user_create(
+            actor=None,
+            organisation=org,
+            username=username,
+            full_name=person,
+            email=f"{username}@example.org",
+            roles=[Role.CLIENT_USER],
+            password=DEMO_PASSWORD,
+            must_change_password=False,
+        )
+    return user
+
 
 def load(progress: bool) -> None:
-    return None
+    services.methods_seed()
+    aurora = User.objects.get(username="aurora")
+    borealis = User.objects.get(username="borealis")
+    cirrus = _client("cirrus", "Cirrus Cell Therapy", "cirrus", "Siti Rahman")
+    for user, person in ((aurora, "Chen Wei"), (borealis, "Ben Becker"), (cirrus, "Siti Rahman")):
+        org = user.organisation
+        assert org is not None
+        if not ClientContact.objects.filter(organisation=org).exists():
+            services.client_contact_create(
+                actor=None,
+                organisation=org,
+                name=person,
+                email=f"{user.username}@example.org",
+                function="Head of quality",
+                is_primary=True,
+            )
+    d = Demo()
+    assert borealis.organisation is not None
+    _specifications(d.qa, borealis.organisation)
+    steps: list[tuple[User, str, Callable[[TestRequest], Any], dict[str, Any]]] = [
+        (aurora, "AUR-26-001", lambda r: None, {"submit": False}),  # draft
+        (aurora, "AUR-26-002", lambda r: None, {"priority": "urgent"}),  # submitted
+        (aurora, "AUR-26-003", d.receive, {"n_samples": 2}),  # received
+        (
+            aurora,
+            "AUR-26-004",
+            lambda r: (d.test(r), d.results(r, {"viability": "69.5"}, False)),
+            {},
+        ),
+        (aurora, "AUR-26-005", lambda r: (d.test(r), d.results(r, GOOD)), {}),  # reviewed
+        (aurora, "AUR-26-006", lambda r: (d.test(r), d.results(r, GOOD), d.release(r)), {}),
+        (aurora, "AUR-26-007", lambda r: _amended(d, r), {}),  # certified and amended
+        (aurora, "AUR-26-008", lambda r: _open_oos(d, r), {}),  # open OOS
+        (borealis, "BOR-26-101", lambda r: _closed_oos(d, r), {"product": "Borecel"}),
+        (borealis, "BOR-26-102", lambda r: None, {"product": "Borecel"}),
+        (borealis, "BOR-26-103", lambda r: _cancel(borealis, r), {"product": "Borecel"}),
+        (cirrus, "CIR-26-201", lambda r: (d.test(r), d.results(r, GOOD)), {"product": "Cirracel"}),
+        (
+            cirrus,
+            "CIR-26-202",
+            lambda r: None,
+            {"product": "Cirracel", "methods": ["sterility", "rcv"]},
+        ),
+    ]
+    for client, batch, then, kw in steps:
+        req = d.request(client, batch, **kw)
+        if req is not None:
+            if progress:
+                print(f"  {req.number} {batch}", flush=True)
+            then(req)
+
+
+def _amended(d: Demo, req: TestRequest) -> None:
+    d.test(req)
+    d.results(req, GOOD)
+    cert = d.certify(req)
+    services.certificate_amend(
+        actor=d.qa,
+        certificate=cert,
+        reason="Simplified Chinese copy requested by the client",
+        language="zh-hans",
+    )
+
+
+def _open_oos(d: Demo, req: TestRequest) -> None:
+    d.test(req)
+    d.results(req, {**GOOD, "endotoxin": "0.92"})
+
+
+def _closed_oos(d: Demo, req: TestRequest) -> None:
+    d.test(req)
+    d.results(req, {**GOOD, "viability": "78.4"})  # below Borealis' 80.0
+    oos = OosInvestigation.objects.get(request=req)
+    services.oos_complete_phase1(
+        actor=d.reviewer,
+        oos=oos,
+        assignable_cause=True,
+        summary="Counting chamber not cleaned between samples; assignable laboratory error.",
+    )
+    d.results(req, {"viability": "84.1"})
+    d.certify(req)
+
+
+def _cancel(client: User, req: TestRequest) -> None:
+    services.request_cancel(actor=client, request=req, reason="Batch withdrawn by the client")
