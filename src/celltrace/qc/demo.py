@@ -181,17 +181,17 @@ def load(progress: bool) -> None:
         (
             aurora,
             "AUR-26-004",
-            lambda r: (d.test(r), d.results(r, {"viability": "69.5"}, False)),
+            lambda r: _steps(d, r, "performed"),
             {},
         ),
-        (aurora, "AUR-26-005", lambda r: (d.test(r), d.results(r, GOOD)), {}),  # reviewed
-        (aurora, "AUR-26-006", lambda r: (d.test(r), d.results(r, GOOD), d.release(r)), {}),
+        (aurora, "AUR-26-005", lambda r: _steps(d, r, "reviewed"), {}),  # reviewed
+        (aurora, "AUR-26-006", lambda r: _steps(d, r, "released"), {}),
         (aurora, "AUR-26-007", lambda r: _amended(d, r), {}),  # certified and amended
         (aurora, "AUR-26-008", lambda r: _open_oos(d, r), {}),  # open OOS
         (borealis, "BOR-26-101", lambda r: _closed_oos(d, r), {"product": "Borecel"}),
         (borealis, "BOR-26-102", lambda r: None, {"product": "Borecel"}),
         (borealis, "BOR-26-103", lambda r: _cancel(borealis, r), {"product": "Borecel"}),
-        (cirrus, "CIR-26-201", lambda r: (d.test(r), d.results(r, GOOD)), {"product": "Cirracel"}),
+        (cirrus, "CIR-26-201", lambda r: _steps(d, r, "reviewed"), {"product": "Cirracel"}),
         (
             cirrus,
             "CIR-26-202",
@@ -205,6 +205,17 @@ def load(progress: bool) -> None:
             if progress:
                 print(f"  {req.number} {batch}", flush=True)
             then(req)
+
+
+def _steps(d: Demo, req: TestRequest, upto: str) -> None:
+    """Into testing, then results performed only (one borderline value), reviewed, or released."""
+    d.test(req)
+    if upto == "performed":
+        d.results(req, {"viability": "69.5"}, review=False)
+        return
+    d.results(req, GOOD)
+    if upto == "released":
+        d.release(req)
 
 
 def _amended(d: Demo, req: TestRequest) -> None:
