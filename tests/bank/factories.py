@@ -129,7 +129,7 @@ def aliquots(
                 cell_count=10_000_000,
                 viability_pct=Decimal("92.50"),
                 status=status,
-                position_id=positions[i].pk if positions else None,
+                position_id=positions[i].pk if positions and i < len(positions) else None,
             )
         )
     result = bank.bank_batch_create(actor=actor, data=data, reason="test set-up")

@@ -1,0 +1,97 @@
+"""API schemas of the storage app."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from ninja import Field, Schema
+from pydantic import StrictInt, StrictStr
+
+from celltrace.api.schemas import StrictIn
+
+
+class PlaceIn(StrictIn):
+    box_id: StrictInt
+    position: StrictStr = Field(min_length=2, max_length=4, description="Label, e.g. A3.")
+    reason: StrictStr = Field(default="", max_length=1000)
+
+
+class MoveIn(StrictIn):
+    box_id: StrictInt
+    position: StrictStr = Field(min_length=2, max_length=4)
+    reason: StrictStr = Field(min_length=1, max_length=1000)
+
+
+class ReasonIn(StrictIn):
+    reason: StrictStr = Field(min_length=1, max_length=1000)
+
+
+class PlacementOut(Schema):
+    aliquot_id: int
+    unit: str
+    rack: str
+    box: str
+    box_id: int
+    position: str
+    position_id: int
+    placed_at: dt.datetime
+    removed_at: dt.datetime | None
+
+
+class OccupancyOut(Schema):
+    id: int
+    name: str
+    capacity: int
+    occupied: int
+
+
+class UnitOut(OccupancyOut):
+    code: str
+    site: str
+    kind: str
+    set_point_c: Decimal
+    alarm_low_c: Decimal
+    alarm_high_c: Decimal
+    fill_order: str
+
+
+class BoxOut(OccupancyOut):
+    barcode: str
+    rack_id: int
+    box_type: str
+    rows: int
+    columns: int
+
+
+class CellOut(Schema):
+    position: str
+    position_id: int
+    row: int
+    col: int
+    aliquot_id: int | None
+    status: str | None
+    din: str | None
+    product_code: str | None
+
+
+class BoxMapOut(Schema):
+    box: BoxOut
+    cells: list[CellOut]
+
+
+class AllocateIn(StrictIn):
+    count: StrictInt = Field(ge=1, le=10_000)
+    unit_id: StrictInt | None = None
+
+
+class PositionOut(Schema):
+    position_id: int
+    position: str
+    box_id: int
+    box: str
+
+
+class BoxMoveIn(StrictIn):
+    rack_id: StrictInt
+    reason: StrictStr = Field(min_length=1, max_length=1000)
