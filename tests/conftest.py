@@ -17,6 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check correctness, not speed: no per-example deadline (CI machines are shared
+# and noisy), and a fixed derivation of examples so a failure reproduces on the next run.
+hypothesis_settings.register_profile(
+    "celltrace",
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "celltrace"))
 
 BACKEND = "postgres" if os.environ.get("CELLTRACE_TEST_DATABASE") == "postgres" else "sqlite"
 CHROMIUM = os.environ.get("CELLTRACE_CHROMIUM", "/usr/bin/chromium")

@@ -43,6 +43,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
         generate_key_files(key, pub, settings.CELLTRACE_ORIGIN)
         print(f"Created the checkpoint signing key {key} (keep it away from the web server)")
         print(f"  and its verifier key {pub}")
+    from celltrace.qc.services import methods_seed
+
+    seeded = methods_seed()
+    if seeded:
+        print(f"Seeded {seeded} compendial QC methods")
     if not args.no_static:
         call_command("collectstatic", interactive=False, verbosity=0)
     if args.demo:

@@ -122,6 +122,8 @@ def record_sign(
         raise PermissionDenied(refusal, field="meaning")
     mfa_used = reauthenticate(request=request, actor=actor, password=password, otp_token=otp_token)
     record_type, record_id = ledger.entity_of(record)
+    # sign what is stored now, not a copy the caller may have loaded before a change
+    record = type(record)._default_manager.get(pk=record.pk)
     with transaction.atomic():
         if Signature.objects.filter(
             record_type=record_type,

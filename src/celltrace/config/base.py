@@ -204,6 +204,8 @@ CELLTRACE_VERIFY_KEY = Path(
 CELLTRACE_CHECKPOINT_DIR = Path(
     env.str("CELLTRACE_CHECKPOINT_DIR", default=str(DATA_DIR / "checkpoints"))
 )
+# The public address of this installation, printed in QR codes on certificates.
+CELLTRACE_PUBLIC_URL = env.str("CELLTRACE_PUBLIC_URL", default="")
 # Test-only hook used by the race tests to widen the window between check and write.
 CELLTRACE_RACE_SLEEP = 0.0
 
