@@ -8,7 +8,9 @@ class MetabolismConfig(AppConfig):
 
     def ready(self) -> None:
         from celltrace.audit.selectors import register_history
-        from celltrace.metabolism import selectors
+        from celltrace.core import demo as core_demo
+        from celltrace.metabolism import demo, selectors
         from celltrace.metabolism.models import MetabolismRun
 
         register_history(MetabolismRun, selectors.runs_visible)
+        core_demo.register("metabolism runs and energy profile", demo.load)
