@@ -30,10 +30,15 @@ CHUNK = 2000
 SILENT_FOR = dt.timedelta(hours=6)
 
 
+def _band(unit: StorageUnit) -> Decimal:
+    """A warning band that leaves the set point outside it: at most 5 °C, half the margin."""
+    margin = min(unit.set_point_c - unit.alarm_low_c, unit.alarm_high_c - unit.set_point_c)
+    return max(min(Decimal("5.0"), (margin / 2).quantize(Decimal("0.1"))), Decimal("0.0"))
+
+
 def _value(unit: StorageUnit, sensor_no: int, i: int, steps: int) -> Decimal:
     sp = float(unit.set_point_c)
-    span = float(unit.alarm_high_c - unit.alarm_low_c)
-    amp = min(1.5, span / 12)
+    amp = min(1.0, float(_band(unit)) / 3)
     ripple = (((i * 7919 + sensor_no * 104729) % 997) / 997 - 0.5) * amp * 0.4
     return Decimal(repr(round(sp + amp * math.sin(2 * math.pi * i / 288) + ripple, 1)))
 
@@ -85,6 +90,13 @@ def load(progress: bool) -> None:
         return
     calibration_due = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=180)
     for n, unit in enumerate(units):
+        services.unit_monitoring_set(
+            actor=tech,
+            unit=unit,
+            warning_band_c=_band(unit),
+            silent_after_intervals=3,
+            reason="demo set-up",
+        )
         services.sensor_create(
             actor=tech,
             unit=unit,
