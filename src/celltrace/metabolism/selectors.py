@@ -28,9 +28,9 @@ def runs_visible(actor: User) -> QuerySet[MetabolismRun]:
 
 def run_get(actor: User, pk: int | str) -> MetabolismRun:
     return get_visible(
-        scope(MetabolismRun.objects.all(), actor).select_related(
-            "organisation", "donor", "aliquot", "uploaded_by"
-        ),
+        scope(MetabolismRun.objects.all(), actor)
+        .select_related("organisation", "donor", "aliquot", "uploaded_by")
+        .defer("file_data", "normalisation_data"),
         actor,
         pk=pk,
     )
