@@ -18,6 +18,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 from celltrace.assays.errors import AssayInputError
@@ -103,7 +104,76 @@ def build_parser() -> argparse.ArgumentParser:
         help="Mito Stress Test points: Agilent min/max/last rules (default) or fixed points",
     )
     a.add_argument("--format", choices=["json", "table"], default="table")
+
+    p = sub.add_parser(
+        "plate",
+        help="analyse a plate-reader energy assay (ATP, ADP/ATP, NAD+/NADH, TMRM, JC-1)",
+        description="Analyse a plate-reader CSV (columns well, role, sample, concentration, "
+        "signal; see docs/metabolism.md): fit the standard curve (4PL/5PL), check its "
+        "acceptance rules and back-calculate samples. Samples outside the curve are flagged, "
+        "never extrapolated.",
+    )
+    p.add_argument("file", metavar="FILE", help="plate CSV")
+    p.add_argument("--assay", required=True, choices=sorted(PLATE_ASSAYS))
+    p.add_argument("--format", choices=["json", "table"], default="table")
     return parser
+
+
+PLATE_ASSAYS = {
+    "atp": "analyse_atp",
+    "adp-atp": "analyse_adp_atp",
+    "nad": "analyse_nad",
+    "jc1": "analyse_jc1",
+    "tmrm": "analyse_tmrm",
+}
+
+
+def _jsonable(value: object) -> object:
+    """Dataclass results as plain JSON (enums by value, floats as they are)."""
+    import dataclasses
+    import enum
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _plate(ns: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from celltrace.assays.metabolism import platereader
+
+    plate = platereader.read_plate_csv(Path(ns.file))
+    result = getattr(platereader, PLATE_ASSAYS[ns.assay])(plate)
+    data = _jsonable(result)
+    assert isinstance(data, dict)
+    if ns.format == "json":
+        json.dump(data, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return EXIT_OK
+    out.write(f"{data.get('assay', ns.assay)} — {Path(ns.file).name}\n")
+    for key in ("curve", "acid_curve", "base_curve"):
+        curve = data.get(key)
+        if isinstance(curve, dict):
+            state = "accepted" if curve.get("accepted") else "REJECTED"
+            reasons = "; ".join(str(r) for r in curve.get("failures") or [])
+            out.write(f"{key}: {state}{' — ' + reasons if reasons else ''}\n")
+    for sample in data.get("samples") or []:
+        assert isinstance(sample, dict)
+        flat = {k: v for k, v in sample.items() if not isinstance(v, dict | list)}
+        quantity = sample.get("quantity")
+        if isinstance(quantity, dict):
+            flat["value"] = quantity.get("value")
+            flat["flag"] = quantity.get("flag")
+        shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in flat.items()}
+        out.write("  " + "  ".join(f"{k}={v}" for k, v in shown.items()) + "\n")
+    return EXIT_OK
 
 
 def _fmt(v: float | None) -> str:
@@ -191,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     try:
+        if ns.command == "plate":
+            return _plate(ns, out, err)
         return _analyse(ns, out, err)
     except AssayInputError as exc:
         print(f"error: {exc}", file=err)
