@@ -35,11 +35,24 @@ CHROMIUM = os.environ.get("CELLTRACE_CHROMIUM", "/usr/bin/chromium")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
+
+
+def _uses_database(item: pytest.Item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    return bool(item.get_closest_marker("django_db")) or bool(names & DB_FIXTURES)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # CELLTRACE_ONLY_DB_TESTS=1 (the PostgreSQL pass of CI) leaves out tests that never touch a
+    # database: they already ran in the SQLite pass and would only run again unchanged.
+    only_db = os.environ.get("CELLTRACE_ONLY_DB_TESTS") == "1"
     keep, drop = [], []
     for item in items:
-        if (BACKEND != "postgres" and item.get_closest_marker("postgres")) or (
-            BACKEND != "sqlite" and item.get_closest_marker("sqlite")
+        if (
+            (only_db and not _uses_database(item))
+            or (BACKEND != "postgres" and item.get_closest_marker("postgres"))
+            or (BACKEND != "sqlite" and item.get_closest_marker("sqlite"))
         ):
             drop.append(item)
         else:

@@ -50,9 +50,16 @@ def test_header_declares_chinese_without_plural_forms_variation(po: polib.POFile
     assert not po.metadata_is_fuzzy
 
 
+def translations(entry: polib.POEntry) -> list[str]:
+    """The msgstr of an entry, or every plural form of a plural entry (ngettext)."""
+    if entry.msgid_plural:
+        return [entry.msgstr_plural[k] for k in sorted(entry.msgstr_plural)]
+    return [entry.msgstr]
+
+
 def test_every_entry_is_translated_and_not_fuzzy(po: polib.POFile) -> None:
     assert len(po) > 200
-    untranslated = [e.msgid for e in po if not e.msgstr.strip()]
+    untranslated = [e.msgid for e in po if not all(t.strip() for t in translations(e))]
     fuzzy = [e.msgid for e in po if "fuzzy" in e.flags]
     obsolete = [e.msgid for e in po.obsolete_entries()]
     assert untranslated == []
@@ -62,9 +69,10 @@ def test_every_entry_is_translated_and_not_fuzzy(po: polib.POFile) -> None:
 
 def test_placeholders_are_kept(po: polib.POFile) -> None:
     mismatched = [
-        (e.msgid, e.msgstr)
+        (e.msgid, t)
         for e in po
-        if set(PLACEHOLDER.findall(e.msgid)) != set(PLACEHOLDER.findall(e.msgstr))
+        for t in translations(e)
+        if set(PLACEHOLDER.findall(e.msgid)) != set(PLACEHOLDER.findall(t))
     ]
     assert mismatched == []
 
@@ -79,8 +87,8 @@ def test_placeholder_entries_are_marked_python_format(po: polib.POFile) -> None:
 def test_compiled_catalogue_matches_po(po: polib.POFile) -> None:
     assert MO_PATH.exists(), "run compilemessages -l zh_Hans"
     mo = polib.mofile(str(MO_PATH))
-    po_map = {e.msgid: e.msgstr for e in po.translated_entries()}
-    mo_map = {e.msgid: e.msgstr for e in mo if e.msgid}
+    po_map = {e.msgid: translations(e) for e in po.translated_entries()}
+    mo_map = {e.msgid: translations(e) for e in mo if e.msgid}
     assert mo_map == po_map
     assert mo.metadata.get("Plural-Forms") == po.metadata["Plural-Forms"]
 
