@@ -23,7 +23,10 @@ def utc_iso(moment: dt.datetime) -> str:
     """``2026-11-23T12:00:00.000000Z``; a naive datetime is refused."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.year < 1000:
+        return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime and gives the same fixed-width text
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def jsonable(value: Any) -> Any:

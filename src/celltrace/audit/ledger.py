@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Model
 
 from celltrace.audit import context
@@ -76,8 +76,8 @@ def _actor_fields(actor: Any) -> tuple[int | None, str, str, int | None]:
     return actor.pk, name, role, getattr(actor, "organisation_id", None)
 
 
-def _lock_head(cursor: Any) -> tuple[int, bytes]:
-    suffix = " FOR UPDATE" if connection.features.has_select_for_update else ""
+def _lock_head(cursor: Any, conn: Any) -> tuple[int, bytes]:
+    suffix = " FOR UPDATE" if conn.features.has_select_for_update else ""
     select = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1" + suffix  # noqa: S608
     cursor.execute(select)
     row = cursor.fetchone()
@@ -127,13 +127,14 @@ def _body(seq: int, when: str, actor: Any, entry: Entry, ctx: context.AuditConte
 
 def append_entries(actor: Any, entries: Iterable[Entry]) -> list[Appended]:
     """Append entries in order, in the caller's transaction, holding the head once."""
-    if not connection.in_atomic_block:
+    conn = transaction.get_connection()  # resolve the connection proxy once
+    if not conn.in_atomic_block:
         raise LedgerError("ledger entries must be written inside the service's transaction")
     ctx = context.current()
     out: list[Appended] = []
     rows: list[tuple[Any, ...]] = []
-    with connection.cursor() as cursor:
-        last_seq, last_hash = _lock_head(cursor)
+    with conn.cursor() as cursor:
+        last_seq, last_hash = _lock_head(cursor, conn)
         when = utc_iso(dt.datetime.now(dt.UTC))
         for entry in entries:
             seq = last_seq + 1
@@ -144,9 +145,9 @@ def append_entries(actor: Any, entries: Iterable[Entry]) -> list[Appended]:
             last_seq, last_hash = seq, entry_hash
         if not rows:
             return out
-        if connection.vendor == "sqlite":
+        if conn.vendor == "sqlite":
             # the driver's own connection: same transaction, no per-statement SQL rewriting
-            db = connection.connection
+            db = conn.connection
             db.executemany(_INSERT_QMARK, rows)
             db.execute(_UPDATE_HEAD_QMARK, (last_seq, last_hash))
         else:
