@@ -45,6 +45,7 @@ from celltrace.config.env import env
 from celltrace.core.choices import Role
 from celltrace.core.errors import Conflict, Invalid, PermissionDenied
 from celltrace.core.models import Organisation, User
+from celltrace.core.validation import require_reason
 
 #: ICCBBA's example FIN from ST-001 (as in its worked examples): never a real facility's.
 #: Set ``CELLTRACE_FACILITY_FIN`` (setting or environment) to the facility's licensed FIN.
@@ -81,12 +82,6 @@ def require_bank_role(actor: User) -> None:
         BANK_ROLES,
         _("Only bank technicians and administrators of the operator can do this."),
     )
-
-
-def _require_reason(reason: str) -> str:
-    if not reason.strip():
-        raise Invalid(_("Give a reason."), field="reason")
-    return reason.strip()
 
 
 def _clean(obj: models.Model, exclude: Sequence[str] = ()) -> None:
@@ -180,7 +175,7 @@ def donor_reveal(*, actor: User, donor: Donor, reason: str) -> dict[str, str]:
         REVEAL_ROLES,
         _("Only administrators, QA and bank technicians of the operator can reveal personal data."),
     )
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     values = {name: donor.personal(name) for name in DONOR_PERSONAL_FIELDS}
     with transaction.atomic():
         ledger.append(
@@ -247,7 +242,7 @@ def consent_record(
 
 def consent_withdraw(*, actor: User, consent: Consent, reason: str) -> Consent:
     require_bank_role(actor)
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     now = _now()
     with transaction.atomic():
         if not Consent.objects.filter(pk=consent.pk, withdrawn_at__isnull=True).update(
@@ -585,7 +580,7 @@ def aliquot_set_status(
 
     seen = Aliquot.objects.values_list("status", flat=True).get(pk=aliquot.pk)
     _require_status_role(actor, seen, status)
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     if status not in AliquotStatus.values:
         raise Invalid(_("Unknown status %(status)s.") % {"status": status}, field="status")
     if status == AliquotStatus.ISSUED and use not in Use.values:
@@ -834,7 +829,7 @@ def bank_batch_create(*, actor: User, data: BankBatchInput, reason: str) -> Bank
     from celltrace.storage.services import PlacementRow, placements_bulk_insert
 
     require_bank_role(actor)
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     problems = _validate_batch(data)
     if problems:
         raise Invalid("; ".join(problems))

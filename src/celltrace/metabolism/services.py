@@ -30,6 +30,7 @@ from celltrace.bank.models import Aliquot, Donor
 from celltrace.core.choices import Role
 from celltrace.core.errors import Conflict, Invalid, PermissionDenied
 from celltrace.core.models import Organisation, User
+from celltrace.core.validation import require_reason
 from celltrace.metabolism.choices import AssayType, EventType, RunStatus, TimePoint
 from celltrace.metabolism.models import MetabolismRun, WellExclusion
 
@@ -58,15 +59,7 @@ def _now() -> dt.datetime:
 
 
 def _reason(reason: str) -> str:
-    text = reason.strip()
-    if not text:
-        raise Invalid(_("Give a reason."), field="reason")
-    if len(text) > MAX_REASON_CHARS:
-        raise Invalid(
-            _("The reason is longer than %(n)s characters.") % {"n": MAX_REASON_CHARS},
-            field="reason",
-        )
-    return text
+    return require_reason(reason, max_chars=MAX_REASON_CHARS)
 
 
 def _decimal_in(value: Decimal | None, bounds: tuple[Decimal, Decimal], field: str) -> None:

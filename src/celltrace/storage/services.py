@@ -30,6 +30,7 @@ from celltrace.bank.models import Aliquot
 from celltrace.core.choices import Role
 from celltrace.core.errors import Conflict, Invalid, NotFound, PermissionDenied
 from celltrace.core.models import User
+from celltrace.core.validation import require_reason
 from celltrace.storage.choices import BoxKind, EventType, FillOrder, UnitKind
 from celltrace.storage.models import (
     Box,
@@ -51,12 +52,6 @@ def require_storage_role(actor: User) -> None:
         raise PermissionDenied(
             _("Only bank technicians and administrators of the operator can change storage.")
         )
-
-
-def _require_reason(reason: str) -> str:
-    if not reason.strip():
-        raise Invalid(_("Give a reason."), field="reason")
-    return reason.strip()
 
 
 def _now() -> dt.datetime:
@@ -253,7 +248,7 @@ def box_create(*, actor: User, rack: Rack, box_type: BoxType, name: str, barcode
 def box_move(*, actor: User, box: Box, rack: Rack, reason: str) -> Box:
     """Move a whole box, with its contents, to another rack (racks locked in pk order)."""
     require_storage_role(actor)
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     with transaction.atomic():
         current = Box.objects.get(pk=box.pk)
         if current.rack_id == rack.pk:
@@ -428,7 +423,7 @@ def aliquot_move(
 ) -> Placement:
     """Move a stored aliquot to a free position (both boxes locked in pk order)."""
     require_storage_role(actor)
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     _check_position(box, position)
     with transaction.atomic():
         seen = _active_placement(aliquot.pk)
@@ -504,7 +499,7 @@ def end_placement(*, actor: User, aliquot: Aliquot, now: dt.datetime) -> Placeme
 def aliquot_retrieve(*, actor: User, aliquot: Aliquot, reason: str) -> Placement:
     """Take a stored aliquot out of its position (it stays in stock; return it later)."""
     require_storage_role(actor)
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     with transaction.atomic():
         now = _now()
         ended = end_placement(actor=actor, aliquot=aliquot, now=now)
