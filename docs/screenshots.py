@@ -151,6 +151,17 @@ class Shooter:
         assert response is not None and response.ok, f"{path}: HTTP {response and response.status}"
 
     def shot(self, page: Page, name: str, *, full_page: bool = False) -> None:
+        if full_page:  # images below the fold with loading="lazy" would stay blank
+            page.evaluate(
+                "document.querySelectorAll('img[loading=lazy]')"
+                ".forEach(img => { img.loading = 'eager'; })"
+            )
+            deadline = time.monotonic() + 30
+            # polled from Python: the pages' CSP forbids wait_for_function's eval
+            while not page.evaluate("[...document.images].every(img => img.complete)"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name}: images still loading after 30 s")
+                time.sleep(0.2)
         page.wait_for_load_state("networkidle")
         path = IMAGES / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page, animations="disabled")
@@ -263,7 +274,104 @@ def take_all(s: Shooter) -> None:
     aurora.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
     s.shot(aurora, "api-docs")
 
-    for p in (admin, qa, tech, aurora):
+    for p in (admin, tech, aurora):
+        p.context.close()
+
+    # --- cell bank and storage (bank technician) ---------------------------------------------
+    tech = s.login("tech")
+    s.go(tech, "/storage/")
+    s.shot(tech, "storage-browser")
+    tech.locator("main a[href*='/storage/units/']").first.click()
+    tech.locator("main a[href*='/storage/racks/']").first.click()
+    tech.locator("main a[href*='/storage/boxes/']").first.click()
+    expect(tech.locator("main a[href*='/bank/aliquots/']").first).to_be_visible()
+    s.shot(tech, "storage-box", full_page=True)
+    tech.locator("main a[href*='/bank/aliquots/']").first.click()
+    tech.wait_for_url(re.compile(r".*/bank/aliquots/\d+/$"))
+    donor = tech.locator("dt:text-is('Donor') + dd").inner_text().strip()
+    s.shot(tech, "bank-aliquot", full_page=True)
+    s.go(tech, "/bank/")
+    tech.fill("input[name=donor]", donor)
+    tech.locator("form:has(input[name=q]) button[type=submit]").click()
+    tech.wait_for_url(re.compile(r".*/bank/\?.*"))
+    expect(tech.locator("main a[href*='/bank/aliquots/']").first).to_be_visible()
+    s.shot(tech, "bank-search")
+
+    # --- temperature monitoring --------------------------------------------------------------
+    s.go(tech, "/monitoring/")
+    s.shot(tech, "monitoring", full_page=True)
+    tech.locator("main a[href*='/monitoring/units/']").first.click()
+    tech.wait_for_url(re.compile(r".*/monitoring/units/\d+/$"))
+    s.shot(tech, "monitoring-unit", full_page=True)
+    # the first excursion whose impact report lists aliquots
+    s.go(tech, "/monitoring/excursions/")
+    hrefs = tech.eval_on_selector_all(
+        "main a[href*='/monitoring/excursions/']", "els => els.map(e => e.getAttribute('href'))"
+    )
+    excursions = sorted({h for h in hrefs if re.search(r"/excursions/\d+/$", h)})
+    for href in excursions:
+        s.go(tech, href)
+        if not re.search(r"\b0 aliquots were in this unit", tech.inner_text("main")):
+            break
+    tech.set_viewport_size({"width": VIEWPORT["width"], "height": 1500})
+    s.shot(tech, "monitoring-excursion")
+    tech.set_viewport_size(VIEWPORT)
+
+    # --- cell metabolism ---------------------------------------------------------------------
+    s.go(tech, "/metabolism/")
+    s.shot(tech, "metabolism-runs")
+    tech.locator("main a[href*='/metabolism/runs/']:not([href$='/new/'])").last.click()
+    tech.wait_for_url(re.compile(r".*/metabolism/runs/\d+/$"))
+    run_url = tech.url
+    # exclude one analysed well with a reason (a fresh installation each time: idempotent)
+    well = tech.locator("td.well-analysed").first
+    well_name = well.get_attribute("data-well")
+    well.locator("summary").click()
+    well.locator("input[name=reason]").fill("Bubble under the probe (seen in the Wave report)")
+    tech.locator("table.metabolism-plate").scroll_into_view_if_needed()
+    s.shot(tech, "metabolism-exclude")
+    well.locator("button[type=submit]").click()
+    tech.wait_for_url(run_url)
+    expect(tech.locator(f"td.well-excluded[data-well='{well_name}']")).to_be_visible()
+    expect(tech.locator("main")).to_contain_text("Bubble under the probe")
+    s.shot(tech, "metabolism-run", full_page=True)
+    tech.locator("main a[href*='/metabolism/donors/']").first.click()
+    tech.wait_for_url(re.compile(r".*/metabolism/donors/\d+/$"))
+    s.shot(tech, "metabolism-profile", full_page=True)
+
+    # --- QC laboratory: incoming, a certified request, the client portal, verification -------
+    analyst = s.login("analyst")
+    s.go(analyst, "/qc/lab/")
+    s.shot(analyst, "qc-lab", full_page=True)
+
+    aurora_qc = s.login("aurora")
+    s.go(aurora_qc, "/qc/")
+    s.shot(aurora_qc, "qc-portal", full_page=True)
+    # a certified request (one with a certificate of analysis)
+    certified = aurora_qc.locator("#requests tbody tr:has(.qc-status-certified)").first
+    request_path = certified.locator("a[href*='/qc/requests/']").first.get_attribute("href")
+    assert request_path, "no certified request in the client portal"
+    s.go(qa, request_path)
+    expect(qa.locator("main")).to_contain_text("Certificates of analysis")
+    s.shot(qa, "qc-request", full_page=True)
+
+    verify_path = qa.locator("main a[href*='/qc/verify/']").last.get_attribute("href")
+    pdf_path = qa.locator("main a[href*='/qc/certificates/'][href$='/pdf/']").last.get_attribute(
+        "href"
+    )
+    assert verify_path and pdf_path
+    pdf = qa.request.get(f"{s.base}{pdf_path}")
+    assert pdf.ok, f"{pdf_path}: HTTP {pdf.status}"
+    public = s.page()  # verification needs no account
+    s.go(public, verify_path)
+    public.locator("input[type=file]").set_input_files(
+        {"name": "certificate.pdf", "mimeType": "application/pdf", "buffer": pdf.body()}
+    )
+    public.click("form.form button.primary")
+    expect(public.locator("#verdict")).to_be_visible()
+    s.shot(public, "qc-verify", full_page=True)
+
+    for p in (qa, tech, analyst, aurora_qc, public):
         p.context.close()
 
 
