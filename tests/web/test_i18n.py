@@ -87,8 +87,8 @@ def test_placeholder_entries_are_marked_python_format(po: polib.POFile) -> None:
 def test_compiled_catalogue_matches_po(po: polib.POFile) -> None:
     assert MO_PATH.exists(), "run compilemessages -l zh_Hans"
     mo = polib.mofile(str(MO_PATH))
-    po_map = {e.msgid: translations(e) for e in po.translated_entries()}
-    mo_map = {e.msgid: translations(e) for e in mo if e.msgid}
+    po_map = {(e.msgctxt, e.msgid): translations(e) for e in po.translated_entries()}
+    mo_map = {(e.msgctxt, e.msgid): translations(e) for e in mo if e.msgid}
     assert mo_map == po_map
     assert mo.metadata.get("Plural-Forms") == po.metadata["Plural-Forms"]
 
@@ -165,3 +165,11 @@ def test_login_page_in_english_by_default(client: Client) -> None:
     text = _visible_text(response.content.decode())
     assert "Log in" in text
     assert "登录" not in text
+
+
+def test_ambiguous_words_are_translated_by_context() -> None:
+    with translation.override("zh-hans"):
+        assert translation.pgettext("measurement unit", "Unit") == "单位"
+        assert translation.gettext("Unit") != "单位"  # a storage unit elsewhere
+        assert translation.pgettext("pharmacopoeial method reference", "Reference") == "检验依据"
+        assert translation.gettext("Reference") != "检验依据"  # a donor reference elsewhere
