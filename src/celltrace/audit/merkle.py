@@ -21,10 +21,6 @@ NODE_PREFIX = b"\x01"
 EMPTY_ROOT = _sha256(b"").digest()
 
 
-def leaf_hash(data: bytes) -> bytes:
-    return _sha256(LEAF_PREFIX + data).digest()
-
-
 def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(NODE_PREFIX + left + right).digest()
 

@@ -22,7 +22,6 @@ from django_otp import devices_for_user
 
 from celltrace.audit import ledger, signing
 from celltrace.audit.choices import Action, EventType, SignatureMeaning
-from celltrace.audit.merkle import MerkleAccumulator
 from celltrace.audit.models import (
     AuditEvent,
     AuditReview,
@@ -342,11 +341,12 @@ def checkpoint_create(
             code=ErrorCode.LEDGER_INVALID,
         )
     size = report.entries
-    acc = MerkleAccumulator()
-    for chunk in iter_db_rows(upto=size):
-        acc.extend([bytes(r[1]) for r in chunk])
+    assert report.merkle_root is not None  # verified with merkle=True
     checkpoint = Checkpoint(
-        origin=origin, size=size, root=acc.root(), chain_head=report.last_hash if size else None
+        origin=origin,
+        size=size,
+        root=report.merkle_root,
+        chain_head=report.last_hash if size else None,
     )
     note = sign_checkpoint(checkpoint, private_key, origin)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)

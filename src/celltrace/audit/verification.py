@@ -55,18 +55,18 @@ def _read_block(
         ).fetchall()
     finally:
         con.close()
-    if len(rows) != count or not rows or rows[0][0] != first:
-        present = {r[0] for r in rows}
-        missing = next((s for s in range(first, last + 1) if s not in present), first)
+    if not rows:
         return BlockResult(
             first,
             count,
             b"",
             b"",
-            bad_seq=missing,
+            bad_seq=first,
             prev_needed=prev,
-            problem=f"seq {missing}: missing or out of order",
+            problem=f"seq {first}: missing or out of order",
         )
+    # a gap or a missing first row shows as non-consecutive seqs here, or as a block that does
+    # not start or end where expected when ``combine`` joins the blocks
     return verify_block(rows, prev, sizes, merkle)
 
 

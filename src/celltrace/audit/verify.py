@@ -38,6 +38,7 @@ class Report:
     entries: int = 0
     checkpoints_verified: int = 0
     last_hash: bytes = ZERO_HASH
+    merkle_root: bytes | None = None  # over every entry verified, when verified with merkle
     first_bad_seq: int | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -206,6 +207,8 @@ def combine(
         prev_hash = block.last_hash
         report.entries += block.count
     report.last_hash = prev_hash
+    if merkle:
+        report.merkle_root = acc.root()
     for cp in pending:
         report.fail(
             report.entries + 1,
