@@ -48,6 +48,12 @@ def actor_of(request: HttpRequest) -> User:
     return user
 
 
+def safe_next(request: HttpRequest) -> str:
+    """The ``next`` address of the request if it stays on this site, else empty."""
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    return nxt if url_has_allowed_host_and_scheme(nxt, {request.get_host()}) else ""
+
+
 def form_error(form: Any, exc: DomainError) -> None:
     """Put a domain error on the form field it names, or on the form."""
     field = exc.field if exc.field in getattr(form, "fields", {}) else None
@@ -78,9 +84,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 entity_id=user.pk,
                 entity_label=user.username,
             )
-            nxt = request.POST.get("next") or request.GET.get("next") or ""
-            if not url_has_allowed_host_and_scheme(nxt, {request.get_host()}):
-                nxt = ""
+            nxt = safe_next(request)
             if isinstance(user, User) and user.must_change_password:
                 return redirect("web:password_change")
             return HttpResponseRedirect(nxt or reverse("web:dashboard"))
@@ -375,9 +379,7 @@ def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse
     meaning = request.POST.get("meaning") or request.GET.get("meaning") or spec.meanings[0]
     if meaning not in spec.meanings:
         raise Http404
-    nxt = request.GET.get("next") or request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(nxt, {request.get_host()}):
-        nxt = ""
+    nxt = safe_next(request)
     form = SignForm(request.POST or None, initial={"meaning": meaning})
     refusal = spec.can_sign(actor, record, meaning)
     if request.method == "POST" and form.is_valid():
@@ -426,9 +428,7 @@ def signature_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         record = signing.record_for(actor, sig.record_type, sig.record_id)
     except NotFound as exc:
         raise Http404 from exc
-    nxt = request.GET.get("next") or request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(nxt, {request.get_host()}):
-        nxt = ""
+    nxt = safe_next(request)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
