@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,18 @@ def _append_only_guards(request: pytest.FixtureRequest) -> Iterator[None]:
     if transactional:
         connection.close_if_unusable_or_obsolete()
         guards.uninstall(connection)
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in the default language: a request through LocaleMiddleware (say, after
+    switching to Chinese) leaves its language active in the thread, which would leak into the
+    next test's service messages."""
+    yield
+    if "django" in sys.modules:
+        from django.utils import translation
+
+        translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
