@@ -11,6 +11,7 @@ from celltrace.api.auth import SessionAuth, TokenAuth
 from celltrace.audit.api import router as audit_router
 from celltrace.bank.api import router as bank_router
 from celltrace.core.api import router as core_router
+from celltrace.imports.api import router as imports_router
 from celltrace.metabolism.api import router as metabolism_router
 from celltrace.monitoring.api import router as monitoring_router
 from celltrace.qc.api import router as qc_router
@@ -39,3 +40,4 @@ api.add_router("/", storage_router)
 api.add_router("/", qc_router)
 api.add_router("/", metabolism_router)
 api.add_router("/", monitoring_router)
+api.add_router("/", imports_router)

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "celltrace.qc",
     "celltrace.metabolism",
     "celltrace.monitoring",
+    "celltrace.imports",
     "celltrace.api",
     "celltrace.web",
 ]

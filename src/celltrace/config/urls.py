@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("audit/", include("celltrace.audit.urls")),
     path("bank/", include("celltrace.bank.urls")),
+    path("imports/", include("celltrace.imports.urls")),
     path("storage/", include("celltrace.storage.urls")),
     path("qc/", include("celltrace.qc.urls")),
     path("metabolism/", include("celltrace.metabolism.urls")),

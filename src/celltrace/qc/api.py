@@ -369,3 +369,14 @@ def qc_certificates_verify(
         "sha256": outcome.sha256,
         "superseded_by": outcome.superseded_by.number if outcome.superseded_by else None,
     }
+
+
+def _mount_sub_routers() -> None:
+    """Dashboards, the catalogue and computed results keep their operations in their own modules."""
+    from celltrace.qc import api_catalogue, api_compute, api_dashboard
+
+    for sub in (api_dashboard.router, api_catalogue.router, api_compute.router):
+        router.add_router("", sub)
+
+
+_mount_sub_routers()

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from celltrace.qc import views
 
@@ -22,4 +22,7 @@ urlpatterns = [
     path("certificates/<int:pk>/pdf/", views.certificate_download, name="certificate_pdf"),
     path("certificates/<int:pk>/amend/", views.certificate_amend, name="certificate_amend"),
     path("verify/<uuid:uuid>/", views.verify, name="verify"),
+    path("", include("celltrace.qc.urls_dashboard")),
+    path("", include("celltrace.qc.urls_catalogue")),
+    path("", include("celltrace.qc.urls_compute")),
 ]

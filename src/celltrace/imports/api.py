@@ -1,0 +1,5 @@
+"""API operations of the inventory import."""
+
+from ninja import Router
+
+router = Router(tags=["inventory import"])
