@@ -158,7 +158,7 @@ def record_sign(
             signature_meaning=meaning,
             record_hash=digest,
         )
-        return Signature.objects.create(
+        signature = Signature.objects.create(
             signer=actor,
             printed_name=actor.full_name,
             signer_role=actor.primary_role,
@@ -172,6 +172,9 @@ def record_sign(
             audit_seq=appended.seq,
             mfa_used=mfa_used,
         )
+        if spec.on_signed is not None:
+            spec.on_signed(actor, record, signature)
+        return signature
 
 
 def signature_withdraw(*, actor: User, signature: Signature, reason: str) -> SignatureWithdrawal:

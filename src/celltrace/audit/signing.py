@@ -6,6 +6,12 @@ A domain app registers a model once (usually in its ``AppConfig.ready``)::
                      can_sign=audit_review_can_sign, visible=audit_reviews_visible)
 
 The model provides ``signature_content() -> dict``: the content the signature binds.
+
+``on_signed(actor, record, signature)``, when given, runs inside the signing transaction after
+the signature row exists: the place for what a signature sets in motion (a request becomes
+releasable, aliquots are issued). It is called explicitly by
+:func:`celltrace.audit.services.record_sign`, never through a signal, and anything it raises
+rolls the signature back.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from celltrace.core.models import User
 #: Returns why ``actor`` may not sign ``record`` with ``meaning``, or None when allowed.
 CanSign = Callable[[User, Any, str], str | None]
 Visible = Callable[[User], QuerySet[Any]]
+#: Runs in the signing transaction once the signature exists: (actor, record, signature).
+OnSigned = Callable[[User, Any, Signature], None]
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class SignableSpec:
     meanings: tuple[str, ...]
     can_sign: CanSign
     visible: Visible
+    on_signed: OnSigned | None = None
 
     @property
     def record_type(self) -> str:
@@ -46,9 +55,14 @@ _REGISTRY: dict[str, SignableSpec] = {}
 
 
 def register(
-    model: type[Model], *, meanings: Sequence[str], can_sign: CanSign, visible: Visible
+    model: type[Model],
+    *,
+    meanings: Sequence[str],
+    can_sign: CanSign,
+    visible: Visible,
+    on_signed: OnSigned | None = None,
 ) -> None:
-    spec = SignableSpec(model, tuple(str(m) for m in meanings), can_sign, visible)
+    spec = SignableSpec(model, tuple(str(m) for m in meanings), can_sign, visible, on_signed)
     _REGISTRY[spec.record_type] = spec
 
 

@@ -12,7 +12,6 @@ class QcConfig(AppConfig):
         from celltrace.core import demo as core_demo
         from celltrace.qc import (
             demo,
-            receivers,  # noqa: F401  (request status follows signatures)
             selectors,
             services,
         )
@@ -30,12 +29,14 @@ class QcConfig(AppConfig):
             meanings=Result.SIGNATURE_MEANINGS,
             can_sign=services.result_can_sign,
             visible=selectors.results_signable,
+            on_signed=services.result_signed,
         )
         signing.register(
             TestRequest,
             meanings=TestRequest.SIGNATURE_MEANINGS,
             can_sign=services.request_can_sign,
             visible=selectors.requests_visible,
+            on_signed=services.request_signed,
         )
         register_history(TestRequest, selectors.requests_visible)
         register_history(Sample, selectors.samples_visible)

@@ -3,7 +3,8 @@
 Signing (``performed``, ``reviewed`` on results; ``released`` on requests) goes through
 :func:`celltrace.audit.services.record_sign`; :func:`result_can_sign` and
 :func:`request_can_sign` enforce four-eyes and the release conditions, and
-:mod:`celltrace.qc.receivers` moves the request's status in the signing transaction.
+:func:`result_signed` / :func:`request_signed` (registered as ``on_signed`` hooks) move the
+request's status in the signing transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from celltrace.audit import ledger, signing
 from celltrace.audit.choices import Action, SignatureMeaning
+from celltrace.audit.models import Signature
 from celltrace.core.choices import OrganisationKind, Role
 from celltrace.core.errors import Conflict, Invalid, NotFound, PermissionDenied
 from celltrace.core.models import Organisation, User
@@ -37,6 +39,7 @@ from celltrace.qc.choices import (
     ResultStatus,
     RoundingMode,
     SampleStatus,
+    VersionStatus,
 )
 from celltrace.qc.evaluation import evaluate
 from celltrace.qc.models import (
@@ -218,6 +221,11 @@ def methods_seed(*, actor: User | None = None) -> int:
     return len(created)
 
 
+def _next_method_version(method: Method) -> int:
+    latest = MethodVersion.objects.filter(method=method).order_by("-version").first()
+    return latest.version + 1 if latest else 1
+
+
 def method_version_create(
     *, actor: User | None, method: Method, changes: Mapping[str, Any], reason: str
 ) -> MethodVersion:
@@ -244,10 +252,16 @@ def method_version_create(
     with transaction.atomic():
         Method.objects.select_for_update().get(pk=method.pk)
         current = MethodVersion.objects.get(method=method, is_current=True)
-        MethodVersion.objects.filter(pk=current.pk).update(is_current=False)
+        MethodVersion.objects.filter(pk=current.pk).update(
+            is_current=False, status=VersionStatus.SUPERSEDED
+        )
         values = {f: getattr(current, f) for f in allowed} | dict(changes)
         new = MethodVersion.objects.create(
-            method=method, version=current.version + 1, reason=reason, is_current=True, **values
+            method=method,
+            version=_next_method_version(method),
+            reason=reason,
+            is_current=True,
+            **values,
         )
         ledger.append(
             actor=actor,
@@ -356,7 +370,9 @@ def specification_create(
             Specification.objects.select_for_update().filter(code=code).order_by("-version").first()
         )
         if previous is not None:
-            Specification.objects.filter(code=code, is_current=True).update(is_current=False)
+            Specification.objects.filter(code=code, is_current=True).update(
+                is_current=False, status=VersionStatus.SUPERSEDED
+            )
         spec = Specification.objects.create(
             code=code,
             version=(previous.version + 1) if previous else 1,
@@ -761,8 +777,6 @@ def _limit_for(test: Test) -> tuple[SpecificationLimit | None, str]:
 
 
 def _signature_meanings(record: Any, valid_only: bool = False) -> set[str]:
-    from celltrace.audit.models import Signature
-
     if not valid_only:
         return set(
             Signature.objects.filter(
@@ -1062,10 +1076,20 @@ def request_can_sign(actor: User, req: TestRequest, meaning: str) -> str | None:
     return release_refusal(req)
 
 
+def result_signed(actor: User, result: Result, signature: Signature) -> None:
+    """``on_signed`` hook of results: a performed/reviewed signature may complete the request."""
+    request_sync_status(actor=actor, request=result.test.request)
+
+
+def request_signed(actor: User, request: TestRequest, signature: Signature) -> None:
+    """``on_signed`` hook of requests: QA's release signature releases the request."""
+    request_sync_status(actor=actor, request=request)
+
+
 def request_sync_status(*, actor: User | None, request: TestRequest) -> TestRequest:
     """Bring the request's status in line with its signatures (idempotent): in testing ↔
     reviewed as the results' reviews complete or break, reviewed → released after QA's
-    release signature. Runs in the signing transaction (see :mod:`celltrace.qc.receivers`)."""
+    release signature. Runs in the signing transaction (see :func:`result_signed`)."""
     with transaction.atomic():
         req = _lock_request(request)
         if req.status in OPEN_FOR_TESTING:
