@@ -85,3 +85,24 @@ class EventType:
     ALIQUOT_STATUS_CHANGED = "ALIQUOT_STATUS_CHANGED"
     ALIQUOTS_PRINTED = "ALIQUOTS_PRINTED"
     BANK_BATCH_CREATED = "BANK_BATCH_CREATED"
+    COLLECTION_PROCESSED = "COLLECTION_PROCESSED"
+    DISTRIBUTION_CREATED = "DISTRIBUTION_CREATED"
+    DISTRIBUTION_CANCELLED = "DISTRIBUTION_CANCELLED"
+    DISTRIBUTION_RELEASED = "DISTRIBUTION_RELEASED"
+    #: One per aliquot when a signed distribution hands it over (chain of custody).
+    ALIQUOT_DISPATCHED = "ALIQUOT_DISPATCHED"
+
+
+class DistributionStatus(models.TextChoices):
+    """A distribution is drafted by the bank, then released by QA's signature (or cancelled)."""
+
+    DRAFT = "draft", _("Draft (awaiting QA release)")
+    RELEASED = "released", _("Released and dispatched")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class ShippingCondition(models.TextChoices):
+    LN2_DRY_SHIPPER = "ln2_dry_shipper", _("LN2 dry shipper (≤ -150 °C)")
+    DRY_ICE = "dry_ice", _("Dry ice (≤ -70 °C)")
+    REFRIGERATED = "refrigerated", _("Refrigerated (2–8 °C)")
+    AMBIENT = "ambient", _("Ambient (15–25 °C)")

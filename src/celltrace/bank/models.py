@@ -20,11 +20,13 @@ from celltrace.bank.choices import (
     AliquotStatus,
     CollectionType,
     ContainerType,
+    DistributionStatus,
     ProductType,
+    ShippingCondition,
     Use,
 )
 from celltrace.bank.isbt128 import Din, ProductCode, check_character, format_din
-from celltrace.core.models import TenantOwned
+from celltrace.core.models import Organisation, TenantOwned
 
 #: The encrypted personal-data fields of a donor: model field → associated-data purpose.
 DONOR_PERSONAL_FIELDS = {
@@ -346,3 +348,119 @@ class Aliquot(TenantOwned):
     @property
     def is_expired(self) -> bool:
         return self.expiry is not None and self.expiry <= dt.datetime.now(dt.UTC)
+
+
+class Distribution(TenantOwned):
+    """Aliquots leaving the bank for a recipient: the chain of custody out of the bank.
+
+    ``organisation`` owns the material (every aliquot belongs to it). The bank drafts the
+    distribution; QA releases it with an electronic signature (meaning *released*), which
+    issues the aliquots for ``intended_use`` and ends their storage placements
+    (``distribution_released``, the ``on_signed`` hook). The signature binds
+    :meth:`signature_content`: recipient, use, shipping conditions and the aliquots.
+    """
+
+    SIGNATURE_MEANINGS = ("released",)
+
+    recipient_organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recipient organisation"),
+    )
+    recipient_name = models.CharField(_("recipient (clinical site or person)"), max_length=200)
+    recipient_address = models.TextField(_("delivery address"), blank=True)
+    intended_use = models.CharField(_("intended use"), max_length=20, choices=Use.choices)
+    shipping_conditions = models.CharField(
+        _("shipping conditions"), max_length=30, choices=ShippingCondition.choices
+    )
+    shipping_notes = models.TextField(_("shipping notes"), blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=DistributionStatus.choices,
+        default=DistributionStatus.DRAFT,
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    released_at = models.DateTimeField(_("released"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=DistributionStatus.values),
+                name="bank_distribution_status_known",
+                violation_error_message="Unknown distribution status.",
+            ),
+            models.CheckConstraint(
+                condition=Q(intended_use__in=Use.values),
+                name="bank_distribution_use_known",
+                violation_error_message="Unknown intended use.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=DistributionStatus.RELEASED) | Q(released_at__isnull=False),
+                name="bank_distribution_released_has_time",
+                violation_error_message="A released distribution records when it was released.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def number(self) -> str:
+        return f"DIS-{self.pk or 0:06d}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("bank:distribution", args=[self.pk])
+
+    def signature_content(self) -> dict[str, object]:
+        """What QA's release signature binds (the status it sets is deliberately not part)."""
+        return {
+            "number": self.number,
+            "organisation_id": self.organisation_id,
+            "recipient_organisation_id": self.recipient_organisation_id,
+            "recipient_name": self.recipient_name,
+            "recipient_address": self.recipient_address,
+            "intended_use": self.intended_use,
+            "shipping_conditions": self.shipping_conditions,
+            "shipping_notes": self.shipping_notes,
+            "created_by_id": self.created_by_id,
+            "aliquots": [
+                {
+                    "id": item.aliquot_id,
+                    "din": item.aliquot.din,
+                    "product_code": item.aliquot.product_code_text,
+                    "barcode": item.aliquot.barcode,
+                }
+                for item in self.items.select_related("aliquot").order_by("aliquot_id")
+            ],
+        }
+
+
+class DistributionItem(TenantOwned):
+    """One aliquot of a distribution (the aliquot's organisation, like the distribution's)."""
+
+    distribution = models.ForeignKey(Distribution, on_delete=models.PROTECT, related_name="items")
+    aliquot = models.ForeignKey(
+        Aliquot, on_delete=models.PROTECT, related_name="distribution_items"
+    )
+
+    class Meta:
+        ordering = ["distribution_id", "aliquot_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["distribution", "aliquot"],
+                name="bank_distributionitem_unique_aliquot",
+                violation_error_message="This aliquot is already on the distribution.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.distribution_id}: {self.aliquot_id}"

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from celltrace.audit.models import AuditEvent
 from celltrace.bank import isbt128
-from celltrace.bank.models import Aliquot, Collection, Donor
+from celltrace.bank.models import Aliquot, Collection, Distribution, Donor
 from celltrace.core.errors import Invalid, NotFound
 from celltrace.core.models import User
 from celltrace.core.tenancy import get_visible, scope, sees_all_tenants
@@ -27,6 +27,20 @@ def donor_get(actor: User, pk: int | str) -> Donor:
 
 def collections_visible(actor: User) -> QuerySet[Collection]:
     return scope(Collection.objects.all(), actor).select_related("donor")
+
+
+def collection_get(actor: User, pk: int | str) -> Collection:
+    return get_visible(collections_visible(actor).select_related("organisation"), actor, pk=pk)
+
+
+def distributions_visible(actor: User) -> QuerySet[Distribution]:
+    return scope(Distribution.objects.all(), actor).select_related(
+        "organisation", "recipient_organisation", "created_by"
+    )
+
+
+def distribution_get(actor: User, pk: int | str) -> Distribution:
+    return get_visible(distributions_visible(actor), actor, pk=pk)
 
 
 def aliquots_visible(actor: User) -> QuerySet[Aliquot]:

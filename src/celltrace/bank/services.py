@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from celltrace.audit import ledger
-from celltrace.audit.choices import Action
+from celltrace.audit.choices import Action, SignatureMeaning
 from celltrace.bank import crypto, isbt128, sprec
 from celltrace.bank.choices import (
     ALLOWED_TRANSITIONS,
@@ -27,8 +27,10 @@ from celltrace.bank.choices import (
     AliquotStatus,
     CollectionType,
     ContainerType,
+    DistributionStatus,
     EventType,
     ProductType,
+    ShippingCondition,
     Use,
 )
 from celltrace.bank.models import (
@@ -38,11 +40,13 @@ from celltrace.bank.models import (
     Collection,
     Consent,
     DinSequence,
+    Distribution,
+    DistributionItem,
     Donor,
     Product,
 )
 from celltrace.config.env import env
-from celltrace.core.choices import Role
+from celltrace.core.choices import OrganisationKind, Role
 from celltrace.core.errors import Conflict, Invalid, PermissionDenied
 from celltrace.core.models import Organisation, User
 from celltrace.core.validation import require_reason
@@ -1057,3 +1061,500 @@ def aliquot_labels_print(*, actor: User, aliquots: Iterable[Aliquot], layout_nam
             entity_label=str(items[0]) if len(items) == 1 else f"{len(items)} aliquots",
             new={"aliquot_ids": [a.pk for a in items], "layout": layout_name},
         )
+
+
+# --- processing a collection into a product and its aliquots --------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessingResult:
+    batch: BankBatch
+    product: Product
+    aliquots: list[Aliquot]
+    placed: int
+    ledger_seq: int
+
+
+#: At most this many aliquots per processing step (one first-level division letter each).
+MAX_ALIQUOTS_PER_PROCESSING = len(FIRST_LEVEL_DIVISIONS)
+
+
+def collection_process(
+    *,
+    actor: User,
+    collection: Collection,
+    product_type: str,
+    pdc: str,
+    isbt_collection_type: str,
+    count: int,
+    container_type: str,
+    volume_ul: Decimal,
+    cell_count: int | None = None,
+    viability_pct: Decimal | None = None,
+    expiry: dt.datetime | None = None,
+    processed_at: dt.datetime | None = None,
+    place: bool = False,
+    unit: Any = None,
+    reason: str = "",
+) -> ProcessingResult:
+    """Process a collection into one product and ``count`` aliquots (quarantine, divisions
+    ``A0`` … in order), optionally placing them at once in free positions proposed by
+    :func:`celltrace.storage.services.allocate_positions` (together in one box where possible,
+    in the unit's fill order). One transaction, ONE ledger entry ``COLLECTION_PROCESSED`` on a
+    :class:`BankBatch` that the aliquots point at, so each aliquot's timeline starts with it.
+    """
+    from celltrace.storage.models import Box
+    from celltrace.storage.services import (
+        PlacementRow,
+        allocate_positions,
+        location_of,
+        placements_bulk_insert,
+    )
+
+    require_bank_role(actor)
+    if product_type not in ProductType.values:
+        raise Invalid(_("Unknown product type."), field="product_type")
+    pdc = pdc.strip().upper()
+    _product_code(pdc, isbt_collection_type)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise Invalid(_("Make at least one aliquot."), field="count")
+    if count > MAX_ALIQUOTS_PER_PROCESSING:
+        raise Invalid(
+            _("At most %(n)s aliquots can be made in one step (divisions A0 to Z0).")
+            % {"n": MAX_ALIQUOTS_PER_PROCESSING},
+            field="count",
+        )
+    _aliquot_values(
+        container_type=container_type,
+        volume_ul=volume_ul,
+        cell_count=cell_count,
+        viability_pct=viability_pct,
+        expiry=expiry,
+    )
+    if expiry is not None:
+        expiry = _aware(expiry, "expiry")
+    processed = _aware(processed_at, "processed_at") if processed_at else _now()
+    if processed < collection.collected_at:
+        raise Invalid(
+            _("Processing cannot come before the collection (%(when)s UTC).")
+            % {"when": collection.collected_at.strftime("%Y-%m-%d %H:%M")},
+            field="processed_at",
+        )
+    if processed > _now() + dt.timedelta(minutes=5):
+        raise Invalid(_("Processing cannot be in the future."), field="processed_at")
+    reason = reason.strip()
+    with transaction.atomic():
+        locked = Collection.objects.select_for_update().get(pk=collection.pk)
+        consent_check(donor_id=locked.donor_id, use="storage", reference=str(locked.donor))
+        used = set(
+            Aliquot.objects.filter(din=locked.din, pdc=pdc).values_list("division", flat=True)
+        )
+        free = [d for d in FIRST_LEVEL_DIVISIONS if d not in used]
+        if len(free) < count:
+            raise Conflict(
+                _("Only %(n)s division codes are left for %(pdc)s on this collection.")
+                % {"n": len(free), "pdc": pdc},
+                field="count",
+            )
+        batch = BankBatch.objects.create(
+            organisation_id=locked.organisation_id,
+            created_by=actor,
+            created_by_name=actor.full_name or actor.username,
+            source=f"processing of {locked.din}",
+            reason=reason,
+        )
+        product = Product.objects.create(
+            organisation_id=locked.organisation_id,
+            collection=locked,
+            product_type=product_type,
+            pdc=pdc,
+            isbt_collection_type=isbt_collection_type,
+            processed_at=processed,
+            batch=batch,
+        )
+        aliquots = [
+            Aliquot(
+                organisation_id=locked.organisation_id,
+                product=product,
+                din=locked.din,
+                pdc=pdc,
+                isbt_collection_type=isbt_collection_type,
+                division=division,
+                barcode=f"{locked.din}{pdc}{isbt_collection_type}{division}",
+                container_type=container_type,
+                volume_ul=volume_ul,
+                cell_count=cell_count,
+                viability_pct=viability_pct,
+                expiry=expiry,
+                batch=batch,
+            )
+            for division in free[:count]
+        ]
+        try:
+            with transaction.atomic():
+                Aliquot.objects.bulk_create(aliquots)
+        except IntegrityError as exc:
+            raise Conflict(
+                _("An aliquot identity or barcode is already used; reload and try again.")
+            ) from exc
+        placed: list[dict[str, Any]] = []
+        locations: list[dict[str, Any]] = []
+        if place:
+            positions = allocate_positions(actor=actor, count=count, unit=unit)
+            box_ids = sorted({p.box_id for p in positions})
+            list(Box.objects.select_for_update().filter(pk__in=box_ids).order_by("pk"))
+            placed = placements_bulk_insert(
+                actor=actor,
+                rows=[
+                    PlacementRow(a.pk, a.organisation_id, p.pk)
+                    for a, p in zip(aliquots, positions, strict=True)
+                ],
+                now=_now(),
+            )
+            locations = [location_of(p) for p in positions]
+        appended = ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=EventType.COLLECTION_PROCESSED,
+            entity_type="bank.bankbatch",
+            entity_id=batch.pk,
+            entity_label=str(batch),
+            organisation_id=locked.organisation_id,
+            new={
+                "collection_id": locked.pk,
+                "din": locked.din,
+                "product": {
+                    "id": product.pk,
+                    "product_type": product_type,
+                    "pdc": pdc,
+                    "isbt_collection_type": isbt_collection_type,
+                    "processed_at": processed,
+                },
+                "aliquots": [_aliquot_record(a) for a in aliquots],
+                "locations": locations,
+            },
+            reason=reason,
+        )
+        batch.ledger_seq = appended.seq
+        batch.save(update_fields=["ledger_seq"])
+    return ProcessingResult(
+        batch=batch,
+        product=product,
+        aliquots=aliquots,
+        placed=len(placed),
+        ledger_seq=appended.seq,
+    )
+
+
+# --- distributions: release out of the bank with QA's signature -----------------------------
+
+#: Statuses an aliquot may have to be put on a distribution and released with it.
+DISTRIBUTABLE_STATUSES = frozenset({AliquotStatus.AVAILABLE, AliquotStatus.RESERVED})
+
+
+def distribution_problems(
+    aliquots: Sequence[Aliquot], use: str, *, distribution_id: int | None = None
+) -> list[str]:
+    """Why these aliquots cannot leave the bank for ``use`` (one line per aliquot and rule);
+    empty when they can. ``aliquots`` need ``product__collection__donor`` loaded."""
+    problems: list[str] = []
+    if use not in Use.values:
+        return [_("Say whether the distribution is for clinical or research use.")]
+    label = Use(use).label
+    other = DistributionItem.objects.filter(
+        aliquot__in=[a.pk for a in aliquots], distribution__status=DistributionStatus.DRAFT
+    ).select_related("distribution")
+    if distribution_id is not None:
+        other = other.exclude(distribution_id=distribution_id)
+    pending = {i.aliquot_id: i.distribution.number for i in other}
+    covered: dict[int, bool] = {}
+    for a in aliquots:
+        name = f"{a.din} {a.product_code_text}"
+        if a.status not in DISTRIBUTABLE_STATUSES:
+            problems.append(
+                _(
+                    "Aliquot %(a)s is %(status)s; only available or reserved aliquots can be "
+                    "distributed."
+                )
+                % {"a": name, "status": AliquotStatus(a.status).label}
+            )
+            continue
+        donor = a.product.collection.donor
+        if donor.pk not in covered:
+            covered[donor.pk] = consent_covers(donor.pk, use)
+        if not covered[donor.pk]:
+            problems.append(
+                _(
+                    "Aliquot %(a)s: donor %(donor)s has no active consent covering %(use)s; "
+                    "it cannot be distributed for this use."
+                )
+                % {"a": name, "donor": donor.reference, "use": label}
+            )
+        if use == Use.CLINICAL and a.product_code.research_only:
+            problems.append(
+                _("Aliquot %(a)s is coded for research only, not for clinical use.") % {"a": name}
+            )
+        if use == Use.CLINICAL and a.is_expired:
+            problems.append(_("Aliquot %(a)s has expired.") % {"a": name})
+        if a.pk in pending:
+            problems.append(
+                _("Aliquot %(a)s is already on distribution %(d)s.")
+                % {"a": name, "d": pending[a.pk]}
+            )
+    return problems
+
+
+def distribution_create(
+    *,
+    actor: User,
+    aliquots: Sequence[Aliquot],
+    recipient_name: str,
+    intended_use: str,
+    shipping_conditions: str,
+    recipient_organisation: Organisation | None = None,
+    recipient_address: str = "",
+    shipping_notes: str = "",
+    reason: str = "",
+) -> Distribution:
+    """Draft a distribution of stock aliquots (one organisation's) to a recipient, checked
+    against every donor's consent for ``intended_use``. QA then signs it *released*."""
+    require_bank_role(actor)
+    recipient_name = recipient_name.strip()
+    if not recipient_name:
+        raise Invalid(_("Name the recipient (clinical site or person)."), field="recipient_name")
+    if intended_use not in Use.values:
+        raise Invalid(
+            _("Say whether the distribution is for clinical or research use."),
+            field="intended_use",
+        )
+    if shipping_conditions not in ShippingCondition.values:
+        raise Invalid(_("Choose the shipping conditions."), field="shipping_conditions")
+    ids = sorted({a.pk for a in aliquots})
+    if not ids:
+        raise Invalid(_("Scan at least one aliquot."), field="aliquots")
+    with transaction.atomic():
+        locked = list(
+            Aliquot.objects.select_for_update()
+            .select_related("product__collection__donor", "organisation")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        )
+        orgs = {a.organisation_id for a in locked}
+        if len(locked) != len(ids):
+            raise Invalid(_("An aliquot does not exist."), field="aliquots")
+        if len(orgs) != 1:
+            raise Invalid(
+                _("All aliquots of a distribution belong to one organisation."),
+                field="aliquots",
+            )
+        owner = locked[0].organisation
+        if (
+            recipient_organisation is not None
+            and owner.kind == OrganisationKind.CLIENT
+            and recipient_organisation.pk != owner.pk
+        ):
+            raise Invalid(
+                _(
+                    "Material of %(owner)s can only go to %(owner)s or to a named clinical "
+                    "site, not to %(other)s."
+                )
+                % {"owner": owner.name, "other": recipient_organisation.name},
+                field="recipient_organisation",
+            )
+        problems = distribution_problems(locked, intended_use)
+        if problems:
+            raise Conflict(" ".join(problems), field="aliquots")
+        dist = Distribution.objects.create(
+            organisation=owner,
+            recipient_organisation=recipient_organisation,
+            recipient_name=recipient_name,
+            recipient_address=recipient_address.strip(),
+            intended_use=intended_use,
+            shipping_conditions=shipping_conditions,
+            shipping_notes=shipping_notes.strip(),
+            created_by=actor,
+        )
+        DistributionItem.objects.bulk_create(
+            DistributionItem(organisation=owner, distribution=dist, aliquot=a) for a in locked
+        )
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=EventType.DISTRIBUTION_CREATED,
+            entity_type="bank.distribution",
+            entity_id=dist.pk,
+            entity_label=dist.number,
+            organisation_id=owner.pk,
+            new={
+                "recipient_organisation_id": recipient_organisation.pk
+                if recipient_organisation
+                else None,
+                "recipient_name": recipient_name,
+                "intended_use": intended_use,
+                "shipping_conditions": shipping_conditions,
+                "aliquots": [
+                    {"id": a.pk, "din": a.din, "product_code": a.product_code_text} for a in locked
+                ],
+            },
+            reason=reason.strip(),
+        )
+    return dist
+
+
+def distribution_cancel(*, actor: User, distribution: Distribution, reason: str) -> Distribution:
+    """Cancel a draft distribution (its aliquots stay in stock)."""
+    require_bank_role(actor)
+    reason = require_reason(reason)
+    with transaction.atomic():
+        locked = Distribution.objects.select_for_update().get(pk=distribution.pk)
+        if locked.status != DistributionStatus.DRAFT:
+            raise Conflict(
+                _("Distribution %(d)s is %(status)s and can no longer be cancelled.")
+                % {"d": locked.number, "status": DistributionStatus(locked.status).label}
+            )
+        now = _now()
+        locked.status = DistributionStatus.CANCELLED
+        locked.cancelled_at = now
+        locked.save(update_fields=["status", "cancelled_at"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=EventType.DISTRIBUTION_CANCELLED,
+            entity_type="bank.distribution",
+            entity_id=locked.pk,
+            entity_label=locked.number,
+            organisation_id=locked.organisation_id,
+            old={"status": DistributionStatus.DRAFT},
+            new={"status": DistributionStatus.CANCELLED, "cancelled_at": now},
+            reason=reason,
+        )
+    return locked
+
+
+def _distribution_aliquots(distribution: Distribution) -> list[Aliquot]:
+    return list(
+        Aliquot.objects.select_related("product__collection__donor")
+        .filter(distribution_items__distribution=distribution)
+        .order_by("pk")
+    )
+
+
+def distribution_can_sign(actor: User, distribution: Distribution, meaning: str) -> str | None:
+    """``can_sign`` of distributions: QA of the operator, not the person who drafted it, a
+    draft whose aliquots may still leave for its use (consent re-checked now)."""
+    if meaning != SignatureMeaning.RELEASED:
+        return _("Distributions are signed as released.")
+    if not (actor.is_active and actor.is_operator_staff and actor.has_role(Role.QA)):
+        return _("Only QA of the operator releases a distribution.")
+    if distribution.created_by_id == actor.pk:
+        return _("The person who drafted the distribution cannot also release it.")
+    if distribution.status != DistributionStatus.DRAFT:
+        return _("Distribution %(d)s is %(status)s.") % {
+            "d": distribution.number,
+            "status": DistributionStatus(distribution.status).label,
+        }
+    problems = distribution_problems(
+        _distribution_aliquots(distribution),
+        distribution.intended_use,
+        distribution_id=distribution.pk,
+    )
+    return " ".join(problems) or None
+
+
+def distribution_released(actor: User, distribution: Distribution, signature: Any) -> None:
+    """``on_signed`` hook: QA's release signature issues every aliquot of the distribution for
+    its intended use and ends its storage placement, each a custody hand-over on the ledger
+    (``ALIQUOT_DISPATCHED``), then marks the distribution released (``DISTRIBUTION_RELEASED``).
+    Runs inside the signing transaction: anything refused here rolls the signature back.
+    Locks: the distribution, then the boxes (pk order), then the aliquots (pk order)."""
+    from celltrace.storage.models import Box, Placement
+    from celltrace.storage.services import location_of
+
+    with transaction.atomic():
+        dist = Distribution.objects.select_for_update().get(pk=distribution.pk)
+        if dist.status != DistributionStatus.DRAFT:
+            raise Conflict(
+                _("Distribution %(d)s is %(status)s.")
+                % {"d": dist.number, "status": DistributionStatus(dist.status).label}
+            )
+        ids = sorted(dist.items.values_list("aliquot_id", flat=True))
+        placements = {
+            p.aliquot_id: p
+            for p in Placement.objects.select_related("position__box__rack__unit").filter(
+                aliquot_id__in=ids, removed_at__isnull=True
+            )
+        }
+        box_ids = sorted({p.position.box_id for p in placements.values()})
+        list(Box.objects.select_for_update().filter(pk__in=box_ids).order_by("pk"))
+        locked = list(
+            Aliquot.objects.select_for_update()
+            .select_related("product__collection__donor")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        )
+        problems = distribution_problems(locked, dist.intended_use, distribution_id=dist.pk)
+        if problems:
+            raise Conflict(" ".join(problems), field="aliquots")
+        now = _now()
+        ended = Placement.objects.filter(
+            pk__in=[p.pk for p in placements.values()], removed_at__isnull=True
+        ).update(removed_at=now, removed_by=actor)
+        if ended != len(placements):
+            raise Conflict(_("An aliquot was moved meanwhile; reload and try again."))
+        recipient = {
+            "distribution_id": dist.pk,
+            "distribution": dist.number,
+            "recipient_organisation_id": dist.recipient_organisation_id,
+            "recipient_name": dist.recipient_name,
+            "shipping_conditions": dist.shipping_conditions,
+        }
+        for a in locked:
+            if not Aliquot.objects.filter(pk=a.pk, status=a.status).update(
+                status=AliquotStatus.ISSUED
+            ):
+                raise Conflict(_("The aliquot changed meanwhile; reload and try again."))
+            placement = placements.get(a.pk)
+            ledger.append(
+                actor=actor,
+                action=Action.UPDATE,
+                event_type=EventType.ALIQUOT_DISPATCHED,
+                entity_type="bank.aliquot",
+                entity_id=a.pk,
+                entity_label=str(a),
+                organisation_id=a.organisation_id,
+                old={
+                    "status": a.status,
+                    "location": location_of(placement.position) if placement else None,
+                    "custodian": "bank",
+                },
+                new={
+                    "status": AliquotStatus.ISSUED,
+                    "use": dist.intended_use,
+                    "location": None,
+                    "custodian": dist.recipient_name,
+                    **recipient,
+                },
+                reason=_("Released with distribution %(d)s") % {"d": dist.number},
+            )
+        dist.status = DistributionStatus.RELEASED
+        dist.released_at = now
+        dist.save(update_fields=["status", "released_at"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=EventType.DISTRIBUTION_RELEASED,
+            entity_type="bank.distribution",
+            entity_id=dist.pk,
+            entity_label=dist.number,
+            organisation_id=dist.organisation_id,
+            old={"status": DistributionStatus.DRAFT},
+            new={
+                "status": DistributionStatus.RELEASED,
+                "released_at": now,
+                "signature_id": signature.pk,
+                "aliquot_ids": ids,
+                "placements_ended": ended,
+            },
+        )
+    distribution.status = dist.status
+    distribution.released_at = now

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -306,6 +306,17 @@ def _active_placement(aliquot_id: int) -> Placement | None:
     )
 
 
+#: Other apps' checks that a position holds none of their items (e.g. QC samples, registered
+#: by the qc app): each raises :class:`Conflict` when the position is taken.
+_OCCUPANT_CHECKS: list[Callable[[Position], None]] = []
+
+
+def register_occupant_check(check: Callable[[Position], None]) -> None:
+    """Have aliquot placement also refuse positions another app's items occupy."""
+    if check not in _OCCUPANT_CHECKS:
+        _OCCUPANT_CHECKS.append(check)
+
+
 def _refuse_if_taken(position: Position, aliquot: Aliquot) -> None:
     """The check in front of the constraints: a clear message for each of the two rules."""
     if Placement.objects.filter(position_id=position.pk, removed_at__isnull=True).exists():
@@ -313,6 +324,8 @@ def _refuse_if_taken(position: Position, aliquot: Aliquot) -> None:
             _("%(position)s is already occupied.") % {"position": position.label},
             field="position",
         )
+    for check in _OCCUPANT_CHECKS:
+        check(position)
     current = _active_placement(aliquot.pk)
     if current is not None:
         raise Conflict(
@@ -673,3 +686,77 @@ def get_box(pk: int | str) -> Box:
         return Box.objects.select_related("rack__unit", "box_type").get(pk=pk)
     except (Box.DoesNotExist, ValueError, TypeError) as exc:
         raise NotFound(_("No such box.")) from exc
+
+
+# --- moving a whole rack ----------------------------------------------------------------------
+
+
+def rack_move(*, actor: User, rack: Rack, unit: StorageUnit, reason: str) -> Rack:
+    """Move a rack or canister, with its boxes and their contents, to another storage unit.
+
+    Locks in the documented order, hierarchy downwards: both units (pk order), then the rack.
+    Refused: the same unit, a unit out of service, a name already used in the target unit, and
+    a rack holding material moved into a unit whose set point is warmer than the high alarm
+    limit of the unit it comes from (cryopreserved cells would warm up: an LN2 canister does
+    not go into a -80 °C freezer). One ledger entry ``RACK_MOVED``.
+    """
+    require_storage_role(actor)
+    reason = require_reason(reason)
+    with transaction.atomic():
+        current = Rack.objects.get(pk=rack.pk)
+        if current.unit_id == unit.pk:
+            raise Invalid(_("The rack is already in this unit."), field="unit")
+        units = {
+            u.pk: u
+            for u in StorageUnit.objects.select_for_update()
+            .filter(pk__in=[current.unit_id, unit.pk])
+            .order_by("pk")
+        }
+        locked = Rack.objects.select_for_update().get(pk=rack.pk)
+        if locked.unit_id != current.unit_id:
+            raise Conflict(_("The rack was moved meanwhile; reload and try again."))
+        source, target = units[locked.unit_id], units[unit.pk]
+        if not target.is_active:
+            raise Conflict(
+                _("Unit %(unit)s is out of service.") % {"unit": target.name}, field="unit"
+            )
+        if Rack.objects.filter(unit=target, name=locked.name).exists():
+            raise Conflict(
+                _("Unit %(unit)s already holds a rack named %(name)s.")
+                % {"unit": target.name, "name": locked.name},
+                field="unit",
+            )
+        stored = Placement.objects.filter(
+            removed_at__isnull=True, position__box__rack=locked
+        ).count()
+        if stored and target.set_point_c > source.alarm_high_c:
+            raise Conflict(
+                _(
+                    "Unit %(target)s runs at %(set)s °C, warmer than the %(limit)s °C limit of "
+                    "%(source)s: the %(n)s aliquots in this rack would warm up. Empty the rack "
+                    "first or choose a colder unit."
+                )
+                % {
+                    "target": target.name,
+                    "set": target.set_point_c,
+                    "limit": source.alarm_high_c,
+                    "source": source.name,
+                    "n": stored,
+                },
+                field="unit",
+            )
+        _race_pause()
+        locked.unit = target
+        locked.save(update_fields=["unit"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=EventType.RACK_MOVED,
+            entity_type="storage.rack",
+            entity_id=locked.pk,
+            entity_label=locked.name,
+            old={"unit_id": source.pk, "unit": source.code},
+            new={"unit_id": target.pk, "unit": target.code, "aliquots_stored": stored},
+            reason=reason,
+        )
+    return locked
