@@ -8,13 +8,22 @@ from tests import workers
 
 
 def place_worker(
-    db_name: str, username: str, plan: list[tuple[int, int, int]], barrier: Any
+    db_name: str,
+    username: str,
+    plan: list[tuple[int, int, int]],
+    barrier: Any,
+    no_lock: bool = False,
 ) -> list[tuple[int, str, str]]:
-    """Each round: wait at the barrier with the others, then try one placement."""
+    """Each round: wait at the barrier with the others, then try one placement.
+
+    ``no_lock`` switches the service's row locks off in this process (``CELLTRACE_RACE_NO_LOCK``,
+    the *constraint only* and *canary* variants of reliability guide §9.1).
+    """
     workers.django_for(db_name)
     from django.conf import settings
 
     settings.CELLTRACE_RACE_SLEEP = 0.001  # widen the window between check and write
+    settings.CELLTRACE_RACE_NO_LOCK = no_lock
 
     from celltrace.bank.models import Aliquot
     from celltrace.core.errors import Conflict
