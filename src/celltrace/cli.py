@@ -299,6 +299,24 @@ def _metabolism(parser: argparse.ArgumentParser) -> None:
 EXTENSIONS["metabolism"] = ("Cellular energy metabolism (Seahorse XF) analyses", _metabolism)
 
 
+def _import(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "rest",
+        nargs=argparse.REMAINDER,
+        help="inventory FILE [--organisation CODE] --user NAME [--dry-run] | template FILE",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from celltrace.imports.cli import main as import_main
+
+        return int(import_main(list(args.rest)))
+
+    parser.set_defaults(func=run)
+
+
+EXTENSIONS["import"] = ("Bulk import of a legacy cell-bank inventory (CSV or XLSX)", _import)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="celltrace",

@@ -1,0 +1,1272 @@
+"""Reading, checking and writing a legacy cell-bank inventory (CSV or XLSX).
+
+One row of the file is one aliquot (container). Rows sharing a DIN belong to one collection;
+rows sharing a DIN and a product description code + collection type belong to one product.
+The import works in two phases, so that only a clean file is ever written:
+
+1. **Check.** The file is streamed (``csv`` over a file object, or openpyxl ``read_only``);
+   each row is checked on its own (dates, numbers, codes, the ISBT 128 check character, the
+   storage path and position) and, if clean, appended in normalised form to a *staging*
+   SQLite file on disk. Checks across rows (the same aliquot twice, the same position twice,
+   rows of one collection that disagree) and against the bank (a DIN or an aliquot identity
+   already there) are then SQL queries over the staging file. Memory therefore does not grow
+   with the file: only the storage boxes the file names are held, as compact arrays.
+2. **Write.** Only if no problem was found: one transaction inserts donors, collections,
+   products, aliquots and placements with ``executemany`` in large chunks (every database
+   constraint stays in force), and the caller appends the ledger entries in the same
+   transaction. The per-kind row digests (:func:`celltrace.audit.ledger.rows_digest`) are
+   computed on the rows as written.
+
+Every problem is reported as :class:`Problem` (row, column, value, rule), the first
+:data:`MAX_ERRORS` of them kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import hashlib
+import io
+import os
+import sqlite3
+import tempfile
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO, Any
+
+from django.db import connection
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+
+from celltrace.bank import isbt128, sprec
+from celltrace.bank.choices import (
+    LEAVING_STATUSES,
+    AliquotStatus,
+    CollectionType,
+    ContainerType,
+    ProductType,
+)
+from celltrace.bank.models import Aliquot, Collection, Donor, Product
+from celltrace.storage.models import Box, Placement, Position, parse_position_label
+
+#: How many problems are kept (and shown); the total is still counted.
+MAX_ERRORS = 1000
+#: Rows per ``executemany`` call.
+CHUNK = 20_000
+#: Largest file accepted (bytes).
+MAX_FILE_BYTES = 2 * 1024**3
+
+#: ``progress(phase, done, total)``: phase ``"check"`` counts bytes (CSV) or rows (XLSX),
+#: phase ``"write"`` counts rows.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    required: bool
+    help: Any
+    example: str
+
+
+#: The columns of an inventory file, in template order. Names are matched case-insensitively.
+COLUMNS: tuple[Column, ...] = (
+    Column("donor_reference", True, _l("Pseudonymous donor reference (max. 40)"), "D-0001"),
+    Column(
+        "din", True, _l("DIN (13 characters) followed by its check character"), "A9999260000018"
+    ),
+    Column(
+        "collection_type",
+        True,
+        _l("peripheral_blood, apheresis, cord_blood or tissue"),
+        "apheresis",
+    ),
+    Column(
+        "collected_at",
+        True,
+        _l("Date (midnight UTC) or ISO date-time with its offset"),
+        "2026-03-02T09:30:00+08:00",
+    ),
+    Column("collection_volume_ml", True, _l("Collected volume, mL (2 decimals)"), "250.00"),
+    Column("collection_site", False, _l("Where it was collected (max. 200)"), "Ward 3"),
+    Column("sprec_code", False, _l("SPREC code of the collection"), ""),
+    Column("product_type", True, _l("pbmc, t_cells, nk_cells, msc, cd34 or other"), "pbmc"),
+    Column(
+        "product_code",
+        True,
+        _l("ISBT 128 product code: PDC, collection type, division (8 characters)"),
+        "S1234V00",
+    ),
+    Column("frozen_on", False, _l("Date the product was frozen (processed)"), "2026-03-02"),
+    Column("container", True, _l("cryovial_1_8ml, cryovial_5ml or cryobag"), "cryovial_1_8ml"),
+    Column("volume_ul", True, _l("Volume in the container, µL (1 decimal)"), "1000.0"),
+    Column(
+        "cell_count", False, _l("Cells in the container (whole number; 1.5E7 allowed)"), "15000000"
+    ),
+    Column("viability_pct", False, _l("Viability, % (0 to 100)"), "95.5"),
+    Column("expires_on", False, _l("Expiry date (until the end of that day, UTC)"), "2036-03-01"),
+    Column(
+        "status",
+        False,
+        _l("quarantine (default), available, reserved, issued, thawed or discarded"),
+        "quarantine",
+    ),
+    Column(
+        "storage_path",
+        False,
+        _l("SITE/UNIT/RACK/BOX: site and unit codes, rack and box names"),
+        "main/tank-1/R1/B1",
+    ),
+    Column("position", False, _l("Position in the box, e.g. A1 (with storage_path)"), "A1"),
+)
+COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+REQUIRED = frozenset(c.name for c in COLUMNS if c.required)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: spreadsheet row (1 = header; None for the whole file), column, value, rule."""
+
+    row: int | None
+    column: str
+    value: str
+    rule: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "value": self.value, "rule": self.rule}
+
+    def __str__(self) -> str:
+        where = _("row %(row)s") % {"row": self.row} if self.row is not None else _("file")
+        col = f", {self.column}" if self.column else ""
+        val = f" {self.value!r}" if self.value else ""
+        return f"{where}{col}:{val} {self.rule}"
+
+
+class Problems:
+    """The problems found, capped at :data:`MAX_ERRORS`, with the total count."""
+
+    def __init__(self, cap: int = MAX_ERRORS) -> None:
+        self.cap = cap
+        self.items: list[Problem] = []
+        self.count = 0
+
+    def add(self, row: int | None, column: str, value: str, rule: str) -> None:
+        self.count += 1
+        if len(self.items) < self.cap:
+            self.items.append(Problem(row, column, value[:80], rule))
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
+class FileRejected(Exception):
+    """The file cannot be read at all (empty, wrong encoding, not a workbook, bad header)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def _file_problem(rule: str, column: str = "", value: str = "", row: int | None = None) -> None:
+    raise FileRejected(Problem(row, column, value, rule))
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+class _Counting(io.RawIOBase):
+    """A raw reader that counts the bytes read (progress of the check phase)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        return n
+
+
+XLSX_MAGIC = b"PK\x03\x04"
+
+
+def sniff_format(path: Path) -> str:
+    """``"xlsx"`` for a zip container (a workbook), else ``"csv"``."""
+    with path.open("rb") as f:
+        return "xlsx" if f.read(4) == XLSX_MAGIC else "csv"
+
+
+class Reader:
+    """Streams the records of an inventory file as lists of strings (header first)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.format = sniff_format(path)
+        self.size = path.stat().st_size
+        self.total = self.size
+        self._counter: _Counting | None = None
+        self.rows_seen = 0
+
+    @property
+    def done(self) -> int:
+        if self._counter is not None:
+            return self._counter.count
+        return self.rows_seen
+
+    def records(self) -> Iterator[list[str]]:
+        if self.size == 0:
+            _file_problem(_("The file is empty."))
+        if self.size > MAX_FILE_BYTES:
+            _file_problem(
+                _("The file is larger than %(n)s GB; split it.") % {"n": MAX_FILE_BYTES // 1024**3}
+            )
+        if self.format == "xlsx":
+            yield from self._xlsx()
+        else:
+            yield from self._csv()
+
+    def _csv(self) -> Iterator[list[str]]:
+        with self.path.open("rb") as raw:
+            head = raw.read(4096)
+            if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+                len(head) >= 4 and head.count(b"\x00") > len(head) // 4
+            ):
+                _file_problem(
+                    _(
+                        "The file is UTF-16 encoded; save it as CSV UTF-8 (in Excel: "
+                        "“CSV UTF-8 (comma delimited)”)."
+                    )
+                )
+            raw.seek(0)
+            self._counter = _Counting(raw)
+            buffered = io.BufferedReader(self._counter, buffer_size=1 << 20)
+            text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="strict", newline="")
+            reader = csv.reader(text, strict=False)
+            line = 0
+            try:
+                for record in reader:
+                    line += 1
+                    yield record
+            except UnicodeDecodeError:
+                _file_problem(
+                    _(
+                        "The file is not UTF-8 text (near row %(row)s); save it as CSV UTF-8 "
+                        "(in Excel: “CSV UTF-8 (comma delimited)”)."
+                    )
+                    % {"row": line + 1},
+                    row=line + 1,
+                )
+            except csv.Error as exc:
+                _file_problem(
+                    _("Row %(row)s cannot be read as CSV (%(detail)s).")
+                    % {"row": line + 1, "detail": exc},
+                    row=line + 1,
+                )
+
+    def _xlsx(self) -> Iterator[list[str]]:
+        import zipfile
+
+        import openpyxl
+
+        try:
+            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
+            _file_problem(
+                _("The file is not a readable XLSX workbook (%(detail)s).") % {"detail": exc}
+            )
+        try:
+            sheet = book.worksheets[0]
+            self.total = int(sheet.max_row or 0)
+            try:
+                for values in sheet.iter_rows(values_only=True):
+                    self.rows_seen += 1
+                    yield [_cell_text(v) for v in values]
+            except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
+                _file_problem(
+                    _("Row %(row)s of the workbook cannot be read (%(detail)s).")
+                    % {"row": self.rows_seen + 1, "detail": exc},
+                    row=self.rows_seen + 1,
+                )
+        finally:
+            book.close()
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        if value.hour == value.minute == value.second == value.microsecond == 0:
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e18 else repr(value)
+    return str(value)
+
+
+# --- checking one row -------------------------------------------------------------------------
+
+_STAGING_SCHEMA = """
+CREATE TABLE rows (
+    rowno INTEGER PRIMARY KEY, donor TEXT, din TEXT, ctype TEXT, collected TEXT, cvol TEXT,
+    csite TEXT, sprec TEXT, ptype TEXT, pdc TEXT, t TEXT, division TEXT, processed TEXT,
+    container TEXT, vol TEXT, cells INTEGER, viab TEXT, expiry TEXT, status TEXT,
+    box_id INTEGER, position_id INTEGER
+);
+CREATE TABLE donors (ref TEXT PRIMARY KEY, id INTEGER) WITHOUT ROWID;
+"""
+_STAGE_INSERT = "INSERT INTO rows VALUES (" + ",".join("?" * 21) + ")"  # noqa: S608
+
+
+def _decimal(text: str, *, digits: int, places: int, low: int, high: int | None) -> str | None:
+    """The normalised decimal text, or None if it is not a number in range."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value < low or (high is not None and value > high):
+        return None
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -places:
+        return None
+    q = value.quantize(Decimal(1).scaleb(-places))
+    if len(q.as_tuple().digits) > digits:
+        return None
+    return str(q)
+
+
+@dataclass
+class _BoxInfo:
+    box_id: int
+    rows: int
+    cols: int
+    #: position id per cell (row-major); negative if occupied in the bank, 0 if missing
+    cells: array[int] | None = None
+
+
+class Checker:
+    """Checks rows one by one and stages the clean ones; then checks across rows."""
+
+    def __init__(self, *, organisation_id: int, problems: Problems, staging: Path) -> None:
+        self.organisation_id = organisation_id
+        self.problems = problems
+        self.db = sqlite3.connect(staging, isolation_level=None)
+        self.db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;"
+            "PRAGMA temp_store=FILE;" + _STAGING_SCHEMA
+        )
+        self.db.execute("BEGIN")
+        self.buffer: list[tuple[Any, ...]] = []
+        self.refs: set[str] = set()
+        self.rows = 0
+        self.staged = 0
+        self.today = dt.datetime.now(dt.UTC)
+        self.boxes = self._boxes()
+        self._dates: dict[str, dt.date | None] = {}
+        self._moments: dict[str, str | None] = {}
+        self._codes: dict[str, tuple[str, str, str] | str] = {}
+        self._sprec: dict[str, str | None] = {}
+        self._last_din = ("", "", "")  # text, din, rule ("" = ok)
+
+    # lookups ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _boxes() -> dict[str, _BoxInfo]:
+        out: dict[str, _BoxInfo] = {}
+        qs = Box.objects.values_list(
+            "pk",
+            "name",
+            "rack__name",
+            "rack__unit__code",
+            "rack__unit__site__code",
+            "box_type__rows",
+            "box_type__columns",
+        )
+        for pk, name, rack, unit, site, rows, cols in qs.iterator(chunk_size=5000):
+            out[f"{site}/{unit}/{rack}/{name}".casefold()] = _BoxInfo(pk, rows, cols)
+        return out
+
+    @staticmethod
+    def _load_cells(box: _BoxInfo) -> array[int]:
+        cells = array("q", bytes(8 * box.rows * box.cols))
+        occupied = set(
+            Placement.objects.filter(position__box_id=box.box_id, removed_at__isnull=True)
+            .values_list("position_id", flat=True)
+            .order_by()
+        )
+        for pk, row, col in (
+            Position.objects.filter(box_id=box.box_id).values_list("pk", "row", "col").order_by()
+        ):
+            if 1 <= row <= box.rows and 1 <= col <= box.cols:
+                cells[(row - 1) * box.cols + col - 1] = -pk if pk in occupied else pk
+        return cells
+
+    def _date(self, text: str) -> dt.date | None:
+        try:
+            return self._dates[text]
+        except KeyError:
+            pass
+        try:
+            value: dt.date | None = dt.date.fromisoformat(text) if len(text) == 10 else None
+        except ValueError:
+            value = None
+        if len(self._dates) > 100_000:
+            self._dates.clear()
+        self._dates[text] = value
+        return value
+
+    def _moment(self, text: str) -> str | None:
+        """UTC ISO text of a date (midnight UTC) or a date-time with offset; None if bad;
+        ``"naive"`` if it lacks a time zone."""
+        try:
+            return self._moments[text]
+        except KeyError:
+            pass
+        value: str | None
+        if len(text) == 10:
+            d = self._date(text)
+            value = None if d is None else f"{d.isoformat()}T00:00:00+00:00"
+        else:
+            try:
+                moment = dt.datetime.fromisoformat(text)
+            except ValueError:
+                value = None
+            else:
+                if moment.tzinfo is None or moment.utcoffset() is None:
+                    value = "naive"
+                else:
+                    value = moment.astimezone(dt.UTC).isoformat()
+        if len(self._moments) > 100_000:
+            self._moments.clear()
+        self._moments[text] = value
+        return value
+
+    def _product_code(self, text: str) -> tuple[str, str, str] | str:
+        try:
+            return self._codes[text]
+        except KeyError:
+            pass
+        result: tuple[str, str, str] | str
+        if len(text) != 8:
+            result = _(
+                "a product code has 8 characters: the 5-character product description code, "
+                "the collection type and the 2-character division (e.g. S1234V00)"
+            )
+        else:
+            try:
+                isbt128.ProductCode(text[:5], text[5], text[6:])
+            except ValueError as exc:
+                result = str(exc)
+            else:
+                result = (text[:5], text[5], text[6:])
+        if len(self._codes) < 10_000:
+            self._codes[text] = result
+        return result
+
+    def _din(self, text: str) -> tuple[str, str]:
+        """(din, rule): the 13-character DIN, or a rule broken."""
+        if text == self._last_din[0]:
+            return self._last_din[1], self._last_din[2]
+        din, rule = "", ""
+        compact = text.replace(" ", "").upper()
+        if len(compact) != 14:
+            rule = _(
+                "give the 13-character DIN followed by its check character (14 characters, "
+                "spaces allowed)"
+            )
+        else:
+            din, given = compact[:13], compact[13]
+            try:
+                expected = isbt128.check_character(din)
+            except ValueError as exc:
+                rule = str(exc)
+            else:
+                if given != expected:
+                    rule = _(
+                        "wrong ISBT 128 check character: %(given)s given, the DIN's MOD 37-2 "
+                        "check character is %(expected)s"
+                    ) % {"given": given, "expected": expected}
+        self._last_din = (text, din, rule)
+        return din, rule
+
+    # the row check ------------------------------------------------------------------------
+
+    def header(self, record: Sequence[str]) -> list[int]:
+        names = [h.strip().lower() for h in record]
+        if not any(names):
+            _file_problem(_("The first row must name the columns; it is empty."), row=1)
+        expected = ", ".join(COLUMN_NAMES)
+        unknown = [h for h in names if h and h not in COLUMN_NAMES]
+        missing = [c for c in COLUMN_NAMES if c in REQUIRED and c not in names]
+        twice = sorted({h for h in names if h and names.count(h) > 1})
+        blank = [i + 1 for i, h in enumerate(names) if not h]
+        rules = []
+        if unknown:
+            rules.append(_("unknown columns: %(names)s") % {"names": ", ".join(unknown)})
+        if missing:
+            rules.append(_("missing columns: %(names)s") % {"names": ", ".join(missing)})
+        if twice:
+            rules.append(_("columns named twice: %(names)s") % {"names": ", ".join(twice)})
+        if blank:
+            rules.append(_("columns without a name: %(pos)s") % {"pos": ", ".join(map(str, blank))})
+        if rules:
+            _file_problem(
+                _("Wrong column names (%(rules)s). The columns are: %(expected)s.")
+                % {"rules": "; ".join(rules), "expected": expected},
+                column=",".join(unknown + missing + twice),
+                row=1,
+            )
+        return [names.index(c) if c in names else -1 for c in COLUMN_NAMES]
+
+    def row(self, rowno: int, record: Sequence[str], index: Sequence[int]) -> None:
+        add = self.problems.add
+        n = len(record)
+
+        def get(i: int) -> str:
+            return record[i].strip() if 0 <= i < n else ""
+
+        (
+            i_donor, i_din, i_ctype, i_collected, i_cvol, i_csite, i_sprec, i_ptype, i_code,
+            i_frozen, i_container, i_vol, i_cells, i_viab, i_expires, i_status, i_path, i_pos,
+        ) = index  # fmt: skip
+        before = self.problems.count
+        self.rows += 1
+
+        donor = get(i_donor)
+        if not donor:
+            add(rowno, "donor_reference", "", _("required"))
+        elif len(donor) > 40:
+            add(rowno, "donor_reference", donor, _("at most 40 characters"))
+
+        din_text = get(i_din)
+        din = ""
+        if not din_text:
+            add(rowno, "din", "", _("required"))
+        else:
+            din, rule = self._din(din_text)
+            if rule:
+                add(rowno, "din", din_text, rule)
+
+        ctype = get(i_ctype).lower()
+        if ctype not in CollectionType.values:
+            add(
+                rowno,
+                "collection_type",
+                ctype,
+                _("one of %(values)s") % {"values": ", ".join(CollectionType.values)},
+            )
+        collected_text = get(i_collected)
+        collected = self._moment(collected_text) if collected_text else None
+        if not collected_text:
+            add(rowno, "collected_at", "", _("required"))
+        elif collected is None:
+            add(
+                rowno,
+                "collected_at",
+                collected_text,
+                _("not a date (YYYY-MM-DD) or ISO date-time (YYYY-MM-DDTHH:MM+08:00)"),
+            )
+        elif collected == "naive":
+            add(
+                rowno,
+                "collected_at",
+                collected_text,
+                _("a date-time needs its time zone offset (e.g. +08:00 or Z)"),
+            )
+            collected = None
+        elif collected > self.today.isoformat():
+            add(rowno, "collected_at", collected_text, _("lies in the future"))
+            collected = None
+        cvol_text = get(i_cvol)
+        cvol = _decimal(cvol_text, digits=10, places=2, low=0, high=None) if cvol_text else None
+        if cvol is None:
+            add(
+                rowno,
+                "collection_volume_ml",
+                cvol_text,
+                _("required: a number of mL, 0 or more, at most 2 decimals")
+                if cvol_text
+                else _("required"),
+            )
+        csite = get(i_csite)
+        if len(csite) > 200:
+            add(rowno, "collection_site", csite, _("at most 200 characters"))
+        sprec_text = get(i_sprec).upper()
+        if sprec_text:
+            if sprec_text not in self._sprec:
+                try:
+                    sprec.parse_sprec(sprec_text)
+                    self._sprec[sprec_text] = None
+                except ValueError as exc:
+                    self._sprec[sprec_text] = str(exc)
+            rule_s = self._sprec[sprec_text]
+            if rule_s:
+                add(rowno, "sprec_code", sprec_text, rule_s)
+
+        ptype = get(i_ptype).lower()
+        if ptype not in ProductType.values:
+            add(
+                rowno,
+                "product_type",
+                ptype,
+                _("one of %(values)s") % {"values": ", ".join(ProductType.values)},
+            )
+        code_text = get(i_code)
+        code = self._product_code(code_text) if code_text else _("required")
+        if isinstance(code, str):
+            add(rowno, "product_code", code_text, code)
+        frozen_text = get(i_frozen)
+        processed = None
+        if frozen_text:
+            frozen = self._date(frozen_text)
+            if frozen is None:
+                add(rowno, "frozen_on", frozen_text, _("not a date (YYYY-MM-DD)"))
+            elif collected and frozen.isoformat() < collected[:10]:
+                add(rowno, "frozen_on", frozen_text, _("before the collection date"))
+            else:
+                processed = f"{frozen.isoformat()}T00:00:00+00:00"
+
+        container = get(i_container).lower()
+        if container not in ContainerType.values:
+            add(
+                rowno,
+                "container",
+                container,
+                _("one of %(values)s") % {"values": ", ".join(ContainerType.values)},
+            )
+        vol_text = get(i_vol)
+        vol = _decimal(vol_text, digits=10, places=1, low=0, high=None) if vol_text else None
+        if vol is None:
+            add(
+                rowno,
+                "volume_ul",
+                vol_text,
+                _("required: a number of µL, 0 or more, at most 1 decimal")
+                if vol_text
+                else _("required"),
+            )
+        cells_text = get(i_cells)
+        cells: int | None = None
+        if cells_text:
+            try:
+                number = Decimal(cells_text)
+                if not number.is_finite() or number < 0 or number != number.to_integral_value():
+                    raise InvalidOperation
+                cells = int(number)
+                if cells > 2**63 - 1:
+                    raise InvalidOperation
+            except InvalidOperation:
+                add(rowno, "cell_count", cells_text, _("a whole number, 0 or more"))
+                cells = None
+        viab_text = get(i_viab)
+        viab = None
+        if viab_text:
+            viab = _decimal(viab_text.rstrip("%"), digits=5, places=2, low=0, high=100)
+            if viab is None:
+                add(rowno, "viability_pct", viab_text, _("a percentage from 0 to 100"))
+        expires_text = get(i_expires)
+        expiry = None
+        if expires_text:
+            expires = self._date(expires_text)
+            if expires is None:
+                add(rowno, "expires_on", expires_text, _("not a date (YYYY-MM-DD)"))
+            else:
+                expiry = f"{expires.isoformat()}T23:59:59+00:00"
+        status = get(i_status).lower() or AliquotStatus.QUARANTINE.value
+        if status not in AliquotStatus.values:
+            add(
+                rowno,
+                "status",
+                status,
+                _("one of %(values)s") % {"values": ", ".join(AliquotStatus.values)},
+            )
+
+        path_text = get(i_path)
+        label = get(i_pos)
+        box_id = position_id = None
+        if path_text or label:
+            if not path_text:
+                add(rowno, "storage_path", "", _("required when a position is given"))
+            elif not label:
+                add(rowno, "position", "", _("required when a storage path is given"))
+            elif status in LEAVING_STATUSES:
+                add(
+                    rowno,
+                    "position",
+                    label,
+                    _("an issued, thawed or discarded aliquot has no storage position"),
+                )
+            else:
+                box = self.boxes.get(path_text.replace(" / ", "/").casefold())
+                if box is None:
+                    add(
+                        rowno,
+                        "storage_path",
+                        path_text,
+                        _("no storage box at this path (SITE/UNIT/RACK/BOX)"),
+                    )
+                else:
+                    cell = parse_position_label(label)
+                    if cell is None or not (1 <= cell[0] <= box.rows and 1 <= cell[1] <= box.cols):
+                        add(
+                            rowno,
+                            "position",
+                            label,
+                            _("no such position in this box (rows A–%(row)s, columns 1–%(col)s)")
+                            % {"row": chr(ord("A") + box.rows - 1), "col": box.cols},
+                        )
+                    else:
+                        if box.cells is None:
+                            box.cells = self._load_cells(box)
+                        pid = box.cells[(cell[0] - 1) * box.cols + cell[1] - 1]
+                        if pid == 0:
+                            add(rowno, "position", label, _("no such position in this box"))
+                        elif pid < 0:
+                            add(rowno, "position", label, _("occupied in the bank"))
+                        else:
+                            box_id, position_id = box.box_id, pid
+
+        if self.problems.count != before or isinstance(code, str):
+            return
+        if donor not in self.refs:
+            self.refs.add(donor)
+            if len(self.refs) >= CHUNK:
+                self._flush_refs()
+        self.buffer.append(
+            (
+                rowno, donor, din, ctype, collected, cvol, csite, sprec_text, ptype,
+                code[0], code[1], code[2], processed, container, vol, cells, viab, expiry,
+                status, box_id, position_id,
+            )
+        )  # fmt: skip
+        if len(self.buffer) >= CHUNK:
+            self.flush()
+
+    def _flush_refs(self) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO donors (ref) VALUES (?)", ((r,) for r in self.refs)
+        )
+        self.refs.clear()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.db.executemany(_STAGE_INSERT, self.buffer)
+            self.staged += len(self.buffer)
+            self.buffer.clear()
+        self._flush_refs()
+
+    # checks across rows -------------------------------------------------------------------
+
+    def cross_checks(self) -> None:
+        self.flush()
+        db, add, cap = self.db, self.problems.add, self.problems.cap
+        db.execute("CREATE INDEX rows_identity ON rows (din, pdc, division)")
+        db.execute("CREATE INDEX rows_order ON rows (din, pdc, t, division)")
+        db.execute("CREATE INDEX rows_position ON rows (position_id) WHERE position_id NOT NULL")
+        for rowno, first, din, pdc, t, division in db.execute(
+            "SELECT rowno, first, din, pdc, t, division FROM (SELECT rowno, din, pdc, t, "
+            "division, min(rowno) OVER (PARTITION BY din, pdc, division) AS first FROM rows) "
+            "WHERE rowno > first ORDER BY rowno LIMIT ?",
+            (cap,),
+        ):
+            add(
+                rowno,
+                "product_code",
+                f"{din} {pdc}{t}{division}",
+                _("the same aliquot (DIN, product code and division) as row %(row)s")
+                % {"row": first},
+            )
+        for rowno, first in db.execute(
+            "SELECT rowno, first FROM (SELECT rowno, min(rowno) OVER (PARTITION BY position_id)"
+            " AS first FROM rows WHERE position_id IS NOT NULL) WHERE rowno > first "
+            "ORDER BY rowno LIMIT ?",
+            (cap,),
+        ):
+            add(rowno, "position", "", _("the same position as row %(row)s") % {"row": first})
+        fields = [
+            ("donor", "donor_reference"),
+            ("ctype", "collection_type"),
+            ("collected", "collected_at"),
+            ("cvol", "collection_volume_ml"),
+            ("csite", "collection_site"),
+            ("sprec", "sprec_code"),
+        ]
+        self._consistency("din", fields, _("differs from row %(row)s of the same DIN"))
+        self._consistency(
+            "din, pdc, t",
+            [("ptype", "product_type"), ("processed", "frozen_on")],
+            _("differs from row %(row)s of the same product (DIN and product code)"),
+        )
+
+    def _consistency(self, key: str, fields: list[tuple[str, str]], rule: str) -> None:
+        cols = ", ".join(f for f, _c in fields)
+        differ = " OR ".join(f"r.{f} IS NOT x.{f}" for f, _c in fields)
+        keys = [k.strip() for k in key.split(",")]
+        join = " AND ".join(f"r.{k} = f.{k}" for k in keys)
+        sql = (
+            f"WITH f AS (SELECT {key}, min(rowno) AS first FROM rows GROUP BY {key}) "  # noqa: S608
+            f"SELECT r.rowno, f.first, {', '.join('r.' + f for f, _c in fields)}, "
+            f"{', '.join('x.' + f for f, _c in fields)} FROM rows r JOIN f ON {join} "
+            f"JOIN rows x ON x.rowno = f.first WHERE r.rowno != f.first AND ({differ}) "
+            "ORDER BY r.rowno LIMIT ?"
+        )
+        del cols
+        n = len(fields)
+        for record in self.db.execute(sql, (self.problems.cap,)):
+            rowno, first = record[0], record[1]
+            mine, theirs = record[2 : 2 + n], record[2 + n :]
+            for (_f, column), a, b in zip(fields, mine, theirs, strict=True):
+                if a != b:
+                    self.problems.add(rowno, column, str(a or ""), rule % {"row": first})
+
+    def bank_checks(self) -> None:
+        """A DIN or aliquot already in the bank; donors the organisation already has."""
+        db, add = self.db, self.problems.add
+        dins = [d for (d,) in db.execute("SELECT DISTINCT din FROM rows ORDER BY din")]
+        for i in range(0, len(dins), 500):
+            part = dins[i : i + 500]
+            taken = set(Collection.objects.filter(din__in=part).values_list("din", flat=True))
+            if not taken:
+                continue
+            idents = set(
+                Aliquot.objects.filter(din__in=taken).values_list("din", "pdc", "division")
+            )
+            marks = ",".join("?" * len(taken))
+            for rowno, din, pdc, t, division in db.execute(
+                f"SELECT rowno, din, pdc, t, division FROM rows WHERE din IN ({marks}) "  # noqa: S608
+                "ORDER BY rowno",
+                sorted(taken),
+            ):
+                if (din, pdc, division) in idents:
+                    add(
+                        rowno,
+                        "product_code",
+                        f"{din} {pdc}{t}{division}",
+                        _("this aliquot (DIN, product code and division) is already in the bank"),
+                    )
+                else:
+                    add(rowno, "din", din, _("this DIN is already assigned to a collection"))
+        del dins
+        refs = [r for (r,) in db.execute("SELECT ref FROM donors ORDER BY ref")]
+        for i in range(0, len(refs), 500):
+            found = Donor.objects.filter(
+                organisation_id=self.organisation_id, reference__in=refs[i : i + 500]
+            ).values_list("reference", "pk")
+            db.executemany("UPDATE donors SET id = ? WHERE ref = ?", ((pk, r) for r, pk in found))
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.db.execute("COMMIT")
+        self.db.close()
+
+
+# --- the whole check ------------------------------------------------------------------------
+
+
+@dataclass
+class Checked:
+    """The outcome of the check phase."""
+
+    problems: Problems
+    rows: int = 0
+    staging: Path | None = None
+    checker: Checker | None = field(default=None, repr=False)
+    format: str = "csv"
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.rows > 0
+
+
+def check_file(
+    path: Path,
+    *,
+    organisation_id: int,
+    progress: Progress | None = None,
+    workdir: Path | None = None,
+) -> Checked:
+    """Check the whole file; returns the problems and, if clean, the staging file to write.
+
+    The caller must call :func:`discard` on the result when done with it.
+    """
+    problems = Problems()
+    reader = Reader(path)
+    fd, name = tempfile.mkstemp(prefix="celltrace-import-", suffix=".sqlite3", dir=workdir)
+    os.close(fd)
+    staging = Path(name)
+    checker = Checker(organisation_id=organisation_id, problems=problems, staging=staging)
+    checked = Checked(problems=problems, staging=staging, checker=checker, format=reader.format)
+    try:
+        records = reader.records()
+        header: list[str] | None = None
+        for header in records:
+            if any(h.strip() for h in header):
+                break
+        if header is None:
+            _file_problem(_("The file is empty."))
+        assert header is not None
+        index = checker.header(header)
+        rowno = 1
+        tick = 0
+        width = len(header)
+        for record in records:
+            rowno += 1
+            if not any(record) or not any(v.strip() for v in record):
+                continue
+            if len(record) > width and any(v.strip() for v in record[width:]):
+                problems.add(
+                    rowno,
+                    "",
+                    "",
+                    _("has %(n)s values but the header names %(m)s columns")
+                    % {"n": len(record), "m": width},
+                )
+                checker.rows += 1
+                continue
+            checker.row(rowno, record, index)
+            tick += 1
+            if progress is not None and tick >= 5000:
+                tick = 0
+                progress("check", reader.done, reader.total)
+        checked.rows = checker.rows
+        if checker.rows == 0:
+            _file_problem(_("The file has a header but no data rows."), row=2)
+        if not problems:
+            checker.cross_checks()
+        if not problems:
+            checker.bank_checks()
+        if progress is not None:
+            progress("check", reader.total, reader.total)
+    except FileRejected as exc:
+        problems.count += 1
+        problems.items.insert(0, exc.problem)
+        del problems.items[problems.cap :]
+    except BaseException:
+        discard(checked)
+        raise
+    return checked
+
+
+def discard(checked: Checked) -> None:
+    """Close and delete the staging file."""
+    if checked.checker is not None:
+        checked.checker.close()
+        checked.checker = None
+    if checked.staging is not None:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{checked.staging}{suffix}").unlink(missing_ok=True)
+        checked.staging = None
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+class _Ids:
+    """Primary keys for rows inserted with explicit ids, inside the write transaction.
+
+    SQLite: the write lock is held (``BEGIN IMMEDIATE``), so ids follow the largest used one
+    (and the AUTOINCREMENT counter). PostgreSQL: ids are drawn from the table's sequence.
+    """
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.pool: list[int] = []
+        self.next = 0
+        if connection.vendor == "sqlite":
+            with connection.cursor() as c:
+                c.execute(f"SELECT coalesce(max(id), 0) FROM {table}")  # noqa: S608
+                top = int(c.fetchone()[0])
+                c.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+                row = c.fetchone()
+                self.next = max(top, int(row[0]) if row else 0) + 1
+
+    def take(self) -> int:
+        if connection.vendor == "sqlite":
+            value = self.next
+            self.next += 1
+            return value
+        if not self.pool:
+            with connection.cursor() as c:
+                c.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                    [self.table, 5000],
+                )
+                self.pool = [r[0] for r in c.fetchall()][::-1]
+        return self.pool.pop()
+
+
+def _insert_sql(model: Any, names: Sequence[str]) -> str:
+    meta = model._meta
+    columns = ", ".join(meta.get_field(n).column for n in names)
+    marks = ", ".join(["%s"] * len(names))
+    return f"INSERT INTO {meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
+
+
+class _Digest:
+    """:func:`celltrace.audit.ledger.rows_digest`, fed row by row with canonical bytes."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self.n = 0
+
+    def add(self, data: bytes) -> None:
+        self.sha.update(len(data).to_bytes(8, "big"))
+        self.sha.update(data)
+        self.n += 1
+
+    def result(self) -> dict[str, Any]:
+        return {"rows": self.n, "digest": self.sha.hexdigest()}
+
+
+def _j(value: str | None) -> str:
+    """JSON text of a string known to need no escaping (validated codes), or null."""
+    return "null" if value is None else f'"{value}"'
+
+
+def _js(value: str | None) -> str:
+    """JSON text of any string (free text), or null."""
+    import json
+
+    return "null" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+@dataclass
+class Written:
+    counts: dict[str, int]
+    digests: dict[str, dict[str, Any]]
+
+
+def write_staged(
+    checked: Checked,
+    *,
+    organisation_id: int,
+    actor_id: int,
+    batch_id: int,
+    now: dt.datetime,
+    progress: Progress | None = None,
+) -> Written:
+    """Insert everything staged, inside the caller's transaction (which appends the ledger)."""
+    assert checked.checker is not None and checked.ok
+    db = checked.checker.db
+    vendor = connection.vendor
+    raw = connection.connection if vendor == "sqlite" else None
+    adapt = connection.ops.adapt_datetimefield_value
+
+    moments: dict[str, Any] = {}
+
+    def moment(text: str | None) -> Any:
+        if text is None:
+            return None
+        try:
+            return moments[text]
+        except KeyError:
+            value = adapt(dt.datetime.fromisoformat(text))
+            if len(moments) > 100_000:
+                moments.clear()
+            moments[text] = value
+            return value
+
+    def number(text: str | None) -> Any:
+        if text is None or vendor == "sqlite":
+            return text
+        return Decimal(text)
+
+    def canonical_moment(text: str | None) -> str:
+        if text is None:
+            return "null"
+        return (
+            '"'
+            + dt.datetime.fromisoformat(text)
+            .replace(tzinfo=None)
+            .isoformat(timespec="microseconds")
+            + 'Z"'
+        )
+
+    canon_cache: dict[str | None, str] = {}
+
+    def cmoment(text: str | None) -> str:
+        try:
+            return canon_cache[text]
+        except KeyError:
+            value = canonical_moment(text)
+            if len(canon_cache) > 100_000:
+                canon_cache.clear()
+            canon_cache[text] = value
+            return value
+
+    now_db = adapt(now)
+
+    def run(sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if raw is not None:
+            raw.executemany(sql.replace("%s", "?"), rows)
+        else:
+            with connection.cursor() as c:
+                c.executemany(sql, rows)
+
+    # donors the organisation does not have yet
+    donor_ids = _Ids(Donor._meta.db_table)
+    donor_sql = _insert_sql(
+        Donor,
+        [
+            "id", "organisation", "reference", "name_enc", "national_id_enc", "phone_enc",
+            "date_of_birth_enc", "created_at",
+        ],
+    )  # fmt: skip
+    d_digest = _Digest()
+    new_refs = [r for (r,) in db.execute("SELECT ref FROM donors WHERE id IS NULL ORDER BY ref")]
+    for i in range(0, len(new_refs), CHUNK):
+        part = [(donor_ids.take(), ref) for ref in new_refs[i : i + CHUNK]]
+        run(donor_sql, [(pk, organisation_id, ref, "", "", "", "", now_db) for pk, ref in part])
+        db.executemany("UPDATE donors SET id = ? WHERE ref = ?", part)
+        for pk, ref in part:
+            d_digest.add(f'{{"id":{pk},"reference":{_js(ref)}}}'.encode())
+    del new_refs
+
+    c_ids, p_ids = _Ids(Collection._meta.db_table), _Ids(Product._meta.db_table)
+    a_ids, pl_ids = _Ids(Aliquot._meta.db_table), _Ids(Placement._meta.db_table)
+    c_sql = _insert_sql(
+        Collection,
+        [
+            "id", "organisation", "donor", "din", "collection_type", "collected_at",
+            "volume_ml", "collection_site", "sprec_code", "sprec_version", "batch",
+            "created_at",
+        ],
+    )  # fmt: skip
+    p_sql = _insert_sql(
+        Product,
+        [
+            "id", "organisation", "collection", "product_type", "pdc", "isbt_collection_type",
+            "processed_at", "batch", "created_at",
+        ],
+    )  # fmt: skip
+    a_sql = _insert_sql(
+        Aliquot,
+        [
+            "id", "organisation", "product", "din", "pdc", "isbt_collection_type", "division",
+            "barcode", "container_type", "volume_ul", "cell_count", "viability_pct", "expiry",
+            "thaw_count", "status", "batch", "created_at",
+        ],
+    )  # fmt: skip
+    pl_sql = _insert_sql(
+        Placement, ["id", "organisation", "aliquot", "position", "placed_at", "placed_by"]
+    )
+    digests = {k: _Digest() for k in ("collections", "products", "aliquots", "placements")}
+    dc, dp, da, dpl = (digests[k] for k in ("collections", "products", "aliquots", "placements"))
+    cs: list[tuple[Any, ...]] = []
+    ps: list[tuple[Any, ...]] = []
+    als: list[tuple[Any, ...]] = []
+    pls: list[tuple[Any, ...]] = []
+    placed_at = cmoment(now.astimezone(dt.UTC).isoformat())
+    org = organisation_id
+
+    def flush() -> None:
+        run(c_sql, cs)
+        run(p_sql, ps)
+        run(a_sql, als)
+        run(pl_sql, pls)
+        cs.clear()
+        ps.clear()
+        als.clear()
+        pls.clear()
+
+    total = checked.rows
+    done = 0
+    last_din = last_product = None
+    coll_id = prod_id = 0
+    for (
+        din, donor_id, ctype, collected, cvol, csite, sprec_code, ptype, pdc, t, division,
+        processed, container, vol, cells, viab, expiry, status, position_id,
+    ) in db.execute(
+        "SELECT r.din, d.id, r.ctype, r.collected, r.cvol, r.csite, r.sprec, r.ptype, r.pdc, "
+        "r.t, r.division, r.processed, r.container, r.vol, r.cells, r.viab, r.expiry, "
+        "r.status, r.position_id FROM rows r JOIN donors d ON d.ref = r.donor "
+        "ORDER BY r.din, r.pdc, r.t, r.division"
+    ):  # fmt: skip
+        if din != last_din:
+            last_din, last_product = din, None
+            coll_id = c_ids.take()
+            cs.append(
+                (
+                    coll_id, org, donor_id, din, ctype, moment(collected), number(cvol), csite,
+                    sprec_code, "3.0", batch_id, now_db,
+                )
+            )  # fmt: skip
+            dc.add(
+                (
+                    f'{{"collected_at":{cmoment(collected)},"collection_type":"{ctype}",'
+                    f'"din":"{din}","donor_id":{donor_id},"id":{coll_id},'
+                    f'"sprec_code":"{sprec_code}","volume_ml":"{cvol}"}}'
+                ).encode()
+            )
+        key = (pdc, t)
+        if key != last_product:
+            last_product = key
+            prod_id = p_ids.take()
+            ps.append((prod_id, org, coll_id, ptype, pdc, t, moment(processed), batch_id, now_db))
+            dp.add(
+                (
+                    f'{{"collection_id":{coll_id},"id":{prod_id},"isbt_collection_type":"{t}",'
+                    f'"pdc":"{pdc}","processed_at":{cmoment(processed)},'
+                    f'"product_type":"{ptype}"}}'
+                ).encode()
+            )
+        aliquot_id = a_ids.take()
+        barcode = f"{din}{pdc}{t}{division}"
+        als.append(
+            (
+                aliquot_id, org, prod_id, din, pdc, t, division, barcode, container, number(vol),
+                cells, number(viab), moment(expiry), 0, status, batch_id, now_db,
+            )
+        )  # fmt: skip
+        da.add(
+            (
+                f'{{"barcode":"{barcode}","cell_count":{"null" if cells is None else cells},'
+                f'"container_type":"{container}","din":"{din}","expiry":{cmoment(expiry)},'
+                f'"id":{aliquot_id},"parent_id":null,"product_code":"{pdc}{t}{division}",'
+                f'"product_id":{prod_id},"status":"{status}","viability_pct":{_j(viab)},'
+                f'"volume_ul":"{vol}"}}'
+            ).encode()
+        )
+        if position_id is not None:
+            pl_id = pl_ids.take()
+            pls.append((pl_id, org, aliquot_id, position_id, now_db, actor_id))
+            dpl.add(
+                (
+                    f'{{"aliquot_id":{aliquot_id},"placed_at":{placed_at},'
+                    f'"position_id":{position_id}}}'
+                ).encode()
+            )
+        done += 1
+        if len(als) >= CHUNK:
+            flush()
+            if progress is not None:
+                progress("write", done, total)
+    flush()
+    if progress is not None:
+        progress("write", done, total)
+    out = {"donors": d_digest.result(), **{k: v.result() for k, v in digests.items()}}
+    counts = {k: int(v["rows"]) for k, v in out.items()}
+    return Written(counts=counts, digests=out)
+
+
+def box_ids(checked: Checked) -> list[int]:
+    """The boxes the staged rows are placed in, in pk order (to lock them)."""
+    assert checked.checker is not None
+    return [
+        b
+        for (b,) in checked.checker.db.execute(
+            "SELECT DISTINCT box_id FROM rows WHERE box_id IS NOT NULL ORDER BY box_id"
+        )
+    ]

@@ -1,0 +1,330 @@
+"""Writes of the inventory import.
+
+:func:`import_run_create` records a submitted file (an :class:`ImportRun`, no ledger entry: a
+submission changes nothing in the bank). :func:`import_run_execute` checks the whole file
+and, only if it is clean, writes it in ONE transaction that also appends two ledger entries:
+``BANK_BATCH_CREATED`` for the rows (per-kind row counts and digests, as
+:func:`celltrace.bank.services.bank_batch_create` writes them) and ``INVENTORY_IMPORTED`` for
+the run (file name, size, SHA-256, counts). A file with any problem writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
+
+from celltrace.audit import ledger
+from celltrace.audit.choices import Action
+from celltrace.bank.choices import EventType as BankEventType
+from celltrace.bank.models import BankBatch
+from celltrace.bank.services import require_bank_role
+from celltrace.core.errors import Invalid, NotFound
+from celltrace.core.models import Organisation, User
+from celltrace.core.validation import require_reason
+from celltrace.imports import inventory
+from celltrace.imports.choices import EventType, ImportStatus
+from celltrace.imports.models import ImportRun
+
+#: A run with no progress for this long was interrupted (the server stopped meanwhile).
+STALE_AFTER = dt.timedelta(minutes=10)
+ALLOWED_SUFFIXES = (".csv", ".xlsx")
+
+
+def imports_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _progress_file(run_id: int) -> Path:
+    return imports_dir() / f"run-{run_id}.progress"
+
+
+def read_progress(run: ImportRun) -> tuple[str, int, int]:
+    """The latest progress of a run: (phase, done, total); phase ``""`` if none yet."""
+    try:
+        phase, done, total = _progress_file(run.pk).read_text().split()
+        return phase, int(done), int(total)
+    except (OSError, ValueError):
+        return "", 0, 0
+
+
+def _write_progress(run_id: int, phase: str, done: int, total: int) -> None:
+    path = _progress_file(run_id)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{phase} {done} {total}")
+    tmp.replace(path)
+
+
+def _clean_name(name: str) -> str:
+    base = Path(name.replace("\\", "/")).name.strip() or "inventory"
+    return base[:255]
+
+
+def import_run_create(
+    *,
+    actor: User,
+    organisation: Organisation,
+    file_name: str,
+    content: IO[bytes] | Path,
+    reason: str,
+    dry_run: bool = False,
+) -> ImportRun:
+    """Record a submitted inventory file and keep a copy of it under the data directory.
+
+    ``content`` is an open binary file (an upload) or a path (the command line: the file is
+    copied too, so the run keeps the exact bytes it imported).
+    """
+    require_bank_role(actor)
+    reason = require_reason(reason)
+    if not organisation.is_active:
+        raise Invalid(_("This organisation is not active."), field="organisation")
+    name = _clean_name(file_name)
+    if not name.lower().endswith(ALLOWED_SUFFIXES):
+        raise Invalid(_("Choose a .csv or .xlsx file."), field="file")
+    target = imports_dir() / f"{uuid.uuid4().hex}{Path(name).suffix.lower()}"
+    digest = hashlib.sha256()
+    size = 0
+    source: IO[bytes] = content.open("rb") if isinstance(content, Path) else content
+    try:
+        with target.open("wb") as out:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+                if size > inventory.MAX_FILE_BYTES:
+                    raise Invalid(_("The file is too large."), field="file")
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    finally:
+        if isinstance(content, Path):
+            source.close()
+    return ImportRun.objects.create(
+        organisation=organisation,
+        created_by=actor,
+        file_name=name,
+        file_format=inventory.sniff_format(target),
+        file_size=size,
+        file_sha256=digest.hexdigest(),
+        stored_path=str(target),
+        reason=reason,
+        dry_run=dry_run,
+    )
+
+
+def _mark(run: ImportRun, **fields: Any) -> None:
+    for key, value in fields.items():
+        setattr(run, key, value)
+    run.save(update_fields=[*fields, "updated_at"])
+
+
+def import_run_execute(
+    *,
+    run: ImportRun,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ImportRun:
+    """Check the run's file and, if it is clean (and not a dry run), write it all at once."""
+    actor = run.created_by
+    require_bank_role(actor)
+    if run.status != ImportStatus.QUEUED:
+        raise Invalid(_("This import has already been run."))
+    _mark(run, status=ImportStatus.VALIDATING)
+    last = [0.0]
+
+    def report(phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if progress is not None:
+            progress(phase, done, total)
+        if now - last[0] >= 0.5 or done >= total:
+            last[0] = now
+            _write_progress(run.pk, phase, done, total)
+
+    checked = None
+    try:
+        checked = inventory.check_file(
+            Path(run.stored_path), organisation_id=run.organisation_id, progress=report
+        )
+        problems = checked.problems
+        fields: dict[str, Any] = {
+            "rows_read": checked.rows,
+            "error_count": problems.count,
+            "errors": [p.as_dict() for p in problems.items],
+            "bytes_done": run.file_size,
+        }
+        if not checked.ok:
+            if not problems:
+                problems.add(None, "", "", _("The file has no data rows."))
+                fields.update(error_count=1, errors=[p.as_dict() for p in problems.items])
+            _mark(run, status=ImportStatus.FAILED, finished_at=_now(), **fields)
+            return run
+        if run.dry_run:
+            _mark(run, status=ImportStatus.VALID, finished_at=_now(), **fields)
+            return run
+        _mark(run, status=ImportStatus.WRITING, **fields)
+        try:
+            _write(run, actor, checked, report)
+        except IntegrityError:
+            _mark(
+                run,
+                status=ImportStatus.FAILED,
+                finished_at=_now(),
+                error_count=1,
+                errors=[
+                    inventory.Problem(
+                        None,
+                        "",
+                        "",
+                        _(
+                            "A position, DIN or aliquot of the file was taken by someone "
+                            "else while it was being checked; nothing was written. Submit "
+                            "it again."
+                        ),
+                    ).as_dict()
+                ],
+            )
+        return run
+    except BaseException:
+        ImportRun.objects.filter(pk=run.pk).exclude(status=ImportStatus.WRITTEN).update(
+            status=ImportStatus.FAILED,
+            finished_at=_now(),
+            error_count=1,
+            errors=[
+                inventory.Problem(
+                    None, "", "", _("The import stopped on an internal error; nothing was written.")
+                ).as_dict()
+            ],
+        )
+        raise
+    finally:
+        if checked is not None:
+            inventory.discard(checked)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _write(
+    run: ImportRun,
+    actor: User,
+    checked: inventory.Checked,
+    report: Callable[[str, int, int], None],
+) -> None:
+    now = _now()
+    with transaction.atomic():
+        batch = BankBatch.objects.create(
+            organisation_id=run.organisation_id,
+            created_by=actor,
+            created_by_name=actor.full_name or actor.username,
+            source=f"inventory import {run.pk}: {run.file_name}"[:200],
+            reason=run.reason,
+        )
+        boxes = inventory.box_ids(checked)
+        if connection.vendor != "sqlite":
+            with connection.cursor() as c:
+                for i in range(0, len(boxes), 1000):
+                    part = boxes[i : i + 1000]
+                    c.execute(
+                        "SELECT id FROM storage_box WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                        [part],
+                    )
+        written = inventory.write_staged(
+            checked,
+            organisation_id=run.organisation_id,
+            actor_id=actor.pk,
+            batch_id=batch.pk,
+            now=now,
+            progress=report,
+        )
+        appended = ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=BankEventType.BANK_BATCH_CREATED,
+            entity_type="bank.bankbatch",
+            entity_id=batch.pk,
+            entity_label=str(batch),
+            organisation_id=run.organisation_id,
+            new={"source": batch.source, "consents": {"rows": 0}, **written.digests},
+            reason=run.reason,
+        )
+        batch.ledger_seq = appended.seq
+        batch.save(update_fields=["ledger_seq"])
+        entry = ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=EventType.INVENTORY_IMPORTED,
+            entity_type="imports.importrun",
+            entity_id=run.pk,
+            entity_label=str(run),
+            organisation_id=run.organisation_id,
+            new={
+                "file_name": run.file_name,
+                "file_format": run.file_format,
+                "file_size": run.file_size,
+                "file_sha256": run.file_sha256,
+                "rows": checked.rows,
+                "batch_id": batch.pk,
+                "batch_ledger_seq": appended.seq,
+                "counts": written.counts,
+            },
+            reason=run.reason,
+        )
+        _mark(
+            run,
+            status=ImportStatus.WRITTEN,
+            rows_written=written.counts["aliquots"],
+            counts=written.counts,
+            batch=batch,
+            ledger_seq=entry.seq,
+            finished_at=_now(),
+        )
+
+
+def import_run_expire_stale(*, now: dt.datetime | None = None) -> int:
+    """Mark runs that stopped making progress (the server stopped meanwhile) as failed."""
+    now = now or _now()
+    stale = ImportRun.objects.filter(
+        status__in=[ImportStatus.QUEUED, ImportStatus.VALIDATING, ImportStatus.WRITING],
+        updated_at__lt=now - STALE_AFTER,
+    )
+    count = 0
+    for run in stale:
+        moved = _progress_file(run.pk)
+        if moved.exists() and dt.datetime.fromtimestamp(moved.stat().st_mtime, dt.UTC) > (
+            now - STALE_AFTER
+        ):
+            continue
+        count += ImportRun.objects.filter(pk=run.pk, status=run.status).update(
+            status=ImportStatus.FAILED,
+            finished_at=now,
+            error_count=1,
+            errors=[
+                inventory.Problem(
+                    None,
+                    "",
+                    "",
+                    _("The import was interrupted (the server stopped); nothing was written."),
+                ).as_dict()
+            ],
+        )
+    return count
+
+
+def get_run(actor: User, pk: int) -> ImportRun:
+    """A run the actor may see (bank staff of the operator); others get NotFound."""
+    if not actor.is_operator_staff:
+        raise NotFound(_("No such import."))
+    try:
+        return ImportRun.objects.select_related("organisation", "created_by").get(pk=pk)
+    except ImportRun.DoesNotExist as exc:
+        raise NotFound(_("No such import.")) from exc

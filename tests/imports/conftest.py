@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from celltrace.bank.isbt128 import check_character
+from celltrace.imports.inventory import COLUMN_NAMES
+from tests.bank import factories
+
+
+def din(seq: int, year: int = 25) -> str:
+    """A DIN of the ICCBBA example facility with its check character (14 characters)."""
+    value = f"A9999{year:02d}{seq:06d}"
+    return value + check_character(value)
+
+
+def row(seq: int, **over: str) -> dict[str, str]:
+    """One clean inventory row: aliquot ``seq`` of collection ``seq // 4``."""
+    coll = seq // 4
+    base = {
+        "donor_reference": f"D-{coll // 2:04d}",
+        "din": din(coll + 1),
+        "collection_type": "apheresis",
+        "collected_at": "2025-03-02T09:30:00+08:00",
+        "collection_volume_ml": "250.00",
+        "collection_site": "Ward 3",
+        "sprec_code": "",
+        "product_type": "pbmc",
+        "product_code": f"S1234V{'ABCD'[seq % 4]}0",
+        "frozen_on": "2025-03-02",
+        "container": "cryovial_1_8ml",
+        "volume_ul": "1000",
+        "cell_count": "1.5E7",
+        "viability_pct": "95.5",
+        "expires_on": "2035-03-01",
+        "status": "quarantine",
+        "storage_path": "main/t1/R1/B1",
+        "position": f"{'ABCDEFGHI'[seq // 9]}{seq % 9 + 1}",
+    }
+    base.update(over)
+    return base
+
+
+def csv_bytes(
+    rows: Sequence[dict[str, str]], columns: Sequence[str] = COLUMN_NAMES, bom: bool = False
+) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for r in rows:
+        writer.writerow([r.get(c, "") for c in columns])
+    return (("\ufeff" if bom else "") + out.getvalue()).encode("utf-8")
+
+
+def table_counts() -> dict[str, int]:
+    """Row counts of every bank, storage and audit table (the database 'digest')."""
+    from django.apps import apps
+
+    out = {}
+    for label in ("bank", "storage", "audit"):
+        for model in apps.get_app_config(label).get_models():
+            out[model._meta.label] = model._default_manager.count()
+    return out
+
+
+@pytest.fixture
+def tech(operator: Any, make_user: Any) -> Any:
+    return make_user(operator, "bank_technician", username="tech", full_name="Tom Technician")
+
+
+@pytest.fixture
+def store(tech: Any) -> dict[str, Any]:
+    return factories.hierarchy(tech, boxes=2, rows=9, columns=9)
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[..., Path]:
+    def write(content: bytes, name: str = "inventory.csv") -> Path:
+        path = tmp_path / name
+        path.write_bytes(content)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def run_import(tech: Any, client_a: Any) -> Callable[..., Any]:
+    """Submit and run a file through the services; returns the finished ImportRun."""
+    from celltrace.imports import services
+
+    def go(path: Path, *, org: Any = None, actor: Any = None, dry_run: bool = False) -> Any:
+        run = services.import_run_create(
+            actor=actor or tech,
+            organisation=org or client_a,
+            file_name=path.name,
+            content=path,
+            reason="Legacy inventory",
+            dry_run=dry_run,
+        )
+        return services.import_run_execute(run=run)
+
+    return go

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from celltrace.audit.verification import verify_database
+from celltrace.bank.models import Aliquot, BankBatch, Collection, Donor, Product
+from celltrace.imports.choices import ImportStatus
+from celltrace.storage.models import Placement
+from tests.imports.conftest import csv_bytes, row
+
+pytestmark = pytest.mark.django_db
+
+
+def test_clean_csv_is_written(store: Any, write_file: Any, run_import: Any, client_a: Any) -> None:
+    rows = [row(i) for i in range(12)]
+    run = run_import(write_file(csv_bytes(rows, bom=True)))
+    assert run.status == ImportStatus.WRITTEN, run.errors
+    assert run.counts == {
+        "donors": 2,
+        "collections": 3,
+        "products": 3,
+        "aliquots": 12,
+        "placements": 12,
+    }
+    assert Donor.objects.filter(organisation=client_a).count() == 2
+    assert Collection.objects.filter(organisation=client_a).count() == 3
+    assert Product.objects.count() == 3
+    a = Aliquot.objects.get(din=rows[5]["din"][:13], pdc="S1234", division="B0")
+    assert a.volume_ul == Decimal("1000.0")
+    assert a.cell_count == 15_000_000
+    assert a.viability_pct == Decimal("95.50")
+    assert a.organisation_id == client_a.pk
+    assert a.barcode == f"{a.din}S1234VB0"
+    placement = Placement.objects.get(aliquot=a, removed_at__isnull=True)
+    assert placement.position.label == "A6"
+    assert placement.position.box == store["boxes"][0]
+    batch = BankBatch.objects.get()
+    assert a.batch_id == batch.pk and batch.ledger_seq is not None
+    assert verify_database().ok
+
+
+def test_ledger_digests_match_the_rows_as_written(
+    store: Any, write_file: Any, run_import: Any
+) -> None:
+    """The batch entry's digests are ledger.rows_digest over the rows read back from the DB."""
+    from celltrace.audit import ledger
+    from celltrace.audit.models import AuditEvent
+
+    rows = [row(i, sprec_code="SER-SST-A-B-N-B-A" if i < 4 else "") for i in range(10)]
+    rows[3]["cell_count"] = ""
+    rows[4]["viability_pct"] = ""
+    rows[5]["expires_on"] = ""
+    rows[6].update(status="discarded", storage_path="", position="")
+    rows[0]["donor_reference"] = 'D "quoted" 甲'
+    rows[1]["donor_reference"] = rows[2]["donor_reference"] = rows[3]["donor_reference"] = rows[0][
+        "donor_reference"
+    ]
+    run = run_import(write_file(csv_bytes(rows)))
+    assert run.status == ImportStatus.WRITTEN, run.errors
+    batch = BankBatch.objects.get()
+    entry = AuditEvent.objects.get(seq=batch.ledger_seq).data["new"]
+    aliquots = Aliquot.objects.filter(batch=batch).order_by("pk")
+    expected = {
+        "donors": ledger.rows_digest(
+            {"id": d.pk, "reference": d.reference} for d in Donor.objects.order_by("pk")
+        ),
+        "collections": ledger.rows_digest(
+            {
+                "id": c.pk,
+                "donor_id": c.donor_id,
+                "din": c.din,
+                "collection_type": c.collection_type,
+                "collected_at": c.collected_at,
+                "volume_ml": c.volume_ml,
+                "sprec_code": c.sprec_code,
+            }
+            for c in Collection.objects.order_by("pk")
+        ),
+        "products": ledger.rows_digest(
+            {
+                "id": p.pk,
+                "collection_id": p.collection_id,
+                "product_type": p.product_type,
+                "pdc": p.pdc,
+                "isbt_collection_type": p.isbt_collection_type,
+                "processed_at": p.processed_at,
+            }
+            for p in Product.objects.order_by("pk")
+        ),
+        "aliquots": ledger.rows_digest(
+            {
+                "id": a.pk,
+                "product_id": a.product_id,
+                "din": a.din,
+                "product_code": a.product_code_text,
+                "barcode": a.barcode,
+                "parent_id": a.parent_id,
+                "container_type": a.container_type,
+                "volume_ul": a.volume_ul,
+                "cell_count": a.cell_count,
+                "viability_pct": a.viability_pct,
+                "expiry": a.expiry,
+                "status": a.status,
+            }
+            for a in aliquots
+        ),
+        "placements": ledger.rows_digest(
+            {"aliquot_id": p.aliquot_id, "position_id": p.position_id, "placed_at": p.placed_at}
+            for p in Placement.objects.order_by("pk")
+        ),
+    }
+    for kind, (n, digest) in expected.items():
+        assert entry[kind] == {"rows": n, "digest": digest}, kind
+    assert entry["aliquots"]["rows"] == 10 and entry["placements"]["rows"] == 9
+    assert verify_database().ok
