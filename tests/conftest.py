@@ -253,7 +253,8 @@ def browser_page(live_server: Any, transactional_db: None) -> Iterator[Any]:
         )
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        # generous: rendering a certificate PDF on a loaded 2-core CI machine can take >15 s
+        page.set_default_timeout(30_000)
         try:
             yield page
         finally:
