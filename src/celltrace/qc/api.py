@@ -104,6 +104,7 @@ def qc_requests_create(request: HttpRequest, payload: RequestIn) -> Status[TestR
             SampleSpec(s.client_sample_id, s.container, s.description) for s in payload.samples
         ],
         method_codes=payload.method_codes,
+        panel_codes=payload.panel_codes,
         submit=payload.submit,
     )
     return Status(201, req)

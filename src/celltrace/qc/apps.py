@@ -45,3 +45,29 @@ class QcConfig(AppConfig):
         register_history(OosInvestigation, selectors.oos_visible)
         register_history(Certificate, selectors.certificates_visible)
         core_demo.register("qc laboratory", demo.load)
+        self._ready_catalogue()
+
+    def _ready_catalogue(self) -> None:
+        """Method and specification approval, panels' history, QC samples in storage."""
+        from celltrace.audit import signing
+        from celltrace.audit.selectors import register_history
+        from celltrace.qc import selectors, services
+        from celltrace.qc.models import MethodVersion, Specification, TestPanel
+        from celltrace.storage.services import register_occupant_check
+
+        signing.register(
+            MethodVersion,
+            meanings=MethodVersion.SIGNATURE_MEANINGS,
+            can_sign=services.method_version_can_sign,
+            visible=selectors.method_versions_signable,
+            on_signed=services.method_version_approved,
+        )
+        signing.register(
+            Specification,
+            meanings=Specification.SIGNATURE_MEANINGS,
+            can_sign=services.specification_can_sign,
+            visible=selectors.specifications_signable,
+            on_signed=services.specification_approved,
+        )
+        register_history(TestPanel, selectors.panels_visible)
+        register_occupant_check(services.refuse_position_with_sample)

@@ -113,3 +113,35 @@ class QcEvent:
     OOS_PHASE1_COMPLETED = "QC_OOS_PHASE1_COMPLETED"
     OOS_CLOSED = "QC_OOS_CLOSED"
     CERTIFICATE_ISSUED = "QC_CERTIFICATE_ISSUED"
+
+
+class VersionStatus(models.TextChoices):
+    """Where a method or specification version stands; only an effective one is used."""
+
+    PENDING = "pending", _("Awaiting approval")
+    EFFECTIVE = "effective", _("Effective")
+    SUPERSEDED = "superseded", _("Superseded")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class RemovalPurpose(models.TextChoices):
+    """Why a stored QC sample was taken out of its storage position."""
+
+    TESTING = "testing", _("Testing")
+    DISPOSAL = "disposal", _("Disposal")
+
+
+class QcCatalogueEvent:
+    """Ledger event types of the method catalogue, specifications, panels, labels and storage."""
+
+    METHOD_VERSION_PROPOSED = "QC_METHOD_VERSION_PROPOSED"
+    METHOD_VERSION_APPROVED = "QC_METHOD_VERSION_APPROVED"
+    METHOD_VERSION_WITHDRAWN = "QC_METHOD_VERSION_WITHDRAWN"
+    SPECIFICATION_PROPOSED = "QC_SPECIFICATION_PROPOSED"
+    SPECIFICATION_APPROVED = "QC_SPECIFICATION_APPROVED"
+    SPECIFICATION_WITHDRAWN = "QC_SPECIFICATION_WITHDRAWN"
+    PANEL_CREATED = "QC_PANEL_CREATED"
+    PANEL_UPDATED = "QC_PANEL_UPDATED"
+    SAMPLE_LABELS_PRINTED = "QC_SAMPLE_LABELS_PRINTED"
+    SAMPLE_STORED = "QC_SAMPLE_STORED"
+    SAMPLE_RETRIEVED = "QC_SAMPLE_RETRIEVED"

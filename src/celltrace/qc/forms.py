@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.db.models import Q
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from celltrace.core.models import Organisation
 from celltrace.qc.choices import Language, Priority
-from celltrace.qc.models import Method
+from celltrace.qc.models import Method, TestPanel
 from celltrace.qc.services import SampleSpec
 
 
@@ -26,18 +27,29 @@ class RequestForm(forms.Form):
         label=_("Samples"),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("One sample per line: your sample id, then optionally ';' and the container."),
+    panels = forms.ModelMultipleChoiceField(
+        label=_("Test panels"),
+        queryset=TestPanel.objects.none(),
+        to_field_name="code",
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("Each panel adds its methods; a method chosen twice is tested once."),
+    )
     )
     methods = forms.ModelMultipleChoiceField(
         label=_("Tests"),
-        queryset=Method.objects.order_by("code"),
+        queryset=Method.objects.filter(versions__is_current=True).distinct().order_by("code"),
         to_field_name="code",
+        required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     notes = forms.CharField(
         label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
-    def __init__(self, *args: Any, lab: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, lab: bool = False, organisation_id: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if lab:
             self.fields["organisation"].queryset = Organisation.objects.filter(kind="client")  # type: ignore[attr-defined]

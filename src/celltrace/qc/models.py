@@ -27,11 +27,13 @@ from celltrace.qc.choices import (
     OosOutcome,
     OosPhase,
     Priority,
+    RemovalPurpose,
     RequestStatus,
     ResultStatus,
     ResultType,
     RoundingMode,
     SampleStatus,
+    VersionStatus,
 )
 
 
@@ -95,10 +97,35 @@ class MethodVersion(models.Model):
     is_current = models.BooleanField(_("current"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     reason = models.TextField(_("reason"), blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=VersionStatus.choices,
+        default=VersionStatus.EFFECTIVE,
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+
+    #: QA's approval makes a proposed version effective (see ``method_version_approved``).
+    SIGNATURE_MEANINGS = (SignatureMeaning.APPROVED,)
 
     class Meta:
         ordering = ["method__code", "-version"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["method"],
+                condition=Q(status=VersionStatus.PENDING),
+                name="qc_methodversion_one_pending",
+                violation_error_message="A method has at most one version awaiting approval.",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_current=True, status=VersionStatus.EFFECTIVE)
+                | (Q(is_current=False) & ~Q(status=VersionStatus.EFFECTIVE)),
+                name="qc_methodversion_current_is_effective",
+                violation_error_message="The current version is the effective one.",
+            ),
             models.UniqueConstraint(
                 fields=["method", "version"],
                 name="qc_methodversion_unique",
@@ -119,6 +146,27 @@ class MethodVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method.code} v{self.version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("qc:method", args=[self.method.code])
+
+    def signature_content(self) -> dict[str, Any]:
+        """What QA's approval binds: every field a test performed with this version uses."""
+        return {
+            "method": self.method.code,
+            "version": self.version,
+            "name": self.name,
+            "reference": self.reference,
+            "result_type": self.result_type,
+            "unit": self.unit,
+            "reported_decimals": self.reported_decimals,
+            "lod": self.lod,
+            "loq": self.loq,
+            "turnaround_days": self.turnaround_days,
+            "qualitative_options": list(self.qualitative_options or []),
+            "reason": self.reason,
+            "created_by_id": self.created_by_id,
+        }
 
 
 class Specification(models.Model):
@@ -154,10 +202,33 @@ class Specification(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=VersionStatus.choices,
+        default=VersionStatus.EFFECTIVE,
+    )
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+
+    #: QA's approval makes a proposed version effective (see ``specification_approved``).
+    SIGNATURE_MEANINGS = (SignatureMeaning.APPROVED,)
 
     class Meta:
         ordering = ["code", "-version"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["code"],
+                condition=Q(status=VersionStatus.PENDING),
+                name="qc_specification_one_pending",
+                violation_error_message="A specification has at most one version awaiting "
+                "approval.",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_current=True, status=VersionStatus.EFFECTIVE)
+                | (Q(is_current=False) & ~Q(status=VersionStatus.EFFECTIVE)),
+                name="qc_specification_current_is_effective",
+                violation_error_message="The current version is the effective one.",
+            ),
             models.UniqueConstraint(
                 fields=["code", "version"],
                 name="qc_specification_unique",
@@ -173,6 +244,37 @@ class Specification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} v{self.version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("qc:specification", args=[self.pk])
+
+    def signature_content(self) -> dict[str, Any]:
+        """What QA's approval binds: the version's identity, rounding and every limit."""
+        return {
+            "code": self.code,
+            "version": self.version,
+            "title": self.title,
+            "product_type": self.product_type,
+            "client_id": self.client_id,
+            "rounding_mode": self.rounding_mode,
+            "reason": self.reason,
+            "created_by_id": self.created_by_id,
+            "limits": [
+                {
+                    "method": li.method.code,
+                    "kind": li.kind,
+                    "lower": li.lower,
+                    "lower_inclusive": li.lower_inclusive,
+                    "upper": li.upper,
+                    "upper_inclusive": li.upper_inclusive,
+                    "expected_text": li.expected_text,
+                    "alert_lower": li.alert_lower,
+                    "alert_upper": li.alert_upper,
+                    "unit": li.unit,
+                }
+                for li in self.limits.select_related("method").order_by("method__code")
+            ],
+        }
 
 
 class SpecificationLimit(models.Model):
@@ -262,6 +364,9 @@ class TestRequest(TenantOwned):
     )
     notes = models.TextField(_("notes"), blank=True)
     methods = models.ManyToManyField(Method, related_name="+", verbose_name=_("requested methods"))
+    panels = models.ManyToManyField(
+        "qc.TestPanel", blank=True, related_name="+", verbose_name=_("requested panels")
+    )
     specification = models.ForeignKey(
         Specification, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -364,6 +469,11 @@ class Sample(TenantOwned):
 
     def __str__(self) -> str:
         return self.client_sample_id
+
+    @property
+    def number(self) -> str:
+        """The laboratory's identity of the sample, printed on its labels (``QS-000123``)."""
+        return f"QS-{self.pk:06d}" if self.pk else "QS-new"
 
 
 class Test(TenantOwned):
@@ -597,3 +707,110 @@ class Certificate(TenantOwned):
 
     def get_absolute_url(self) -> str:
         return reverse("qc:verify", args=[self.uuid])
+
+
+class TestPanel(models.Model):
+    """A named set of methods a client can request at once (e.g. a CAR-T release panel).
+
+    A panel with a client is that client's own: it is listed to that client and the laboratory
+    only. Changes are audited on the ledger; panels are not versioned (a request records the
+    methods it was created with).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    TENANCY_GLOBAL = (
+        "Laboratory-owned; a client-specific panel names its client and is listed only to that "
+        "client and the laboratory."
+    )
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    methods = models.ManyToManyField(Method, related_name="panels", verbose_name=_("methods"))
+    product_type = models.CharField(_("product type"), max_length=100, blank=True)
+    client = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("client"),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("qc:panel", args=[self.pk])
+
+
+class SamplePlacement(TenantOwned):
+    """A received QC sample in a storage position from ``placed_at`` until ``removed_at``.
+
+    The storage app's ``Placement`` holds aliquots only; this is its counterpart for QC
+    samples. A position holds one active placement of either kind: the QC services lock the
+    position and look at both, and the storage services ask :mod:`celltrace.qc` through their
+    occupancy-check registry.
+    """
+
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="placements")
+    position = models.ForeignKey(
+        "storage.Position", on_delete=models.PROTECT, related_name="qc_sample_placements"
+    )
+    placed_at = models.DateTimeField(_("placed"))
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    removal_purpose = models.CharField(
+        _("purpose of removal"), max_length=20, choices=RemovalPurpose.choices, blank=True
+    )
+    removal_reason = models.TextField(_("reason for removal"), blank=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["position"],
+                condition=Q(removed_at__isnull=True),
+                name="qc_sampleplacement_one_active_per_position",
+                violation_error_message="This position is already occupied.",
+            ),
+            models.UniqueConstraint(
+                fields=["sample"],
+                condition=Q(removed_at__isnull=True),
+                name="qc_sampleplacement_one_active_per_sample",
+                violation_error_message="This sample is already stored elsewhere.",
+            ),
+            models.CheckConstraint(
+                condition=Q(removed_at__isnull=True) | Q(removed_at__gte=models.F("placed_at")),
+                name="qc_sampleplacement_removed_after_placed",
+                violation_error_message="A sample cannot be removed before it was placed.",
+            ),
+            models.CheckConstraint(
+                condition=Q(removed_at__isnull=True, removal_purpose="")
+                | Q(removed_at__isnull=False, removal_purpose__in=RemovalPurpose.values),
+                name="qc_sampleplacement_removal_has_purpose",
+                violation_error_message="A removal states its purpose.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sample_id} @ {self.position_id}"
+
+
+# Sterility incubations and readings of computed results (celltrace.qc.models_compute).
+from celltrace.qc.models_compute import SterilityIncubation, SterilityReading  # noqa: E402, F401

@@ -44,7 +44,12 @@ class RequestIn(StrictIn):
     priority: StrictStr = Field(default="routine", max_length=10)
     notes: StrictStr = Field(default="", max_length=4000)
     samples: list[SampleIn] = Field(min_length=1, max_length=100)
-    method_codes: list[StrictStr] = Field(min_length=1, max_length=50)
+    method_codes: list[StrictStr] = Field(default_factory=list, max_length=50)
+    panel_codes: list[StrictStr] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Test panels (global or the client's own); their methods join method_codes.",
+    )
     organisation_id: StrictInt | None = Field(
         default=None, description="Laboratory staff only: the client the request is for."
     )
@@ -88,6 +93,12 @@ class RequestOut(Schema):
     @staticmethod
     def resolve_specification(obj: Any) -> str | None:
         return str(obj.specification) if obj.specification_id else None
+
+    panels: list[str] = []
+
+    @staticmethod
+    def resolve_panels(obj: Any) -> list[str]:
+        return sorted(p.code for p in obj.panels.all())
 
 
 class RequestDetailOut(RequestOut):
@@ -245,3 +256,212 @@ class VerificationOut(Schema):
     matches: bool
     sha256: str
     superseded_by: str | None
+
+
+# --- method catalogue, specifications, panels, sample storage -------------------------------
+
+
+class MethodVersionOut(Schema):
+    id: int
+    code: str
+    version: int
+    status: str
+    is_current: bool
+    name: str
+    reference: str
+    result_type: str
+    unit: str
+    reported_decimals: int | None
+    lod: str
+    loq: str
+    turnaround_days: int
+    qualitative_options: list[str]
+    reason: str
+    created_at: dt.datetime
+    approved_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_code(obj: Any) -> str:
+        return str(obj.method.code)
+
+
+class MethodDetailOut(Schema):
+    code: str
+    name: str
+    versions: list[MethodVersionOut]
+
+    @staticmethod
+    def resolve_versions(obj: Any) -> list[Any]:
+        return list(obj.versions.all())
+
+
+class MethodVersionIn(StrictIn):
+    name: StrictStr = Field(min_length=1, max_length=200)
+    reference: StrictStr = Field(min_length=1, max_length=300)
+    result_type: StrictStr = Field(max_length=20, description="numeric, qualitative or text")
+    unit: StrictStr = Field(default="", max_length=40)
+    reported_decimals: StrictInt | None = None
+    lod: StrictStr = Field(default="", max_length=40)
+    loq: StrictStr = Field(default="", max_length=40)
+    turnaround_days: StrictInt
+    qualitative_options: list[StrictStr] = Field(default_factory=list, max_length=20)
+    reason: StrictStr = Field(min_length=1, max_length=2000)
+
+
+class MethodCreateIn(MethodVersionIn):
+    code: StrictStr = Field(min_length=1, max_length=40)
+
+
+class LimitIn(StrictIn):
+    method_code: StrictStr = Field(min_length=1, max_length=40)
+    kind: StrictStr = Field(
+        max_length=20, description="at_least, at_most, range, qualitative, report"
+    )
+    lower: StrictStr = Field(default="", max_length=40, description='As written, e.g. "70.0".')
+    lower_inclusive: StrictBool = True
+    upper: StrictStr = Field(default="", max_length=40)
+    upper_inclusive: StrictBool = True
+    expected_text: StrictStr = Field(default="", max_length=100)
+    alert_lower: StrictStr = Field(default="", max_length=40)
+    alert_upper: StrictStr = Field(default="", max_length=40)
+    unit: StrictStr = Field(default="", max_length=40)
+
+
+class SpecificationIn(StrictIn):
+    code: StrictStr = Field(
+        min_length=1, max_length=40, description="An existing code proposes its next version."
+    )
+    title: StrictStr = Field(min_length=1, max_length=200)
+    product_type: StrictStr = Field(min_length=1, max_length=100)
+    client_id: StrictInt | None = None
+    rounding_mode: StrictStr = Field(default="usp", max_length=20)
+    limits: list[LimitIn] = Field(min_length=1, max_length=100)
+    reason: StrictStr = Field(min_length=1, max_length=2000)
+
+
+class LimitOut(Schema):
+    method: str
+    kind: str
+    lower: str
+    lower_inclusive: bool
+    upper: str
+    upper_inclusive: bool
+    expected_text: str
+    alert_lower: str
+    alert_upper: str
+    unit: str
+    display: str
+
+    @staticmethod
+    def resolve_method(obj: Any) -> str:
+        return str(obj.method.code)
+
+
+class SpecificationOut(Schema):
+    id: int
+    code: str
+    version: int
+    status: str
+    is_current: bool
+    title: str
+    product_type: str
+    client_id: int | None
+    rounding_mode: str
+    reason: str
+    created_at: dt.datetime
+    approved_at: dt.datetime | None
+    limits: list[LimitOut]
+
+    @staticmethod
+    def resolve_limits(obj: Any) -> list[Any]:
+        return list(obj.limits.select_related("method").order_by("method__code"))
+
+
+class PanelIn(StrictIn):
+    code: StrictStr = Field(min_length=1, max_length=40)
+    name: StrictStr = Field(min_length=1, max_length=200)
+    description: StrictStr = Field(default="", max_length=4000)
+    method_codes: list[StrictStr] = Field(min_length=1, max_length=50)
+    product_type: StrictStr = Field(default="", max_length=100)
+    client_id: StrictInt | None = None
+    is_active: StrictBool = True
+
+
+class PanelUpdateIn(StrictIn):
+    name: StrictStr = Field(min_length=1, max_length=200)
+    description: StrictStr = Field(default="", max_length=4000)
+    method_codes: list[StrictStr] = Field(min_length=1, max_length=50)
+    product_type: StrictStr = Field(default="", max_length=100)
+    client_id: StrictInt | None = None
+    is_active: StrictBool = True
+    reason: StrictStr = Field(min_length=1, max_length=2000)
+
+
+class PanelOut(Schema):
+    id: int
+    code: str
+    name: str
+    description: str
+    methods: list[str]
+    product_type: str
+    client_id: int | None
+    is_active: bool
+    updated_at: dt.datetime
+
+    @staticmethod
+    def resolve_methods(obj: Any) -> list[str]:
+        return sorted(m.code for m in obj.methods.all())
+
+
+class SampleStoreIn(StrictIn):
+    box: StrictStr = Field(min_length=1, max_length=40, description="The box's barcode.")
+    position: StrictStr = Field(min_length=1, max_length=4, description="e.g. A1")
+    reason: StrictStr = Field(default="", max_length=2000)
+
+
+class SampleRetrieveIn(StrictIn):
+    purpose: StrictStr = Field(max_length=20, description="testing or disposal")
+    reason: StrictStr = Field(default="", max_length=2000)
+
+
+class SamplePlacementOut(Schema):
+    id: int
+    unit: str
+    rack: str
+    box: str
+    box_id: int
+    position: str
+    placed_at: dt.datetime
+    removed_at: dt.datetime | None
+    removal_purpose: str
+    removal_reason: str
+
+    @staticmethod
+    def resolve_unit(obj: Any) -> str:
+        return str(obj.position.box.rack.unit.code)
+
+    @staticmethod
+    def resolve_rack(obj: Any) -> str:
+        return str(obj.position.box.rack.name)
+
+    @staticmethod
+    def resolve_box(obj: Any) -> str:
+        return str(obj.position.box.name)
+
+    @staticmethod
+    def resolve_box_id(obj: Any) -> int:
+        return int(obj.position.box_id)
+
+    @staticmethod
+    def resolve_position(obj: Any) -> str:
+        return str(obj.position.label)
+
+
+class SampleStorageOut(Schema):
+    id: int
+    number: str
+    client_sample_id: str
+    status: str
+    custodian: str | None
+    location: SamplePlacementOut | None
+    placements: list[SamplePlacementOut]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
+from django.utils.translation import gettext as _
 
 from celltrace.audit.choices import SignatureMeaning
 from celltrace.audit.models import Signature
@@ -22,8 +23,10 @@ from celltrace.qc.models import (
     OosInvestigation,
     Result,
     Sample,
+    SamplePlacement,
     Specification,
     Test,
+    TestPanel,
     TestRequest,
 )
 
@@ -200,3 +203,94 @@ def incoming(actor: User) -> QuerySet[TestRequest]:
 
 def open_oos_of(req: TestRequest) -> QuerySet[OosInvestigation]:
     return req.oos.exclude(phase=OosPhase.CLOSED)
+
+
+# --- method catalogue, specifications, panels, stored samples --------------------------------
+
+
+def method_catalogue(actor: User) -> QuerySet[Method]:
+    """Methods with their versions; client users see effective versions only and only
+    methods that have one."""
+    from celltrace.qc.choices import VersionStatus
+
+    versions = MethodVersion.objects.order_by("-version")
+    methods = Method.objects.order_by("code")
+    if not sees_all_tenants(actor):
+        versions = versions.filter(status=VersionStatus.EFFECTIVE)
+        methods = methods.filter(versions__is_current=True).distinct()
+    return methods.prefetch_related(Prefetch("versions", queryset=versions))
+
+
+def method_get(actor: User, code: str) -> Method:
+    from celltrace.core.errors import NotFound
+
+    method = method_catalogue(actor).filter(code=code).first()
+    if method is None:
+        raise NotFound(_not_found())
+    return method
+
+
+def method_versions_signable(actor: User) -> QuerySet[MethodVersion]:
+    """Method versions are signed (approved), and their signatures listed, by laboratory
+    staff only."""
+    if not sees_all_tenants(actor):
+        return MethodVersion.objects.none()
+    return MethodVersion.objects.select_related("method")
+
+
+def specifications_signable(actor: User) -> QuerySet[Specification]:
+    return specifications(actor)
+
+
+def specification_get(actor: User, pk: int | str) -> Specification:
+    return get_visible(specifications(actor), actor, pk=pk)
+
+
+def panels_visible(actor: User) -> QuerySet[TestPanel]:
+    """Laboratory staff see every panel; a client user the active global panels and its own."""
+    qs = TestPanel.objects.select_related("client").prefetch_related("methods").order_by("code")
+    if sees_all_tenants(actor):
+        return qs
+    return qs.filter(is_active=True).filter(
+        Q(client__isnull=True) | Q(client_id=actor.organisation_id)
+    )
+
+
+def panel_get(actor: User, pk: int | str) -> TestPanel:
+    return get_visible(panels_visible(actor), actor, pk=pk)
+
+
+def sample_get(actor: User, pk: int | str) -> Sample:
+    return get_visible(
+        samples_visible(actor).select_related("organisation", "custodian"), actor, pk=pk
+    )
+
+
+def sample_by_scan(actor: User, text: str) -> Sample:
+    """A sample by the laboratory's label (``QS-000123``) or, failing that, the client's id
+    (only when it names exactly one visible sample)."""
+    from celltrace.core.errors import NotFound
+
+    text = text.strip()
+    qs = samples_visible(actor)
+    if text.upper().startswith("QS-") and text[3:].isdigit():
+        found = qs.filter(pk=int(text[3:])).first()
+    else:
+        matches = list(qs.filter(client_sample_id=text)[:2])
+        found = matches[0] if len(matches) == 1 else None
+    if found is None:
+        raise NotFound(
+            _("No sample %(id)s; scan the laboratory label (QS-…).") % {"id": text},
+            field="sample",
+        )
+    return found
+
+
+def sample_placements(sample: Sample) -> QuerySet[SamplePlacement]:
+    return SamplePlacement.objects.filter(sample=sample).select_related(
+        "position__box__rack__unit", "placed_by", "removed_by"
+    )
+
+
+def _not_found() -> str:
+    return _("Not found.")

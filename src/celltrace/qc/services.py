@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from celltrace.audit import ledger, signing
@@ -34,9 +36,12 @@ from celltrace.qc.choices import (
     OosOutcome,
     OosPhase,
     Priority,
+    QcCatalogueEvent,
     QcEvent,
+    RemovalPurpose,
     RequestStatus,
     ResultStatus,
+    ResultType,
     RoundingMode,
     SampleStatus,
     VersionStatus,
@@ -50,9 +55,11 @@ from celltrace.qc.models import (
     OosInvestigation,
     Result,
     Sample,
+    SamplePlacement,
     Specification,
     SpecificationLimit,
     Test,
+    TestPanel,
     TestRequest,
 )
 from celltrace.qc.rounding import parse_decimal
@@ -437,9 +444,11 @@ def request_create(
     priority: str = Priority.ROUTINE,
     notes: str = "",
     submit: bool = False,
+    panel_codes: Sequence[str] = (),
 ) -> TestRequest:
     """A client user (for their own organisation) or the laboratory (for a client) creates a
-    test request with the samples that will be sent and the methods wanted."""
+    test request with the samples that will be sent and the methods wanted: single methods
+    and test panels (global or the client's own); the tests are their union."""
     if actor.is_operator_staff:
         _require_lab(actor, LAB_ROLES, _("Only laboratory staff create requests for clients."))
         if organisation is None or organisation.kind != OrganisationKind.CLIENT:
@@ -462,9 +471,16 @@ def request_create(
     if len(set(ids)) != len(ids):
         raise Invalid(_("Each sample id may appear once."), field="samples")
     codes = sorted(set(method_codes))
-    methods = list(Method.objects.filter(code__in=codes).order_by("code"))
-    if not codes or len(methods) != len(codes):
+    methods = list(
+        Method.objects.filter(code__in=codes, versions__is_current=True).distinct().order_by("code")
+    )
+    if (not codes and not panel_codes) or len(methods) != len(codes):
         raise Invalid(_("Choose the tests from the method catalogue."), field="method_codes")
+    panels = panels_for_request(organisation, panel_codes)
+    for panel in panels:
+        methods.extend(m for m in panel.methods.all() if m.code not in codes)
+        codes = sorted(set(codes) | {m.code for m in panel.methods.all()})
+    methods = sorted({m.pk: m for m in methods}.values(), key=lambda m: m.code)
     now = _now()
     with transaction.atomic():
         taken = list(
@@ -491,6 +507,8 @@ def request_create(
             submitted_at=now if submit else None,
         )
         req.methods.set(methods)
+        if panels:
+            req.panels.set(panels)
         try:
             with transaction.atomic():
                 Sample.objects.bulk_create(
@@ -523,6 +541,7 @@ def request_create(
                 "status": req.status,
                 "samples": ids,
                 "methods": codes,
+                "panels": [p.code for p in panels],
                 "specification_id": req.specification_id,
             },
         )
@@ -1340,3 +1359,1011 @@ def certificate_verify(*, certificate: Certificate, pdf: bytes) -> Verification:
         superseded_by=later.order_by("-version").first(),
         sha256=digest,
     )
+
+
+# --- method catalogue and specifications: proposals, QA approval, withdrawal ----------------
+#
+# A proposed version (``VersionStatus.PENDING``) is never used: requests and tests keep using
+# the effective (``is_current``) version until QA signs the proposal "approved" through the
+# signature page or ``POST /signatures``; :func:`method_version_approved` and
+# :func:`specification_approved` (``on_signed`` hooks) then make it effective in the signing
+# transaction. Versions seeded or created directly (:func:`methods_seed`,
+# :func:`method_version_create`, :func:`specification_create`) are effective at once.
+
+#: Who proposes methods, specifications and panels (QA approves; analysts only use them).
+CATALOGUE_ROLES = (Role.QC_REVIEWER, Role.QA, Role.ADMIN)
+METHOD_FIELDS = (
+    "name",
+    "reference",
+    "result_type",
+    "unit",
+    "reported_decimals",
+    "lod",
+    "loq",
+    "turnaround_days",
+    "qualitative_options",
+)
+MAX_REPORTED_DECIMALS = 6
+_CODE_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+def _check_code(code: str, field: str = "code") -> str:
+    code = (code or "").strip()
+    if not _CODE_RE.fullmatch(code):
+        raise Invalid(
+            _(
+                "A code is 1 to 40 lower-case letters, digits and hyphens, starting with a "
+                "letter or digit (e.g. car-t-release)."
+            ),
+            field=field,
+        )
+    return code
+
+
+def _short_text(values: Mapping[str, Any], field: str, limit: int) -> str:
+    text = str(values.get(field) or "").strip()
+    if len(text) > limit:
+        raise Invalid(
+            _("At most %(n)d characters.") % {"n": limit},
+            field=field,
+        )
+    return text
+
+
+def clean_method_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the content of a method version; each error names its field."""
+    unknown = set(values) - set(METHOD_FIELDS)
+    if unknown:
+        raise Invalid(
+            _("Unknown method fields: %(f)s.") % {"f": ", ".join(sorted(unknown))}, field="changes"
+        )
+    name = _require_text(str(values.get("name") or ""), "name", _("Give the method's name."))
+    if len(name) > 200:
+        raise Invalid(_("At most %(n)d characters.") % {"n": 200}, field="name")
+    reference = _require_text(
+        str(values.get("reference") or ""),
+        "reference",
+        _("Give the pharmacopoeial chapter or in-house procedure the method follows."),
+    )
+    if len(reference) > 300:
+        raise Invalid(_("At most %(n)d characters.") % {"n": 300}, field="reference")
+    result_type = values.get("result_type")
+    if result_type not in ResultType.values:
+        raise Invalid(
+            _("Choose the result type: numeric, qualitative or text."), field="result_type"
+        )
+    unit = _short_text(values, "unit", 40)
+    lod = _short_text(values, "lod", 40)
+    loq = _short_text(values, "loq", 40)
+    decimals = values.get("reported_decimals")
+    tat = values.get("turnaround_days")
+    if isinstance(tat, bool) or not isinstance(tat, int) or not 1 <= tat <= 365:
+        raise Invalid(
+            _("The turnaround is a whole number of days from 1 to 365."), field="turnaround_days"
+        )
+    raw_options = values.get("qualitative_options") or []
+    if not isinstance(raw_options, list | tuple) or not all(
+        isinstance(o, str) for o in raw_options
+    ):
+        raise Invalid(_("List the qualitative outcomes as text."), field="qualitative_options")
+    options = [o.strip() for o in raw_options if o.strip()]
+    if len({o.casefold() for o in options}) != len(options):
+        raise Invalid(_("Each qualitative outcome may appear once."), field="qualitative_options")
+    if any(len(o) > 100 for o in options):
+        raise Invalid(
+            _("A qualitative outcome has at most 100 characters."), field="qualitative_options"
+        )
+    if result_type == ResultType.NUMERIC:
+        if decimals is not None and (
+            isinstance(decimals, bool)
+            or not isinstance(decimals, int)
+            or not 0 <= decimals <= MAX_REPORTED_DECIMALS
+        ):
+            raise Invalid(
+                _("Reported decimals are a whole number from 0 to %(n)d.")
+                % {"n": MAX_REPORTED_DECIMALS},
+                field="reported_decimals",
+            )
+        if options:
+            raise Invalid(
+                _("A numeric method has no qualitative outcomes."), field="qualitative_options"
+            )
+    else:
+        if decimals is not None:
+            raise Invalid(
+                _("Only numeric methods report decimals; leave it empty."),
+                field="reported_decimals",
+            )
+        if unit:
+            raise Invalid(_("Only numeric methods have a unit; leave it empty."), field="unit")
+    if result_type == ResultType.QUALITATIVE and len(options) < 2:
+        raise Invalid(
+            _("List at least two qualitative outcomes, one per line (e.g. No growth, Growth)."),
+            field="qualitative_options",
+        )
+    if result_type == ResultType.TEXT and options:
+        raise Invalid(
+            _("A text method has no fixed outcomes; choose qualitative instead."),
+            field="qualitative_options",
+        )
+    return {
+        "name": name,
+        "reference": reference,
+        "result_type": result_type,
+        "unit": unit,
+        "reported_decimals": decimals,
+        "lod": lod,
+        "loq": loq,
+        "turnaround_days": tat,
+        "qualitative_options": options,
+    }
+
+
+def method_create(
+    *, actor: User, code: str, values: Mapping[str, Any], reason: str
+) -> MethodVersion:
+    """Add a method to the catalogue; its first version awaits QA's approval."""
+    _require_lab(
+        actor, CATALOGUE_ROLES, _("Only QC reviewers, QA and administrators change the catalogue.")
+    )
+    code = _check_code(code)
+    reason = _require_text(reason, "reason", _("Give the reason for the new method."))
+    fields = clean_method_fields(values)
+    with transaction.atomic():
+        if Method.objects.filter(code=code).exists():
+            raise Conflict(_("Method %(code)s exists already.") % {"code": code}, field="code")
+        try:
+            with transaction.atomic():
+                method = Method.objects.create(code=code, name=fields["name"])
+        except IntegrityError as exc:
+            raise Conflict(
+                _("Method %(code)s exists already.") % {"code": code}, field="code"
+            ) from exc
+        version = MethodVersion.objects.create(
+            method=method,
+            version=1,
+            status=VersionStatus.PENDING,
+            is_current=False,
+            created_by=actor,
+            reason=reason,
+            **fields,
+        )
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=QcEvent.METHOD_CREATED,
+            entity_type="qc.method",
+            entity_id=method.pk,
+            entity_label=code,
+            new={"code": code, "version": 1, "status": VersionStatus.PENDING, **fields},
+            reason=reason,
+        )
+    return version
+
+
+def method_version_propose(
+    *, actor: User, method: Method, values: Mapping[str, Any], reason: str
+) -> MethodVersion:
+    """Propose the next version of ``method``; it becomes effective once QA approves it.
+    The effective version stays in use meanwhile, and tests keep the version they used."""
+    _require_lab(
+        actor, CATALOGUE_ROLES, _("Only QC reviewers, QA and administrators change the catalogue.")
+    )
+    reason = _require_text(reason, "reason", _("Give the reason for the new version."))
+    fields = clean_method_fields(values)
+    with transaction.atomic():
+        Method.objects.select_for_update().get(pk=method.pk)
+        pending = MethodVersion.objects.filter(method=method, status=VersionStatus.PENDING).first()
+        if pending is not None:
+            raise Conflict(
+                _("Version %(v)d of %(code)s awaits approval; approve or withdraw it first.")
+                % {"v": pending.version, "code": method.code}
+            )
+        current = MethodVersion.objects.filter(method=method, is_current=True).first()
+        old = {f: getattr(current, f) for f in METHOD_FIELDS} if current else {}
+        if current is not None and old == fields:
+            raise Invalid(_("The new version changes nothing."), field="name")
+        version = MethodVersion.objects.create(
+            method=method,
+            version=_next_method_version(method),
+            status=VersionStatus.PENDING,
+            is_current=False,
+            created_by=actor,
+            reason=reason,
+            **fields,
+        )
+        changed = sorted(f for f in METHOD_FIELDS if old.get(f) != fields[f])
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=QcCatalogueEvent.METHOD_VERSION_PROPOSED,
+            entity_type="qc.methodversion",
+            entity_id=version.pk,
+            entity_label=str(version),
+            old={"version": current.version if current else None}
+            | {f: old[f] for f in changed if f in old},
+            new={"version": version.version, "status": VersionStatus.PENDING}
+            | {f: fields[f] for f in changed},
+            reason=reason,
+        )
+    return version
+
+
+def _approval_refusal(actor: User, record: Any, meaning: str, what: str) -> str | None:
+    if meaning != SignatureMeaning.APPROVED:
+        return _("%(what)s are signed as approved.") % {"what": what}
+    if not is_lab(actor, Role.QA):
+        return _("Only QA approves %(what)s.") % {"what": what.lower()}
+    if record.status != VersionStatus.PENDING:
+        return _("Only a version awaiting approval is approved; this one is %(s)s.") % {
+            "s": VersionStatus(record.status).label.lower()
+        }
+    if record.created_by_id is not None and record.created_by_id == actor.pk:
+        return _("Nobody approves their own proposal: another QA officer approves it.")
+    return None
+
+
+def method_version_can_sign(actor: User, version: MethodVersion, meaning: str) -> str | None:
+    """QA approves a proposed method version; never the person who proposed it."""
+    return _approval_refusal(actor, version, meaning, _("Method versions"))
+
+
+def method_version_approved(actor: User, version: MethodVersion, signature: Any) -> None:
+    """``on_signed`` hook: QA's approval makes the version effective (in the signing
+    transaction); the previous effective version is superseded."""
+    with transaction.atomic():
+        Method.objects.select_for_update().get(pk=version.method_id)
+        locked = MethodVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status != VersionStatus.PENDING:
+            raise Conflict(_("Only a version awaiting approval is approved."))
+        previous = MethodVersion.objects.filter(method_id=locked.method_id, is_current=True).first()
+        if previous is not None:
+            MethodVersion.objects.filter(pk=previous.pk).update(
+                is_current=False, status=VersionStatus.SUPERSEDED
+            )
+        now = _now()
+        locked.status = VersionStatus.EFFECTIVE
+        locked.is_current = True
+        locked.approved_at = now
+        locked.save(update_fields=["status", "is_current", "approved_at"])
+        Method.objects.filter(pk=locked.method_id).update(name=locked.name)
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcCatalogueEvent.METHOD_VERSION_APPROVED,
+            entity_type="qc.methodversion",
+            entity_id=locked.pk,
+            entity_label=str(locked),
+            old={
+                "status": VersionStatus.PENDING,
+                "effective_version": previous.version if previous else None,
+            },
+            new={
+                "status": VersionStatus.EFFECTIVE,
+                "effective_version": locked.version,
+                "signature_id": signature.pk,
+                "approved_at": now,
+            },
+        )
+
+
+def method_version_withdraw(*, actor: User, version: MethodVersion, reason: str) -> MethodVersion:
+    """Withdraw a proposed version that will not be approved (it stays in the history)."""
+    _require_lab(
+        actor, CATALOGUE_ROLES, _("Only QC reviewers, QA and administrators change the catalogue.")
+    )
+    reason = _require_text(reason, "reason", _("Give the reason for withdrawing the version."))
+    with transaction.atomic():
+        Method.objects.select_for_update().get(pk=version.method_id)
+        locked = MethodVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status != VersionStatus.PENDING:
+            raise Conflict(_("Only a version awaiting approval can be withdrawn."))
+        locked.status = VersionStatus.WITHDRAWN
+        locked.save(update_fields=["status"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcCatalogueEvent.METHOD_VERSION_WITHDRAWN,
+            entity_type="qc.methodversion",
+            entity_id=locked.pk,
+            entity_label=str(locked),
+            old={"status": VersionStatus.PENDING},
+            new={"status": VersionStatus.WITHDRAWN},
+            reason=reason,
+        )
+    return locked
+
+
+#: Which kinds of limit fit which result type.
+KINDS_FOR_RESULT = {
+    ResultType.NUMERIC: (LimitKind.AT_LEAST, LimitKind.AT_MOST, LimitKind.RANGE, LimitKind.REPORT),
+    ResultType.QUALITATIVE: (LimitKind.QUALITATIVE, LimitKind.REPORT),
+    ResultType.TEXT: (LimitKind.QUALITATIVE, LimitKind.REPORT),
+}
+
+
+def _decimals_of(text: str) -> int:
+    exponent = Decimal(text).as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _limit_number(li: LimitSpec, field: str, mv: MethodVersion) -> Decimal | None:
+    text = str(getattr(li, field)).strip()
+    if not text:
+        return None
+    where = f"limits.{li.method_code}.{field}"
+    try:
+        value = parse_decimal(text, field)
+    except (TypeError, ValueError) as exc:
+        raise Invalid(
+            _("%(code)s: %(v)s is not a limit; write it like 70, 70.0 or 0.50.")
+            % {"code": li.method_code, "v": text},
+            field=where,
+        ) from exc
+    if mv.reported_decimals is not None and _decimals_of(text) > mv.reported_decimals:
+        raise Invalid(
+            _(
+                "%(code)s: %(v)s has %(n)d decimals, but the method reports %(d)d; a limit "
+                "cannot be more precise than the results compared with it."
+            )
+            % {
+                "code": li.method_code,
+                "v": text,
+                "n": _decimals_of(text),
+                "d": mv.reported_decimals,
+            },
+            field=where,
+        )
+    return value
+
+
+def validate_limits(limits: Sequence[LimitSpec]) -> list[SpecificationLimit]:
+    """Check each criterion against its method's effective version; errors name the method
+    and the field (``limits.<method>.<field>``). Returns unsaved rows."""
+    if not limits:
+        raise Invalid(_("A specification needs at least one limit."), field="limits")
+    codes = [li.method_code for li in limits]
+    if len(set(codes)) != len(codes):
+        raise Invalid(_("A specification has one limit per method."), field="limits")
+    versions = {
+        mv.method.code: mv
+        for mv in MethodVersion.objects.select_related("method").filter(
+            method__code__in=codes, is_current=True
+        )
+    }
+    rows = []
+    for li in limits:
+        code = li.method_code
+        mv = versions.get(code)
+        if mv is None:
+            raise Invalid(
+                _("%(code)s is not an effective method of the catalogue.") % {"code": code},
+                field=f"limits.{code}",
+            )
+        if li.kind not in LimitKind.values:
+            raise Invalid(
+                _("%(code)s: unknown kind of limit %(k)s.") % {"code": code, "k": li.kind},
+                field=f"limits.{code}.kind",
+            )
+        kind = LimitKind(li.kind)
+        if kind not in KINDS_FOR_RESULT[ResultType(mv.result_type)]:
+            raise Invalid(
+                _("%(code)s reports %(t)s results; a limit of kind '%(k)s' does not fit.")
+                % {
+                    "code": code,
+                    "t": ResultType(mv.result_type).label.lower(),
+                    "k": kind.label,
+                },
+                field=f"limits.{code}.kind",
+            )
+        lower = _limit_number(li, "lower", mv)
+        upper = _limit_number(li, "upper", mv)
+        alert_lower = _limit_number(li, "alert_lower", mv)
+        alert_upper = _limit_number(li, "alert_upper", mv)
+        expected = li.expected_text.strip()
+        needs_lower = kind in (LimitKind.AT_LEAST, LimitKind.RANGE)
+        needs_upper = kind in (LimitKind.AT_MOST, LimitKind.RANGE)
+        for field, value, needed in (("lower", lower, needs_lower), ("upper", upper, needs_upper)):
+            if needed and value is None:
+                raise Invalid(
+                    _("%(code)s: a limit of kind '%(k)s' needs this value.")
+                    % {"code": code, "k": kind.label},
+                    field=f"limits.{code}.{field}",
+                )
+            if not needed and value is not None:
+                raise Invalid(
+                    _("%(code)s: a limit of kind '%(k)s' has no such value; leave it empty.")
+                    % {"code": code, "k": kind.label},
+                    field=f"limits.{code}.{field}",
+                )
+        if lower is not None and upper is not None and lower >= upper:
+            raise Invalid(
+                _("%(code)s: the low end %(lo)s must be below the high end %(hi)s.")
+                % {"code": code, "lo": li.lower.strip(), "hi": li.upper.strip()},
+                field=f"limits.{code}.lower",
+            )
+        if kind == LimitKind.QUALITATIVE:
+            if not expected:
+                raise Invalid(
+                    _("%(code)s: name the expected result (e.g. No growth).") % {"code": code},
+                    field=f"limits.{code}.expected_text",
+                )
+            options = {o.casefold(): o for o in mv.qualitative_options or []}
+            if options and expected.casefold() not in options:
+                raise Invalid(
+                    _("%(code)s: the expected result is one of %(o)s.")
+                    % {"code": code, "o": ", ".join(mv.qualitative_options)},
+                    field=f"limits.{code}.expected_text",
+                )
+            expected = options.get(expected.casefold(), expected)
+        elif expected:
+            raise Invalid(
+                _("%(code)s: only a qualitative limit names an expected result.") % {"code": code},
+                field=f"limits.{code}.expected_text",
+            )
+        numeric_kind = kind in (LimitKind.AT_LEAST, LimitKind.AT_MOST, LimitKind.RANGE)
+        for field, value in (("alert_lower", alert_lower), ("alert_upper", alert_upper)):
+            if value is None:
+                continue
+            if not numeric_kind:
+                raise Invalid(
+                    _("%(code)s: alert limits go with numeric limits only.") % {"code": code},
+                    field=f"limits.{code}.{field}",
+                )
+            if (lower is not None and value < lower) or (upper is not None and value > upper):
+                raise Invalid(
+                    _("%(code)s: the alert limit %(v)s lies outside the acceptance limits.")
+                    % {"code": code, "v": getattr(li, field).strip()},
+                    field=f"limits.{code}.{field}",
+                )
+        if alert_lower is not None and alert_upper is not None and alert_lower >= alert_upper:
+            raise Invalid(
+                _("%(code)s: the lower alert limit must be below the upper one.") % {"code": code},
+                field=f"limits.{code}.alert_lower",
+            )
+        unit = li.unit.strip()
+        if mv.result_type == ResultType.NUMERIC:
+            if unit and mv.unit and unit != mv.unit:
+                raise Invalid(
+                    _("%(code)s reports in %(u)s; write the limit in that unit.")
+                    % {"code": code, "u": mv.unit},
+                    field=f"limits.{code}.unit",
+                )
+            unit = unit or mv.unit
+        else:
+            unit = ""
+        rows.append(
+            SpecificationLimit(
+                method=mv.method,
+                kind=kind,
+                lower=li.lower.strip(),
+                upper=li.upper.strip(),
+                lower_inclusive=li.lower_inclusive,
+                upper_inclusive=li.upper_inclusive,
+                expected_text=expected,
+                alert_lower=li.alert_lower.strip(),
+                alert_upper=li.alert_upper.strip(),
+                unit=unit,
+            )
+        )
+    return rows
+
+
+def specification_propose(
+    *,
+    actor: User,
+    code: str,
+    title: str,
+    product_type: str,
+    limits: Sequence[LimitSpec],
+    client: Organisation | None = None,
+    rounding_mode: str = RoundingMode.USP,
+    reason: str = "",
+) -> Specification:
+    """Propose a specification, or the next version of one (same code: product type and client
+    stay). It takes effect when QA approves it; requests meanwhile use the effective version."""
+    _require_lab(
+        actor,
+        CATALOGUE_ROLES,
+        _("Only QC reviewers, QA and administrators change specifications."),
+    )
+    code = _check_code(code)
+    title = _require_text(title, "title", _("Give the specification a title."))
+    product_type = _require_text(product_type, "product_type", _("Name the product type."))
+    reason = _require_text(reason, "reason", _("Give the reason for this version."))
+    if len(title) > 200:
+        raise Invalid(_("At most %(n)d characters.") % {"n": 200}, field="title")
+    if len(product_type) > 100:
+        raise Invalid(_("At most %(n)d characters.") % {"n": 100}, field="product_type")
+    if rounding_mode not in RoundingMode.values:
+        raise Invalid(_("Unknown rounding mode."), field="rounding_mode")
+    if client is not None and client.kind != OrganisationKind.CLIENT:
+        raise Invalid(_("A specification can be specific to a client only."), field="client")
+    rows = validate_limits(limits)
+    with transaction.atomic():
+        versions = list(Specification.objects.select_for_update().filter(code=code).order_by("pk"))
+        latest = max(versions, key=lambda s: s.version) if versions else None
+        if latest is not None:
+            if latest.product_type.casefold() != product_type.casefold():
+                raise Invalid(
+                    _(
+                        "Specification %(code)s is for %(p)s; a new version keeps the product "
+                        "type (create a new specification for another)."
+                    )
+                    % {"code": code, "p": latest.product_type},
+                    field="product_type",
+                )
+            if latest.client_id != (client.pk if client else None):
+                raise Invalid(_("A new version keeps the specification's client."), field="client")
+            pending = [s for s in versions if s.status == VersionStatus.PENDING]
+            if pending:
+                raise Conflict(
+                    _("Version %(v)d of %(code)s awaits approval; approve or withdraw it first.")
+                    % {"v": pending[0].version, "code": code}
+                )
+        try:
+            with transaction.atomic():
+                spec = Specification.objects.create(
+                    code=code,
+                    version=(latest.version + 1) if latest else 1,
+                    title=title,
+                    product_type=latest.product_type if latest else product_type,
+                    client=client,
+                    rounding_mode=rounding_mode,
+                    is_current=False,
+                    status=VersionStatus.PENDING,
+                    reason=reason,
+                    created_by=actor,
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                _("Specification %(code)s changed meanwhile; reload and try again.")
+                % {"code": code}
+            ) from exc
+        for r in rows:
+            r.specification = spec
+        SpecificationLimit.objects.bulk_create(rows)
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=QcCatalogueEvent.SPECIFICATION_PROPOSED,
+            entity_type="qc.specification",
+            entity_id=spec.pk,
+            entity_label=str(spec),
+            old={"version": latest.version if latest else None},
+            new={
+                "code": code,
+                "version": spec.version,
+                "status": VersionStatus.PENDING,
+                "product_type": spec.product_type,
+                "client_id": client.pk if client else None,
+                "rounding_mode": rounding_mode,
+                "limits": [f"{r.method.code}: {r.display}" for r in rows],
+            },
+            reason=reason,
+        )
+    return spec
+
+
+def specification_can_sign(actor: User, spec: Specification, meaning: str) -> str | None:
+    """QA approves a proposed specification version; never the person who proposed it."""
+    return _approval_refusal(actor, spec, meaning, _("Specifications"))
+
+
+def specification_approved(actor: User, spec: Specification, signature: Any) -> None:
+    """``on_signed`` hook: QA's approval makes the specification version effective; requests
+    created from now on use it (existing requests keep theirs)."""
+    with transaction.atomic():
+        versions = list(
+            Specification.objects.select_for_update().filter(code=spec.code).order_by("pk")
+        )
+        locked = next(s for s in versions if s.pk == spec.pk)
+        if locked.status != VersionStatus.PENDING:
+            raise Conflict(_("Only a version awaiting approval is approved."))
+        previous = next((s for s in versions if s.is_current), None)
+        if previous is not None:
+            Specification.objects.filter(pk=previous.pk).update(
+                is_current=False, status=VersionStatus.SUPERSEDED
+            )
+        now = _now()
+        locked.status = VersionStatus.EFFECTIVE
+        locked.is_current = True
+        locked.approved_at = now
+        locked.save(update_fields=["status", "is_current", "approved_at"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcCatalogueEvent.SPECIFICATION_APPROVED,
+            entity_type="qc.specification",
+            entity_id=locked.pk,
+            entity_label=str(locked),
+            old={
+                "status": VersionStatus.PENDING,
+                "effective_version": previous.version if previous else None,
+            },
+            new={
+                "status": VersionStatus.EFFECTIVE,
+                "effective_version": locked.version,
+                "signature_id": signature.pk,
+                "approved_at": now,
+            },
+        )
+
+
+def specification_withdraw(*, actor: User, spec: Specification, reason: str) -> Specification:
+    """Withdraw a proposed specification version that will not be approved."""
+    _require_lab(
+        actor,
+        CATALOGUE_ROLES,
+        _("Only QC reviewers, QA and administrators change specifications."),
+    )
+    reason = _require_text(reason, "reason", _("Give the reason for withdrawing the version."))
+    with transaction.atomic():
+        locked = Specification.objects.select_for_update().get(pk=spec.pk)
+        if locked.status != VersionStatus.PENDING:
+            raise Conflict(_("Only a version awaiting approval can be withdrawn."))
+        locked.status = VersionStatus.WITHDRAWN
+        locked.save(update_fields=["status"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcCatalogueEvent.SPECIFICATION_WITHDRAWN,
+            entity_type="qc.specification",
+            entity_id=locked.pk,
+            entity_label=str(locked),
+            old={"status": VersionStatus.PENDING},
+            new={"status": VersionStatus.WITHDRAWN},
+            reason=reason,
+        )
+    return locked
+
+
+# --- test panels ----------------------------------------------------------------------------
+
+
+def _panel_methods(method_codes: Sequence[str]) -> list[Method]:
+    codes = sorted({c.strip() for c in method_codes if c.strip()})
+    if not codes:
+        raise Invalid(_("A panel holds at least one method."), field="method_codes")
+    methods = list(
+        Method.objects.filter(code__in=codes, versions__is_current=True).distinct().order_by("code")
+    )
+    missing = sorted(set(codes) - {m.code for m in methods})
+    if missing:
+        raise Invalid(
+            _("Not effective methods of the catalogue: %(c)s.") % {"c": ", ".join(missing)},
+            field="method_codes",
+        )
+    return methods
+
+
+def _panel_state(panel: TestPanel, methods: Sequence[Method] | None = None) -> dict[str, Any]:
+    return {
+        "name": panel.name,
+        "description": panel.description,
+        "product_type": panel.product_type,
+        "client_id": panel.client_id,
+        "is_active": panel.is_active,
+        "methods": sorted(
+            m.code for m in (methods if methods is not None else panel.methods.all())
+        ),
+    }
+
+
+def _panel_fields(
+    name: str, description: str, product_type: str, client: Organisation | None
+) -> tuple[str, str, str]:
+    name = _require_text(name, "name", _("Give the panel a name."))
+    if len(name) > 200:
+        raise Invalid(_("At most %(n)d characters.") % {"n": 200}, field="name")
+    product_type = (product_type or "").strip()
+    if len(product_type) > 100:
+        raise Invalid(_("At most %(n)d characters.") % {"n": 100}, field="product_type")
+    if client is not None and client.kind != OrganisationKind.CLIENT:
+        raise Invalid(_("A panel can be specific to a client only."), field="client")
+    return name, (description or "").strip(), product_type
+
+
+def panel_create(
+    *,
+    actor: User,
+    code: str,
+    name: str,
+    method_codes: Sequence[str],
+    description: str = "",
+    product_type: str = "",
+    client: Organisation | None = None,
+    is_active: bool = True,
+) -> TestPanel:
+    """Define a test panel (a set of methods requested together), for all clients or one."""
+    _require_lab(
+        actor, CATALOGUE_ROLES, _("Only QC reviewers, QA and administrators manage test panels.")
+    )
+    code = _check_code(code)
+    name, description, product_type = _panel_fields(name, description, product_type, client)
+    methods = _panel_methods(method_codes)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                panel = TestPanel.objects.create(
+                    code=code,
+                    name=name,
+                    description=description,
+                    product_type=product_type,
+                    client=client,
+                    is_active=is_active,
+                    created_by=actor,
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                _("Panel %(code)s exists already.") % {"code": code}, field="code"
+            ) from exc
+        panel.methods.set(methods)
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=QcCatalogueEvent.PANEL_CREATED,
+            entity_type="qc.testpanel",
+            entity_id=panel.pk,
+            entity_label=str(panel),
+            organisation_id=client.pk if client else None,
+            new={"code": code, **_panel_state(panel, methods)},
+        )
+    return panel
+
+
+def panel_update(
+    *,
+    actor: User,
+    panel: TestPanel,
+    name: str,
+    method_codes: Sequence[str],
+    description: str = "",
+    product_type: str = "",
+    client: Organisation | None = None,
+    is_active: bool = True,
+    reason: str,
+) -> TestPanel:
+    """Change a panel (its code stays); requests made earlier keep the methods they had."""
+    _require_lab(
+        actor, CATALOGUE_ROLES, _("Only QC reviewers, QA and administrators manage test panels.")
+    )
+    reason = _require_text(reason, "reason", _("Give the reason for the change."))
+    name, description, product_type = _panel_fields(name, description, product_type, client)
+    methods = _panel_methods(method_codes)
+    with transaction.atomic():
+        locked = TestPanel.objects.select_for_update().get(pk=panel.pk)
+        old = _panel_state(locked)
+        locked.name = name
+        locked.description = description
+        locked.product_type = product_type
+        locked.client = client
+        locked.is_active = is_active
+        new = _panel_state(locked, methods)
+        if new == old:
+            raise Invalid(_("Nothing changed."), field="name")
+        locked.save(
+            update_fields=[
+                "name",
+                "description",
+                "product_type",
+                "client",
+                "is_active",
+                "updated_at",
+            ]
+        )
+        locked.methods.set(methods)
+        changed = sorted(k for k in new if new[k] != old[k])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcCatalogueEvent.PANEL_UPDATED,
+            entity_type="qc.testpanel",
+            entity_id=locked.pk,
+            entity_label=str(locked),
+            organisation_id=client.pk if client else old["client_id"],
+            old={k: old[k] for k in changed},
+            new={k: new[k] for k in changed},
+            reason=reason,
+        )
+    return locked
+
+
+def panels_for_request(organisation: Organisation, panel_codes: Sequence[str]) -> list[TestPanel]:
+    """The active panels ``panel_codes`` names that the client may request (global or its own);
+    any other code is refused as unknown, never revealed."""
+    codes = sorted({c.strip() for c in panel_codes if c.strip()})
+    if not codes:
+        return []
+    panels = list(
+        TestPanel.objects.filter(code__in=codes, is_active=True)
+        .filter(Q(client__isnull=True) | Q(client=organisation))
+        .prefetch_related("methods")
+        .order_by("code")
+    )
+    missing = sorted(set(codes) - {p.code for p in panels})
+    if missing:
+        raise Invalid(
+            _("Unknown test panels: %(c)s.") % {"c": ", ".join(missing)}, field="panel_codes"
+        )
+    return panels
+
+
+# --- sample labels and storage --------------------------------------------------------------
+
+
+def sample_labels_print(*, actor: User, request: TestRequest, samples: Sequence[Sample]) -> None:
+    """Record on the ledger that labels were printed for these samples of ``request``."""
+    _require_lab(actor, RECEIPT_ROLES, _("Only laboratory staff print sample labels."))
+    items = list(samples)
+    if not items:
+        raise Invalid(_("The request has no sample to label."), field="samples")
+    if any(s.request_id != request.pk for s in items):
+        raise Invalid(_("Every sample must belong to the request."), field="samples")
+    with transaction.atomic():
+        ledger.append(
+            actor=actor,
+            action=Action.PRINT,
+            event_type=QcCatalogueEvent.SAMPLE_LABELS_PRINTED,
+            entity_type="qc.testrequest",
+            entity_id=request.pk,
+            entity_label=str(request),
+            organisation_id=request.organisation_id,
+            new={"samples": [s.number for s in items], "count": len(items)},
+        )
+
+
+def sample_active_placement(sample: Sample) -> SamplePlacement | None:
+    return (
+        SamplePlacement.objects.select_related("position__box__rack__unit")
+        .filter(sample=sample, removed_at__isnull=True)
+        .first()
+    )
+
+
+def refuse_position_with_sample(position: Any) -> None:
+    """Occupancy check the storage app runs before placing an aliquot: refuse a position
+    holding a QC sample (registered in :class:`celltrace.qc.apps.QcConfig`)."""
+    held = (
+        SamplePlacement.objects.filter(position_id=position.pk, removed_at__isnull=True)
+        .select_related("sample")
+        .first()
+    )
+    if held is not None:
+        raise Conflict(
+            _("%(position)s holds QC sample %(sample)s.")
+            % {"position": position.label, "sample": held.sample.number},
+            field="position",
+        )
+
+
+def sample_store(
+    *, actor: User, sample: Sample, position: Any, reason: str = ""
+) -> SamplePlacement:
+    """Put an accepted sample into a free storage position (a custody entry: the sample leaves
+    its custodian's hands for the position). Locks the box, then the position, then the
+    sample; a position holding an aliquot or another sample is refused."""
+    from celltrace.storage.models import Box, Placement, Position
+    from celltrace.storage.services import location_of, location_text
+
+    _require_lab(actor, RECEIPT_ROLES, _("Only laboratory staff store samples."))
+    with transaction.atomic():
+        Box.objects.select_for_update().get(pk=position.box_id)
+        pos = (
+            Position.objects.select_for_update()
+            .select_related("box__rack__unit")
+            .get(pk=position.pk)
+        )
+        locked = Sample.objects.select_for_update().get(pk=sample.pk)
+        if locked.status != SampleStatus.ACCEPTED:
+            raise Conflict(
+                _("Sample %(s)s is %(st)s; only accepted samples are stored.")
+                % {"s": locked.number, "st": SampleStatus(locked.status).label.lower()},
+                field="sample",
+            )
+        if SamplePlacement.objects.filter(
+            sample=locked, removal_purpose=RemovalPurpose.DISPOSAL
+        ).exists():
+            raise Conflict(
+                _("Sample %(s)s has been disposed of.") % {"s": locked.number}, field="sample"
+            )
+        current = sample_active_placement(locked)
+        if current is not None:
+            raise Conflict(
+                _("Sample %(s)s is already stored at %(loc)s.")
+                % {"s": locked.number, "loc": location_text(current.position)},
+                field="sample",
+            )
+        if Placement.objects.filter(position_id=pos.pk, removed_at__isnull=True).exists():
+            raise Conflict(
+                _("%(position)s holds an aliquot.") % {"position": pos.label}, field="position"
+            )
+        refuse_position_with_sample(pos)
+        now = _now()
+        try:
+            with transaction.atomic():
+                placement = SamplePlacement.objects.create(
+                    organisation_id=locked.organisation_id,
+                    sample=locked,
+                    position=pos,
+                    placed_at=now,
+                    placed_by=actor,
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                _("The position or the sample changed meanwhile; reload and try again.")
+            ) from exc
+        old_custodian = locked.custodian
+        locked.custodian = None
+        locked.save(update_fields=["custodian"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcCatalogueEvent.SAMPLE_STORED,
+            entity_type="qc.sample",
+            entity_id=locked.pk,
+            entity_label=locked.number,
+            organisation_id=locked.organisation_id,
+            old={"custodian": old_custodian.full_name if old_custodian else None},
+            new={"custodian": None, "stored_at": now, **location_of(pos)},
+            reason=reason.strip(),
+        )
+    return placement
+
+
+def sample_retrieve(
+    *, actor: User, sample: Sample, purpose: str, reason: str = ""
+) -> SamplePlacement:
+    """Take a stored sample out of its position: for testing (the actor becomes its custodian)
+    or for disposal (a reason is required; a disposed sample is never stored again)."""
+    from celltrace.storage.models import Box
+    from celltrace.storage.services import location_of
+
+    _require_lab(actor, RECEIPT_ROLES, _("Only laboratory staff retrieve samples."))
+    if purpose not in RemovalPurpose.values:
+        raise Invalid(_("Say why the sample is retrieved: testing or disposal."), field="purpose")
+    reason = reason.strip()
+    if purpose == RemovalPurpose.DISPOSAL and not reason:
+        raise Invalid(_("Give the reason for disposing of the sample."), field="reason")
+    current = sample_active_placement(sample)
+    if current is None:
+        raise Conflict(_("Sample %(s)s is not in storage.") % {"s": sample.number}, field="sample")
+    with transaction.atomic():
+        Box.objects.select_for_update().get(pk=current.position.box_id)
+        locked = Sample.objects.select_for_update().get(pk=sample.pk)
+        placement = (
+            SamplePlacement.objects.select_for_update()
+            .filter(pk=current.pk, removed_at__isnull=True)
+            .first()
+        )
+        if placement is None:
+            raise Conflict(
+                _("Sample %(s)s was retrieved meanwhile.") % {"s": locked.number}, field="sample"
+            )
+        now = _now()
+        placement.removed_at = now
+        placement.removed_by = actor
+        placement.removal_purpose = purpose
+        placement.removal_reason = reason
+        placement.save(
+            update_fields=["removed_at", "removed_by", "removal_purpose", "removal_reason"]
+        )
+        locked.custodian = actor if purpose == RemovalPurpose.TESTING else None
+        locked.save(update_fields=["custodian"])
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=QcCatalogueEvent.SAMPLE_RETRIEVED,
+            entity_type="qc.sample",
+            entity_id=locked.pk,
+            entity_label=locked.number,
+            organisation_id=locked.organisation_id,
+            old={"custodian": None, **location_of(current.position)},
+            new={
+                "custodian": actor.full_name if purpose == RemovalPurpose.TESTING else None,
+                "purpose": purpose,
+                "removed_at": now,
+            },
+            reason=reason,
+        )
+    return placement

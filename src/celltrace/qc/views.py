@@ -83,7 +83,7 @@ def portal(request: HttpRequest) -> HttpResponse:
 def request_new(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
     lab = sees_all_tenants(actor)
-    form = RequestForm(request.POST or None, lab=lab)
+    form = RequestForm(request.POST or None, lab=lab, organisation_id=actor.organisation_id)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -96,6 +96,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 priority=d["priority"],
                 notes=d["notes"],
                 samples=form.sample_specs(),
+                panel_codes=[p.code for p in d["panels"]],
                 method_codes=[m.code for m in d["methods"]],
                 submit=True,
             )
