@@ -30,12 +30,26 @@ def hand_endotoxin(onset: str, dilution: str, places: str = "0.01") -> str:
     return str(Decimal(f"{conc:.6f}").quantize(Decimal(places), rounding=ROUND_HALF_UP))
 
 
+def ppc_onset(onset: str, spike: str = "0.5") -> str:
+    """Onset time of the sample spiked with ``spike`` EU/mL (100 % recovery) on the same line."""
+    conc = (float(onset) / 1000) ** -4 + float(spike)
+    return f"{1000 * conc**-0.25:.2f}"
+
+
 def endotoxin_inputs(onset: str = "1495.35", dilution: str = "2") -> dict[str, Any]:
     return {
         "concentrations": [Decimal(c) for c in STD_C],
         "onset_times": [Decimal(t) for t in STD_T],
-        "sample_onset_time": Decimal(onset),
+        "sample_onset_times": [Decimal(onset)] * 2,
+        "ppc_onset_times": [Decimal(ppc_onset(onset))] * 2,
+        "spike_eu_per_ml": Decimal("0.5"),
+        "negative_control_onset_times": [None, None],
         "dilution": Decimal(dilution),
+        "k_eu_per_kg": Decimal("5"),
+        "dose_per_hour": Decimal("10"),
+        "pharmacopoeia": "USP",
+        "product_concentration": Decimal("1"),
+        "cv_max_percent": None,
     }
 
 
@@ -96,8 +110,12 @@ def test_endotoxin_against_the_closed_form() -> None:
     # (1495.35 / 1000)^-4 = 0.2000 EU/mL in the test solution, × 2 = 0.40 EU/mL
     assert hand_endotoxin("1495.35", "2") == "0.40"
     assert (value, unit) == ("0.40", "EU/mL")
-    assert calc["calculator"] == "celltrace.assays.endotoxin.fit_standard_curve"
+    assert calc["calculator"] == "celltrace.assays.endotoxin.evaluate_kinetic_sample"
     assert calc["version"] == "endotoxin/1.0.0"
+    # EL = 5 EU/kg × 70 kg / 10 mL = 35 EU/mL; MVD = 35 × 1 / λ 0.05 = 700
+    assert calc["outputs"]["endotoxin_limit"] == "35 EU/mL"
+    assert Decimal(calc["outputs"]["mvd"]) == 700
+    assert abs(float(calc["outputs"]["recovery_percent"]) - 100) < 0.5
     assert Decimal(calc["outputs"]["slope"]).quantize(Decimal("0.0001")) == Decimal("-0.2500")
     assert Decimal(calc["outputs"]["intercept"]).quantize(Decimal("0.0001")) == Decimal("3.0000")
     assert abs(float(calc["outputs"]["r"])) > 0.9999
@@ -121,7 +139,7 @@ def test_endotoxin_below_the_lowest_standard_reports_less_than_lambda_times_dilu
 def test_endotoxin_above_the_highest_standard_is_refused() -> None:
     with pytest.raises(Invalid) as exc:
         calculators.endotoxin_kinetic(endotoxin_inputs("500", "1"), 2, "EU/mL")
-    assert exc.value.field == "sample_onset_time"
+    assert "The run is invalid" in exc.value.message
     assert "highest standard" in exc.value.message
 
 
@@ -133,7 +151,7 @@ def test_invalid_curve_names_every_reason() -> None:
     with pytest.raises(Invalid) as exc:
         calculators.endotoxin_kinetic(inputs, 2, "EU/mL")
     message = exc.value.message
-    assert exc.value.field == "onset_times"
+    assert "The run is invalid" in message
     assert "|r|" in message
     assert "not negative" in message
     assert "at least 3 are required" in message
@@ -142,13 +160,17 @@ def test_invalid_curve_names_every_reason() -> None:
 
 def test_registry_covers_the_seeded_method_codes() -> None:
     from celltrace.qc.catalogue import METHODS
-    from celltrace.qc.forms import COMPUTE_FORMS
+    from celltrace.qc.forms_compute import FORMS
 
     codes = {m.code for m in METHODS}
-    assert set(calculators.CALCULATORS) <= codes
-    assert set(COMPUTE_FORMS) == set(calculators.CALCULATORS)
+    # every seeded method with a calculation has one; appearance and RCV are entered by hand
+    assert set(calculators.CALCULATORS) == codes - {"appearance", "rcv"}
+    kinds = {(code, k.slug) for code, ks in calculators.CALCULATORS.items() for k in ks}
+    assert set(FORMS) == kinds
     with pytest.raises(Invalid):
-        calculators.compute("sterility", {}, decimals=None, unit="")
+        calculators.compute("appearance", {}, decimals=None, unit="")
+    with pytest.raises(Invalid):
+        calculators.compute("endotoxin", {}, decimals=None, unit="", kind="nope")
 
 
 # --------------------------------------------------------------------------- the compute page
@@ -158,8 +180,15 @@ def _post_std(onset: str = "1495.35", dilution: str = "2") -> dict[str, str]:
     return {
         "concentrations": " ".join(STD_C),
         "onset_times": ", ".join(STD_T),
-        "sample_onset_time": onset,
+        "sample_onset_times": f"{onset} {onset}",
+        "ppc_onset_times": f"{ppc_onset(onset)}, {ppc_onset(onset)}",
+        "spike_eu_per_ml": "0.5",
+        "negative_control_onset_times": "- -",
         "dilution": dilution,
+        "k_eu_per_kg": "5",
+        "dose_per_hour": "10",
+        "pharmacopoeia": "USP",
+        "product_concentration": "1",
     }
 
 
@@ -167,10 +196,11 @@ def _post_std(onset: str = "1495.35", dilution: str = "2") -> dict[str, str]:
 def test_compute_page_enters_one_endotoxin_result_with_its_calculation(lab: Lab) -> None:
     test = lab_test(in_testing(lab), "endotoxin")
     client = logged_in(lab.analyst)
-    assert client.get(f"/qc/tests/{test.pk}/").content.count(b"/compute/") == 1
+    # kinetic and gel-clot
+    assert client.get(f"/qc/tests/{test.pk}/").content.count(b"/compute/?kind=") == 2
     page = client.get(f"/qc/tests/{test.pk}/compute/")
     assert page.status_code == 200
-    response = client.post(f"/qc/tests/{test.pk}/compute/", _post_std())
+    response = client.post(f"/qc/tests/{test.pk}/compute/?kind=kinetic", _post_std())
     assert response.status_code == 302
     result = Result.objects.get(test=test)
     assert result.value_text == hand_endotoxin("1495.35", "2") == "0.40"
@@ -181,7 +211,8 @@ def test_compute_page_enters_one_endotoxin_result_with_its_calculation(lab: Lab)
     assert result.calculation["inputs"]["dilution"] == "2"
     assert verify_database().ok
     detail = client.get(f"/qc/tests/{test.pk}/").content.decode()
-    assert "celltrace.assays.endotoxin.fit_standard_curve" in detail
+    assert "celltrace.assays.endotoxin.evaluate_kinetic_sample" in detail
+    assert "PPC recovery (%)" in detail  # readable labels, not keys
     assert "endotoxin/1.0.0" in detail
 
 
@@ -214,7 +245,7 @@ def test_invalid_curve_writes_nothing(lab: Lab) -> None:
     response = client.post(f"/qc/tests/{test.pk}/compute/", data)
     assert response.status_code == 200
     body = response.content.decode()
-    assert "The standard curve is invalid" in body
+    assert "The run is invalid" in body
     assert "is not negative" in body
     assert snapshot() == before
     assert not Result.objects.filter(test=test).exists()
@@ -257,7 +288,7 @@ def test_client_gets_404_on_another_clients_compute_page(lab: Lab) -> None:
 
 @pytest.mark.django_db
 def test_method_without_calculator_has_no_compute_page(lab: Lab) -> None:
-    test = lab_test(in_testing(lab), "sterility-cell")
+    test = lab_test(in_testing(lab, methods=["appearance"]), "appearance")
     client = logged_in(lab.analyst)
     assert client.get(f"/qc/tests/{test.pk}/compute/").status_code == 404
     assert b"/compute/" not in client.get(f"/qc/tests/{test.pk}/").content
@@ -285,6 +316,7 @@ def test_certificate_lists_calculations_in_an_annex(lab: Lab) -> None:
     sign(lab.qa, req, "released")
     html = render_html(services.certificate_issue(actor=lab.qa, request=req))
     assert html.count("Annex: calculations") == 1
-    assert "celltrace.assays.endotoxin.fit_standard_curve" in html
+    assert "celltrace.assays.endotoxin.evaluate_kinetic_sample" in html
+    assert "Maximum valid dilution" in html
     assert "2114.74" in html
     assert "0.40" in html

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Q
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from celltrace.core.models import Organisation
@@ -27,6 +26,7 @@ class RequestForm(forms.Form):
         label=_("Samples"),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("One sample per line: your sample id, then optionally ';' and the container."),
+    )
     panels = forms.ModelMultipleChoiceField(
         label=_("Test panels"),
         queryset=TestPanel.objects.none(),
@@ -35,13 +35,12 @@ class RequestForm(forms.Form):
         required=False,
         help_text=_("Each panel adds its methods; a method chosen twice is tested once."),
     )
-    )
     methods = forms.ModelMultipleChoiceField(
         label=_("Tests"),
         queryset=Method.objects.filter(versions__is_current=True).distinct().order_by("code"),
         to_field_name="code",
-        required=False,
         widget=forms.CheckboxSelectMultiple,
+        required=False,
     )
     notes = forms.CharField(
         label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
@@ -51,11 +50,21 @@ class RequestForm(forms.Form):
         self, *args: Any, lab: bool = False, organisation_id: int | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        panels = TestPanel.objects.filter(is_active=True).order_by("code")
+        if not lab:
+            panels = panels.filter(Q(client__isnull=True) | Q(client_id=organisation_id))
+        self.fields["panels"].queryset = panels  # type: ignore[attr-defined]
         if lab:
             self.fields["organisation"].queryset = Organisation.objects.filter(kind="client")  # type: ignore[attr-defined]
             self.fields["organisation"].required = True
         else:
             del self.fields["organisation"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("methods") and not data.get("panels") and "methods" not in self.errors:
+            self.add_error("methods", _("Choose at least one test or test panel."))
+        return data
 
     def sample_specs(self) -> list[SampleSpec]:
         specs = []
@@ -145,128 +154,3 @@ class AmendForm(forms.Form):
 
 class VerifyForm(forms.Form):
     file = forms.FileField(label=_("Certificate PDF"))
-
-
-def _numbers(text: str, label: str, *, integers: bool = False) -> list[Any]:
-    """Numbers separated by spaces, commas or semicolons ('.' is the decimal separator)."""
-    parts = [p for p in text.replace(",", " ").replace(";", " ").split() if p]
-    if not parts:
-        raise forms.ValidationError(_("%(field)s: enter at least one number.") % {"field": label})
-    values: list[Any] = []
-    for i, part in enumerate(parts, start=1):
-        try:
-            number = Decimal(part)
-        except InvalidOperation:
-            number = Decimal("NaN")
-        if not number.is_finite() or number < 0:
-            raise forms.ValidationError(
-                _("%(field)s: value %(n)s (%(v)s) must be a number of 0 or more.")
-                % {"field": label, "n": i, "v": part}
-            )
-        if integers:
-            if number != number.to_integral_value():
-                raise forms.ValidationError(
-                    _("%(field)s: value %(n)s (%(v)s) must be a whole number of cells.")
-                    % {"field": label, "n": i, "v": part}
-                )
-            values.append(int(number))
-        else:
-            values.append(number)
-    return values
-
-
-LIST_HELP = _("Separate the values with spaces or commas; use '.' for decimals.")
-
-
-class HemocytometerForm(forms.Form):
-    """Manual Neubauer count with an exclusion dye: one entry per large square counted."""
-
-    viable_counts = forms.CharField(
-        label=_("Live cells per large square"), max_length=2000, help_text=LIST_HELP
-    )
-    nonviable_counts = forms.CharField(
-        label=_("Dead cells per large square"),
-        max_length=2000,
-        help_text=_("Same squares, same order as the live counts."),
-    )
-    dilution_factor = forms.DecimalField(
-        label=_("Dilution factor"),
-        min_value=1,
-        max_digits=12,
-        decimal_places=4,
-        initial=2,
-        help_text=_("Total dilution of the counted suspension: 2 for a 1:1 trypan-blue mix."),
-    )
-    comment = forms.CharField(label=_("Comment"), required=False, max_length=2000)
-
-    def clean_viable_counts(self) -> list[int]:
-        return _numbers(
-            self.cleaned_data["viable_counts"], str(_("Live cells per large square")), integers=True
-        )
-
-    def clean_nonviable_counts(self) -> list[int]:
-        return _numbers(
-            self.cleaned_data["nonviable_counts"],
-            str(_("Dead cells per large square")),
-            integers=True,
-        )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        live, dead = data.get("viable_counts"), data.get("nonviable_counts")
-        if live is not None and dead is not None and len(live) != len(dead):
-            self.add_error(
-                "nonviable_counts",
-                _("%(d)s dead counts for %(l)s live counts: enter one of each per square.")
-                % {"d": len(dead), "l": len(live)},
-            )
-        return data
-
-
-class EndotoxinKineticForm(forms.Form):
-    """Kinetic chromogenic or turbidimetric LAL run: the standards, then the sample."""
-
-    concentrations = forms.CharField(
-        label=_("Standard concentrations (EU/mL), one per well"),
-        max_length=4000,
-        help_text=LIST_HELP,
-    )
-    onset_times = forms.CharField(
-        label=_("Standard onset times (s), one per well"),
-        max_length=4000,
-        help_text=_("Same wells, same order as the concentrations."),
-    )
-    sample_onset_time = forms.DecimalField(
-        label=_("Sample onset time (s)"), min_value=0, max_digits=12, decimal_places=3
-    )
-    dilution = forms.DecimalField(
-        label=_("Sample dilution"), min_value=1, max_digits=12, decimal_places=4, initial=1
-    )
-    comment = forms.CharField(label=_("Comment"), required=False, max_length=2000)
-
-    def clean_concentrations(self) -> list[Any]:
-        return _numbers(
-            self.cleaned_data["concentrations"], str(_("Standard concentrations (EU/mL)"))
-        )
-
-    def clean_onset_times(self) -> list[Any]:
-        return _numbers(self.cleaned_data["onset_times"], str(_("Standard onset times (s)")))
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        conc, times = data.get("concentrations"), data.get("onset_times")
-        if conc is not None and times is not None and len(conc) != len(times):
-            self.add_error(
-                "onset_times",
-                _("%(t)s onset times for %(c)s concentrations: enter one of each per well.")
-                % {"t": len(times), "c": len(conc)},
-            )
-        return data
-
-
-#: ``Method.code`` -> the form of its calculator's inputs (see ``celltrace.qc.calculators``).
-COMPUTE_FORMS: dict[str, type[forms.Form]] = {
-    "viability": HemocytometerForm,
-    "cell-count": HemocytometerForm,
-    "endotoxin": EndotoxinKineticForm,
-}

@@ -15,7 +15,6 @@ urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("review/", views.review_queue, name="review"),
     path("tests/<int:pk>/", views.test_detail, name="test"),
-    path("tests/<int:pk>/compute/", views.test_compute, name="test_compute"),
     path("results/<int:pk>/invalidate/", views.result_invalidate, name="result_invalidate"),
     path("oos/", views.oos_list, name="oos_list"),
     path("oos/<int:pk>/", views.oos_detail, name="oos"),

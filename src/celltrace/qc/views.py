@@ -19,11 +19,10 @@ from celltrace.audit.choices import SignatureMeaning
 from celltrace.core.errors import DomainError, NotFound, PermissionDenied
 from celltrace.core.models import User
 from celltrace.core.tenancy import sees_all_tenants
-from celltrace.qc import calculators, selectors, services
+from celltrace.qc import selectors, services, views_compute
 from celltrace.qc.api import pdf_response
 from celltrace.qc.choices import OosPhase, RequestStatus, ResultStatus
 from celltrace.qc.forms import (
-    COMPUTE_FORMS,
     AmendForm,
     CertificateForm,
     CloseForm,
@@ -96,8 +95,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 priority=d["priority"],
                 notes=d["notes"],
                 samples=form.sample_specs(),
-                panel_codes=[p.code for p in d["panels"]],
                 method_codes=[m.code for m in d["methods"]],
+                panel_codes=[p.code for p in d["panels"]],
                 submit=True,
             )
         except DomainError as exc:
@@ -258,53 +257,12 @@ def test_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "invalidate_form": ReasonForm(),
             "can_enter": current is None and test.request.status == RequestStatus.IN_TESTING,
-            "can_compute": test.method_version.method.code in COMPUTE_FORMS,
+            **views_compute.detail_context(test, current),
             "meanings": f"{SignatureMeaning.PERFORMED},{SignatureMeaning.REVIEWED}",
             "has_oos": current is not None and hasattr(current, "oos"),
             "ResultStatus": ResultStatus,
         },
     )
-
-
-@login_required
-def test_compute(request: HttpRequest, pk: int) -> HttpResponse:
-    """Compute a test's result from the assay inputs with its method's calculator, then enter it
-    with the calculation (inputs, calculator version, outputs). Bad inputs write nothing."""
-    actor = actor_of(request)
-    _lab_or_404(actor)
-    test = _get(selectors.test_get, actor, pk)
-    code = test.method_version.method.code
-    form_class = COMPUTE_FORMS.get(code)
-    if form_class is None:
-        raise Http404
-    form = form_class(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        try:
-            value, unit, calculation = calculators.compute(
-                code,
-                d,
-                decimals=test.method_version.reported_decimals,
-                unit=test.method_version.unit,
-            )
-            services.result_enter(
-                actor=actor,
-                test=test,
-                value=value,
-                unit=unit,
-                comment=d.get("comment", ""),
-                calculation=calculation,
-            )
-        except PermissionDenied as exc:
-            _refused(request, exc)
-        except DomainError as exc:
-            form_error(form, exc)
-        else:
-            messages.success(
-                request, _("Result computed and entered: %(v)s %(u)s.") % {"v": value, "u": unit}
-            )
-            return redirect("qc:test", pk=test.pk)
-    return render(request, "qc/test_compute.html", {"test": test, "form": form})
 
 
 @login_required
