@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from celltrace.bank.choices import AliquotStatus, ProductType, Use
+from celltrace.bank import isbt128, sprec
+from celltrace.bank.choices import (
+    AliquotStatus,
+    CollectionType,
+    ContainerType,
+    ProductType,
+    ShippingCondition,
+    Use,
+)
 from celltrace.bank.selectors import AliquotFilter
+from celltrace.core.choices import OrganisationKind
+from celltrace.core.models import Organisation
 
 LAYOUTS = [
     ("a4_vial", _("A4, cryovial labels 4 × 10")),
@@ -81,3 +96,253 @@ class RevealForm(forms.Form):
         max_length=1000,
         help_text=_("The reason is recorded on the ledger with your name."),
     )
+
+
+# --- registration, processing and distribution forms ---------------------------------------
+
+UTC_HELP = _("In UTC (coordinated universal time).")
+
+
+class DateTimeUTCField(forms.DateTimeField):
+    """A ``datetime-local`` input read as UTC (the label says so)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        result = super().to_python(value)
+        if result is not None:
+            result = result.replace(tzinfo=dt.UTC) if timezone.is_naive(result) else result
+        return result
+
+
+class DonorForm(forms.Form):
+    organisation = forms.ModelChoiceField(
+        label=_("Depositing organisation"), queryset=Organisation.objects.none()
+    )
+    reference = forms.CharField(
+        label=_("Pseudonymous reference"),
+        max_length=40,
+        help_text=_("The code used on labels and screens, never the donor's name."),
+    )
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
+    national_id = forms.CharField(label=_("National ID number"), max_length=40, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    date_of_birth = forms.DateField(
+        label=_("Date of birth"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.fields["organisation"].queryset = Organisation.objects.filter(  # type: ignore[attr-defined]
+            is_active=True
+        ).order_by("kind", "name")
+        for name in ("name", "national_id", "phone", "date_of_birth"):
+            self.fields[name].help_text = _("Stored encrypted; shown masked.")
+
+
+class ConsentForm(forms.Form):
+    version = forms.CharField(label=_("Consent form version"), max_length=20)
+    signed_on = forms.DateField(
+        label=_("Signed on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    storage = forms.BooleanField(label=_("Storage"), required=False, initial=True)
+    clinical = forms.BooleanField(label=_("Clinical use"), required=False)
+    research = forms.BooleanField(label=_("Research use"), required=False)
+
+
+class WithdrawForm(forms.Form):
+    consent = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(label=_("Reason for the withdrawal"), max_length=1000)
+
+
+def _sprec_choices(table: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    return [("", "—")] + [
+        (code, f"{code} · {table[code][0]}") for code in sprec.allowed_values(table, "3.0")
+    ]
+
+
+class CollectionForm(forms.Form):
+    collection_type = forms.ChoiceField(label=_("Collection type"), choices=CollectionType.choices)
+    collected_at = DateTimeUTCField(label=_("Collected (UTC)"), help_text=UTC_HELP)
+    volume_ml = forms.DecimalField(
+        label=_("Volume (mL)"), min_value=Decimal(0), max_digits=10, decimal_places=2
+    )
+    collection_site = forms.CharField(label=_("Collection site"), max_length=200, required=False)
+    din = forms.CharField(
+        label=_("DIN (scan a legacy label, or leave empty to allocate one)"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "scan"}),
+    )
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        for attr, human, table, _length in sprec.ELEMENTS:
+            self.fields[f"sprec_{attr}"] = forms.ChoiceField(
+                label=_("SPREC: %(element)s") % {"element": human},
+                choices=_sprec_choices(table),
+                required=False,
+            )
+
+    def clean_din(self) -> str:
+        """A scanned DS001 (``=A9999…``), a 13-character DIN, or 14 with its check character."""
+        text = str(self.cleaned_data.get("din") or "").replace(" ", "").upper()
+        if text.startswith("="):
+            text = text[1:]
+        if len(text) == 16:  # DS001 data content: DIN + 2 flag characters
+            text = text[:13]
+        if len(text) == 14:
+            din, given = text[:13], text[13]
+            try:
+                expected = isbt128.check_character(din)
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+            if expected != given:
+                raise forms.ValidationError(
+                    _("The check character of %(din)s is %(expected)s, not %(given)s: re-scan.")
+                    % {"din": din, "expected": expected, "given": given}
+                )
+            text = din
+        return text
+
+    def sprec_elements(self) -> dict[str, str] | None:
+        """The SPREC elements chosen, None when none; all or none must be chosen."""
+        values = {attr: self.cleaned_data.get(f"sprec_{attr}") or "" for attr, *_ in sprec.ELEMENTS}
+        if not any(values.values()):
+            return None
+        return values
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        values = {attr: data.get(f"sprec_{attr}") or "" for attr, *_ in sprec.ELEMENTS}
+        if any(values.values()):
+            missing = [human for attr, human, *_ in sprec.ELEMENTS if not values[attr]]
+            if missing:
+                raise forms.ValidationError(
+                    _("SPREC: choose every element or none (missing: %(names)s).")
+                    % {"names": ", ".join(missing)}
+                )
+        return data
+
+
+class ProcessForm(forms.Form):
+    product_type = forms.ChoiceField(label=_("Product"), choices=ProductType.choices)
+    pdc = forms.CharField(
+        label=_("Product description code (ISBT 128)"),
+        max_length=5,
+        min_length=5,
+        help_text=_("5 characters, e.g. S9001."),
+    )
+    isbt_collection_type = forms.CharField(
+        label=_("ISBT 128 collection type"),
+        max_length=1,
+        initial="1",
+        help_text=_("One character of the product code, e.g. 1 (autologous) or R (research)."),
+    )
+    processed_at = DateTimeUTCField(label=_("Processed (UTC)"), help_text=UTC_HELP)
+    count = forms.IntegerField(label=_("Number of aliquots"), min_value=1, max_value=26)
+    container_type = forms.ChoiceField(label=_("Container"), choices=ContainerType.choices)
+    volume_ul = forms.DecimalField(
+        label=_("Volume per aliquot (µL)"), min_value=Decimal(0), max_digits=10, decimal_places=1
+    )
+    cell_count = forms.IntegerField(label=_("Cells per aliquot"), min_value=0, required=False)
+    viability_pct = forms.DecimalField(
+        label=_("Viability (%)"),
+        min_value=Decimal(0),
+        max_value=Decimal(100),
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+    )
+    expiry = DateTimeUTCField(label=_("Expiry (UTC)"), required=False, help_text=UTC_HELP)
+    place = forms.BooleanField(label=_("Place them into storage now"), required=False)
+    unit = forms.TypedChoiceField(
+        label=_("Storage unit"), coerce=int, required=False, empty_value=None
+    )
+    reason = forms.CharField(label=_("Comment"), max_length=1000, required=False)
+
+    def __init__(self, *args: Any, units: list[tuple[int, str]] | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.fields["unit"].choices = [("", _("any unit with room")), *(units or [])]  # type: ignore[attr-defined]
+
+
+class DeskForm(forms.Form):
+    """The storage desk: scan an aliquot, then a box and a position (or let the bank choose)."""
+
+    ACTIONS = [
+        ("place", _("Place")),
+        ("move", _("Move")),
+        ("retrieve", _("Retrieve")),
+        ("return", _("Return")),
+    ]
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
+    code = forms.CharField(
+        label=_("Aliquot (scan)"),
+        max_length=200,
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "off", "class": "scan", "spellcheck": "false"}
+        ),
+    )
+    box = forms.CharField(
+        label=_("Box barcode (scan)"),
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "scan"}),
+    )
+    position = forms.CharField(
+        label=_("Position"),
+        max_length=4,
+        required=False,
+        help_text=_("Empty: the first free position of the box in its fill order."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=1000,
+        required=False,
+        help_text=_("Required to move or retrieve."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("action") in {"place", "move", "return"} and not data.get("box"):
+            self.add_error("box", _("Scan the box the aliquot goes into."))
+        return data
+
+
+class DistributionForm(forms.Form):
+    recipient_organisation = forms.ModelChoiceField(
+        label=_("Recipient organisation"),
+        queryset=Organisation.objects.none(),
+        required=False,
+        help_text=_("The depositing client itself, or empty for a named clinical site."),
+    )
+    recipient_name = forms.CharField(label=_("Recipient (clinical site or person)"), max_length=200)
+    recipient_address = forms.CharField(
+        label=_("Delivery address"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    intended_use = forms.ChoiceField(label=_("Intended use"), choices=Use.choices)
+    shipping_conditions = forms.ChoiceField(
+        label=_("Shipping conditions"), choices=ShippingCondition.choices
+    )
+    shipping_notes = forms.CharField(
+        label=_("Shipping notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    aliquots = forms.CharField(
+        label=_("Aliquots (scan one per line)"),
+        widget=forms.Textarea(attrs={"rows": 6, "class": "scan", "spellcheck": "false"}),
+        help_text=_("Scan each label; every scan must identify exactly one aliquot."),
+    )
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.fields["recipient_organisation"].queryset = Organisation.objects.filter(  # type: ignore[attr-defined]
+            is_active=True, kind=OrganisationKind.CLIENT
+        )
+
+    def codes(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["aliquots"].splitlines() if line.strip()]
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for cancelling"), max_length=1000)

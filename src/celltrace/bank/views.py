@@ -7,15 +7,31 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from celltrace.bank import labels, selectors, services
-from celltrace.bank.choices import ALLOWED_TRANSITIONS, AliquotStatus
-from celltrace.bank.forms import LAYOUTS, AliquotSearchForm, MoveForm, RevealForm, StatusForm
-from celltrace.bank.models import Aliquot
-from celltrace.core.errors import DomainError, NotFound
+from celltrace.bank import dispatch, labels, selectors, services
+from celltrace.bank.choices import ALLOWED_TRANSITIONS, AliquotStatus, DistributionStatus
+from celltrace.bank.forms import (
+    LAYOUTS,
+    AliquotSearchForm,
+    CancelForm,
+    CollectionForm,
+    ConsentForm,
+    DeskForm,
+    DistributionForm,
+    DonorForm,
+    MoveForm,
+    ProcessForm,
+    RevealForm,
+    StatusForm,
+    WithdrawForm,
+)
+from celltrace.bank.models import Aliquot, Distribution
+from celltrace.core.errors import DomainError, Invalid, NotFound
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.storage import selectors as storage_selectors
 from celltrace.storage import services as storage_services
@@ -201,6 +217,45 @@ def donors(request: HttpRequest) -> HttpResponse:
     return render(request, "bank/donor_list.html", {"donors": list(qs[:200]), "reference": ref})
 
 
+def _operator_only(request: HttpRequest) -> Any:
+    """The actor, if operator staff; anyone else gets 404 (they never see these forms)."""
+    actor = actor_of(request)
+    if not sees_all_tenants(actor):
+        raise Http404
+    return actor
+
+
+def _can_write(actor: Any) -> bool:
+    return sees_all_tenants(actor) and actor.has_role(*services.BANK_ROLES)
+
+
+@login_required
+def donor_new(request: HttpRequest) -> HttpResponse:
+    actor = _operator_only(request)
+    form = DonorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            donor = services.donor_create(
+                actor=actor,
+                organisation=d["organisation"],
+                reference=d["reference"],
+                name=d["name"],
+                national_id=d["national_id"],
+                phone=d["phone"],
+                date_of_birth=d["date_of_birth"],
+            )
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Donor %(ref)s registered. Record the consent next.") % {"ref": donor.reference},
+            )
+            return redirect("bank:donor", pk=donor.pk)
+    return render(request, "bank/donor_new.html", {"form": form})
+
+
 @login_required
 def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_of(request)
@@ -208,19 +263,55 @@ def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         donor = selectors.donor_get(actor, pk)
     except NotFound as exc:
         raise Http404 from exc
-    form = RevealForm(request.POST or None)
+    operator = sees_all_tenants(actor)
+    can_reveal = operator and actor.has_role(*services.REVEAL_ROLES)
+    can_write = _can_write(actor)
+    action = request.POST.get("action", "reveal") if request.method == "POST" else ""
+    form = RevealForm(request.POST if action == "reveal" else None)
+    consent_form = ConsentForm(request.POST if action == "consent" else None, prefix="consent")
+    withdraw_form = WithdrawForm(request.POST if action == "withdraw" else None, prefix="withdraw")
     revealed = None
-    can_reveal = sees_all_tenants(actor) and actor.has_role(*services.REVEAL_ROLES)
     if request.method == "POST":
-        if not can_reveal:
+        if not operator or action not in {"reveal", "consent", "withdraw"}:
             raise Http404
-        if form.is_valid():
-            try:
+        try:
+            if action == "reveal" and form.is_valid():
                 revealed = services.donor_reveal(
                     actor=actor, donor=donor, reason=form.cleaned_data["reason"]
                 )
-            except DomainError as exc:
-                form_error(form, exc)
+            elif action == "consent" and consent_form.is_valid():
+                c = consent_form.cleaned_data
+                services.consent_record(
+                    actor=actor,
+                    donor=donor,
+                    version=c["version"],
+                    signed_on=c["signed_on"],
+                    storage=c["storage"],
+                    clinical=c["clinical"],
+                    research=c["research"],
+                )
+                messages.success(request, _("The consent was recorded."))
+                return redirect("bank:donor", pk=donor.pk)
+            elif action == "withdraw" and withdraw_form.is_valid():
+                w = withdraw_form.cleaned_data
+                consent = donor.consents.filter(pk=w["consent"]).first()
+                if consent is None:
+                    raise Http404
+                services.consent_withdraw(actor=actor, consent=consent, reason=w["reason"])
+                messages.success(
+                    request,
+                    _(
+                        "Consent version %(v)s is withdrawn. Material of this donor can no longer "
+                        "be released for uses it covered."
+                    )
+                    % {"v": consent.version},
+                )
+                return redirect("bank:donor", pk=donor.pk)
+        except DomainError as exc:
+            target = {"consent": consent_form, "withdraw": withdraw_form}.get(action, form)
+            form_error(target, exc)
+            if action == "withdraw":
+                messages.error(request, exc.message)
     return render(
         request,
         "bank/donor_detail.html",
@@ -229,7 +320,308 @@ def donor_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "consents": list(donor.consents.all()),
             "collections": list(donor.collections.all()[:100]),
             "form": form,
+            "consent_form": consent_form,
+            "withdraw_form": withdraw_form,
             "revealed": revealed,
             "can_reveal": can_reveal,
+            "can_write": can_write,
         },
     )
+
+
+@login_required
+def collection_new(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _operator_only(request)
+    try:
+        donor = selectors.donor_get(actor, pk)
+    except NotFound as exc:
+        raise Http404 from exc
+    form = CollectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            collection = services.collection_create(
+                actor=actor,
+                donor=donor,
+                collection_type=d["collection_type"],
+                collected_at=d["collected_at"],
+                volume_ml=d["volume_ml"],
+                collection_site=d["collection_site"],
+                sprec_elements=form.sprec_elements(),
+                din=d["din"],
+            )
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Collection %(din)s registered.") % {"din": collection.din_display},
+            )
+            return redirect("bank:collection", pk=collection.pk)
+    return render(request, "bank/collection_new.html", {"form": form, "donor": donor})
+
+
+@login_required
+def collection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = actor_of(request)
+    try:
+        collection = selectors.collection_get(actor, pk)
+    except NotFound as exc:
+        raise Http404 from exc
+    products = list(collection.products.order_by("pk"))
+    aliquots = list(
+        Aliquot.objects.filter(product__collection=collection).order_by("pdc", "division")
+    )
+    by_product: dict[int, list[Aliquot]] = {}
+    for a in aliquots:
+        by_product.setdefault(a.product_id, []).append(a)
+    return render(
+        request,
+        "bank/collection_detail.html",
+        {
+            "collection": collection,
+            "products": [(p, by_product.get(p.pk, [])) for p in products],
+            "operator": sees_all_tenants(actor),
+            "can_write": _can_write(actor),
+            "layouts": LAYOUTS,
+            "new_batch": request.GET.get("batch", ""),
+        },
+    )
+
+
+@login_required
+def collection_process(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _operator_only(request)
+    try:
+        collection = selectors.collection_get(actor, pk)
+    except NotFound as exc:
+        raise Http404 from exc
+    units = list(
+        StorageUnit.objects.filter(is_active=True).order_by("name").values_list("pk", "name")
+    )
+    form = ProcessForm(request.POST or None, units=units)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        unit = StorageUnit.objects.filter(pk=d["unit"]).first() if d["unit"] else None
+        try:
+            result = services.collection_process(
+                actor=actor,
+                collection=collection,
+                product_type=d["product_type"],
+                pdc=d["pdc"],
+                isbt_collection_type=d["isbt_collection_type"],
+                count=d["count"],
+                container_type=d["container_type"],
+                volume_ul=d["volume_ul"],
+                cell_count=d["cell_count"],
+                viability_pct=d["viability_pct"],
+                expiry=d["expiry"],
+                processed_at=d["processed_at"],
+                place=d["place"],
+                unit=unit,
+                reason=d["reason"],
+            )
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            if result.placed:
+                messages.success(
+                    request,
+                    _("%(n)s aliquots made and placed into storage. Print their labels below.")
+                    % {"n": len(result.aliquots)},
+                )
+            else:
+                messages.success(
+                    request,
+                    _("%(n)s aliquots made (not placed). Print their labels below.")
+                    % {"n": len(result.aliquots)},
+                )
+            return redirect(
+                f"{reverse('bank:collection', args=[collection.pk])}?batch={result.batch.pk}"
+            )
+    return render(request, "bank/collection_process.html", {"form": form, "collection": collection})
+
+
+def _scan_one(actor: Any, code: str) -> Aliquot:
+    """The one aliquot a scan identifies, or a domain error naming the scan."""
+    matches = list(selectors.aliquot_search(actor, selectors.AliquotFilter(q=code))[:2])
+    if len(matches) != 1:
+        raise NotFound(
+            _("No aliquot matches %(code)s.") % {"code": code}
+            if not matches
+            else _("Several aliquots match %(code)s; scan the DataMatrix or the aliquot barcode.")
+            % {"code": code},
+            field="code",
+        )
+    return matches[0]
+
+
+@login_required
+def desk(request: HttpRequest) -> HttpResponse:
+    """The storage desk: scan an aliquot, scan a box, Enter. Place, move, retrieve, return."""
+    actor = _operator_only(request)
+    initial = {"action": request.GET.get("action", "place")}
+    form = DeskForm(request.POST or None, initial=initial)
+    done: Any = None
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            aliquot = _scan_one(actor, d["code"])
+            action = d["action"]
+            if action == "retrieve":
+                ended = storage_services.aliquot_retrieve(
+                    actor=actor, aliquot=aliquot, reason=d["reason"]
+                )
+                text = _("%(a)s retrieved from %(where)s.") % {
+                    "a": str(aliquot),
+                    "where": storage_services.location_text(ended.position),
+                }
+            else:
+                box = storage_selectors.box_by_code(actor, d["box"])
+                if d["position"]:
+                    position = storage_selectors.position_in_box(box, d["position"])
+                else:
+                    position = storage_selectors.first_free_position(box)
+                calls: dict[str, Any] = {
+                    "place": storage_services.aliquot_place,
+                    "move": storage_services.aliquot_move,
+                    "return": storage_services.aliquot_return,
+                }
+                call = calls[action]
+                placement = call(
+                    actor=actor, aliquot=aliquot, box=box, position=position, reason=d["reason"]
+                )
+                text = _("%(a)s is now at %(where)s.") % {
+                    "a": str(aliquot),
+                    "where": storage_services.location_text(placement.position),
+                }
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, text)
+            done = aliquot
+            form = DeskForm(initial={"action": d["action"], "box": d["box"]})
+    return render(request, "bank/desk.html", {"form": form, "done": done})
+
+
+# --- distributions --------------------------------------------------------------------------
+
+
+@login_required
+def distributions(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    status = request.GET.get("status", "")
+    qs = selectors.distributions_visible(actor).annotate(n_items=Count("items"))
+    if status in DistributionStatus.values:
+        qs = qs.filter(status=status)
+    return render(
+        request,
+        "bank/distribution_list.html",
+        {
+            "distributions": list(qs[:200]),
+            "status": status,
+            "statuses": DistributionStatus.choices,
+            "can_write": _can_write(actor),
+        },
+    )
+
+
+@login_required
+def distribution_new(request: HttpRequest) -> HttpResponse:
+    actor = _operator_only(request)
+    form = DistributionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            found: list[Aliquot] = []
+            for i, code in enumerate(form.codes(), start=1):
+                try:
+                    found.append(_scan_one(actor, code))
+                except DomainError as exc:
+                    raise Invalid(
+                        _("Line %(n)s: %(problem)s") % {"n": i, "problem": exc.message},
+                        field="aliquots",
+                    ) from exc
+            dist = services.distribution_create(
+                actor=actor,
+                aliquots=found,
+                recipient_organisation=d["recipient_organisation"],
+                recipient_name=d["recipient_name"],
+                recipient_address=d["recipient_address"],
+                intended_use=d["intended_use"],
+                shipping_conditions=d["shipping_conditions"],
+                shipping_notes=d["shipping_notes"],
+            )
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Distribution %(d)s drafted. QA releases it with an electronic signature.")
+                % {"d": dist.number},
+            )
+            return redirect("bank:distribution", pk=dist.pk)
+    return render(request, "bank/distribution_new.html", {"form": form})
+
+
+def _distribution_or_404(request: HttpRequest, pk: int) -> Distribution:
+    try:
+        return selectors.distribution_get(actor_of(request), pk)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+@login_required
+def distribution_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = actor_of(request)
+    dist = _distribution_or_404(request, pk)
+    operator = sees_all_tenants(actor)
+    cancel_form = CancelForm(request.POST or None)
+    if request.method == "POST":
+        if not operator:
+            raise Http404
+        if cancel_form.is_valid():
+            try:
+                services.distribution_cancel(
+                    actor=actor, distribution=dist, reason=cancel_form.cleaned_data["reason"]
+                )
+            except DomainError as exc:
+                form_error(cancel_form, exc)
+            else:
+                messages.success(request, _("The distribution was cancelled."))
+                return redirect("bank:distribution", pk=dist.pk)
+    items = list(
+        Aliquot.objects.filter(distribution_items__distribution=dist)
+        .select_related("product__collection__donor")
+        .order_by("din", "pdc", "division")
+    )
+    refusal = None
+    if dist.status == DistributionStatus.DRAFT:
+        problems = services.distribution_problems(items, dist.intended_use, distribution_id=dist.pk)
+        refusal = " ".join(problems) or None
+    return render(
+        request,
+        "bank/distribution_detail.html",
+        {
+            "dist": dist,
+            "items": items,
+            "operator": operator,
+            "can_write": _can_write(actor) and dist.status == DistributionStatus.DRAFT,
+            "cancel_form": cancel_form,
+            "refusal": refusal,
+            "draft": dist.status == DistributionStatus.DRAFT,
+        },
+    )
+
+
+@login_required
+def dispatch_note(request: HttpRequest, pk: int) -> HttpResponse:
+    """The dispatch note (PDF) that travels with the shipment: recipient, conditions, the
+    aliquots, and QA's release signature. Only for released distributions."""
+    dist = _distribution_or_404(request, pk)
+    if dist.status != DistributionStatus.RELEASED:
+        raise Http404
+    pdf = dispatch.render_pdf(dist)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{dist.number}.pdf"'
+    return response

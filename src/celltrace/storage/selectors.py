@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from celltrace.bank.models import Aliquot
-from celltrace.core.errors import NotFound
+from celltrace.core.errors import Conflict, NotFound
 from celltrace.core.models import User
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.storage.models import Box, Placement, Position, Rack, Site, StorageUnit
@@ -187,3 +187,17 @@ def box_map(actor: User, pk: int | str) -> BoxMap:
             result.occupied += 1
             result.by_status[aliquot.status] = result.by_status.get(aliquot.status, 0) + 1
     return result
+
+
+def first_free_position(box: Box) -> Position:
+    """The first free position of ``box`` in its unit's fill order (scanner desk default)."""
+    from celltrace.storage.choices import FillOrder
+
+    order = ("col", "row") if box.rack.unit.fill_order == FillOrder.COLUMN_MAJOR else ("row", "col")
+    taken = Placement.objects.filter(removed_at__isnull=True, position__box=box).values(
+        "position_id"
+    )
+    position = Position.objects.filter(box=box).exclude(pk__in=taken).order_by(*order).first()
+    if position is None:
+        raise Conflict(_("Box %(box)s is full.") % {"box": box.name}, field="box")
+    return position
