@@ -22,6 +22,7 @@ from celltrace.core.errors import NotFound
 from celltrace.core.models import Organisation, User
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.qc import sample_labels, selectors, services
+from celltrace.qc.api import router as requests_router
 from celltrace.qc.choices import SampleStatus
 from celltrace.qc.models import MethodVersion, Sample, Specification, TestPanel
 from celltrace.qc.schemas import (
@@ -75,7 +76,9 @@ def qc_methods_get(request: HttpRequest, code: str) -> Any:
     return selectors.method_get(actor_of(request), code)
 
 
-@router.post(
+# ``/qc/methods`` already answers GET on the main QC router: a second router's pattern for
+# the same path would never be reached (Django stops at the first), so POST joins that router.
+@requests_router.post(
     "/qc/methods", response={201: MethodVersionOut, **ERRORS}, operation_id="qc_methods_create"
 )
 def qc_methods_create(request: HttpRequest, payload: MethodCreateIn) -> Status[MethodVersion]:

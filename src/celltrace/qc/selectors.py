@@ -7,6 +7,8 @@ request is released; everything else answers :class:`~celltrace.core.errors.NotF
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
@@ -242,8 +244,18 @@ def specifications_signable(actor: User) -> QuerySet[Specification]:
     return specifications(actor)
 
 
+def _get_global(qs: QuerySet[Any], pk: int | str) -> Any:
+    """One row of a laboratory-owned model from an already scoped queryset, else NotFound."""
+    from celltrace.core.errors import NotFound
+
+    try:
+        return qs.get(pk=pk)
+    except (qs.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFound(_not_found()) from exc
+
+
 def specification_get(actor: User, pk: int | str) -> Specification:
-    return get_visible(specifications(actor), actor, pk=pk)
+    return _get_global(specifications(actor), pk)  # type: ignore[no-any-return]
 
 
 def panels_visible(actor: User) -> QuerySet[TestPanel]:
@@ -257,7 +269,7 @@ def panels_visible(actor: User) -> QuerySet[TestPanel]:
 
 
 def panel_get(actor: User, pk: int | str) -> TestPanel:
-    return get_visible(panels_visible(actor), actor, pk=pk)
+    return _get_global(panels_visible(actor), pk)  # type: ignore[no-any-return]
 
 
 def sample_get(actor: User, pk: int | str) -> Sample:
