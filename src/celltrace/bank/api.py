@@ -7,25 +7,37 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
 from celltrace.api.schemas import ERRORS, READ_ERRORS, Page
+from celltrace.audit import signing
 from celltrace.bank import labels, selectors, services
-from celltrace.bank.models import Aliquot, Donor
+from celltrace.bank.models import Aliquot, Collection, Consent, Distribution, Donor
 from celltrace.bank.schemas import (
     AliquotDetailOut,
     AliquotOut,
     AliquotStatusIn,
+    CollectionIn,
+    CollectionOut,
+    ConsentIn,
+    ConsentOut,
+    DistributionIn,
+    DistributionOut,
+    DonorIn,
     DonorOut,
     DonorRevealIn,
     DonorRevealOut,
+    ProcessIn,
+    ProcessOut,
+    ReasonIn,
 )
 from celltrace.core.api import actor_of
 from celltrace.core.errors import NotFound
-from celltrace.core.models import User
+from celltrace.core.models import Organisation, User
 from celltrace.core.tenancy import get_visible, sees_all_tenants
+from celltrace.storage import selectors as storage_selectors
 from celltrace.storage.models import Placement
 
 router = Router(tags=["bank"])
@@ -228,3 +240,279 @@ def donor_reveal(request: HttpRequest, donor_id: int, payload: DonorRevealIn) ->
     donor = selectors.donor_get(actor, donor_id)
     values = services.donor_reveal(actor=actor, donor=donor, reason=payload.reason)
     return {"id": donor.pk, "reference": donor.reference, **values}
+
+
+# --- registration, processing, distributions ------------------------------------------------
+
+
+def _require_operator(actor: User) -> None:
+    if not sees_all_tenants(actor):
+        raise NotFound("Not found.")
+
+
+@router.post("/donors", response={201: DonorOut, **ERRORS}, operation_id="donor_create")
+def donor_create(request: HttpRequest, payload: DonorIn) -> Any:
+    actor = actor_of(request)
+    _require_operator(actor)
+    try:
+        org = Organisation.objects.get(pk=payload.organisation_id, is_active=True)
+    except Organisation.DoesNotExist as exc:
+        raise NotFound("No such organisation.", field="organisation_id") from exc
+    donor = services.donor_create(
+        actor=actor,
+        organisation=org,
+        reference=payload.reference,
+        name=payload.name,
+        national_id=payload.national_id,
+        phone=payload.phone,
+        date_of_birth=payload.date_of_birth,
+    )
+    return Status(201, donor_out(donor))
+
+
+def consent_out(c: Consent) -> dict[str, Any]:
+    return {
+        "id": c.pk,
+        "donor_id": c.donor_id,
+        "version": c.version,
+        "signed_on": c.signed_on,
+        "storage": c.scope_storage,
+        "clinical": c.scope_clinical,
+        "research": c.scope_research,
+        "withdrawn_at": c.withdrawn_at,
+    }
+
+
+@router.get(
+    "/donors/{donor_id}/consents",
+    response={200: list[ConsentOut], **READ_ERRORS},
+    operation_id="donor_consents_list",
+)
+def donor_consents_list(request: HttpRequest, donor_id: int) -> list[dict[str, Any]]:
+    donor = selectors.donor_get(actor_of(request), donor_id)
+    return [consent_out(c) for c in donor.consents.all()]
+
+
+@router.post(
+    "/donors/{donor_id}/consents",
+    response={201: ConsentOut, **ERRORS},
+    operation_id="consent_record",
+)
+def consent_record(request: HttpRequest, donor_id: int, payload: ConsentIn) -> Any:
+    actor = actor_of(request)
+    donor = selectors.donor_get(actor, donor_id)
+    _require_operator(actor)
+    consent = services.consent_record(
+        actor=actor,
+        donor=donor,
+        version=payload.version,
+        signed_on=payload.signed_on,
+        storage=payload.storage,
+        clinical=payload.clinical,
+        research=payload.research,
+    )
+    return Status(201, consent_out(consent))
+
+
+@router.post(
+    "/consents/{consent_id}/withdraw",
+    response={200: ConsentOut, **ERRORS},
+    operation_id="consent_withdraw",
+)
+def consent_withdraw(request: HttpRequest, consent_id: int, payload: ReasonIn) -> dict[str, Any]:
+    actor = actor_of(request)
+    consent = get_visible(Consent.objects.all(), actor, pk=consent_id)
+    _require_operator(actor)
+    return consent_out(
+        services.consent_withdraw(actor=actor, consent=consent, reason=payload.reason)
+    )
+
+
+def collection_out(c: Collection) -> dict[str, Any]:
+    return {
+        "id": c.pk,
+        "organisation_id": c.organisation_id,
+        "donor_id": c.donor_id,
+        "donor_reference": c.donor.reference,
+        "din": c.din,
+        "check_character": c.check_character,
+        "collection_type": c.collection_type,
+        "collected_at": c.collected_at,
+        "volume_ml": c.volume_ml,
+        "collection_site": c.collection_site,
+        "sprec_code": c.sprec_code,
+        "sprec_version": c.sprec_version,
+        "product_ids": sorted(p.pk for p in c.products.all()),
+    }
+
+
+@router.post(
+    "/donors/{donor_id}/collections",
+    response={201: CollectionOut, **ERRORS},
+    operation_id="collection_create",
+)
+def collection_create(request: HttpRequest, donor_id: int, payload: CollectionIn) -> Any:
+    actor = actor_of(request)
+    donor = selectors.donor_get(actor, donor_id)
+    _require_operator(actor)
+    collection = services.collection_create(
+        actor=actor,
+        donor=donor,
+        collection_type=payload.collection_type,
+        collected_at=payload.collected_at,
+        volume_ml=payload.volume_ml,
+        collection_site=payload.collection_site,
+        sprec_code=payload.sprec_code,
+        din=payload.din,
+    )
+    return Status(201, collection_out(collection))
+
+
+@router.get(
+    "/collections/{collection_id}",
+    response={200: CollectionOut, **READ_ERRORS},
+    operation_id="collections_get",
+)
+def collections_get(request: HttpRequest, collection_id: int) -> dict[str, Any]:
+    return collection_out(selectors.collection_get(actor_of(request), collection_id))
+
+
+@router.post(
+    "/collections/{collection_id}/process",
+    response={201: ProcessOut, **ERRORS},
+    operation_id="collection_process",
+)
+def collection_process(request: HttpRequest, collection_id: int, payload: ProcessIn) -> Any:
+    actor = actor_of(request)
+    collection = selectors.collection_get(actor, collection_id)
+    _require_operator(actor)
+    unit = None
+    if payload.unit_id is not None:
+        unit = storage_selectors.unit_get(actor, payload.unit_id)
+    result = services.collection_process(
+        actor=actor,
+        collection=collection,
+        product_type=payload.product_type,
+        pdc=payload.pdc,
+        isbt_collection_type=payload.isbt_collection_type,
+        count=payload.count,
+        container_type=payload.container_type,
+        volume_ul=payload.volume_ul,
+        cell_count=payload.cell_count,
+        viability_pct=payload.viability_pct,
+        expiry=payload.expiry,
+        processed_at=payload.processed_at,
+        place=payload.place,
+        unit=unit,
+        reason=payload.reason,
+    )
+    qs = _with_location(
+        selectors.aliquots_visible(actor).filter(batch=result.batch).order_by("division")
+    )
+    return Status(
+        201,
+        {
+            "batch_id": result.batch.pk,
+            "product_id": result.product.pk,
+            "ledger_seq": result.ledger_seq,
+            "placed": result.placed,
+            "aliquots": [aliquot_out(a, actor) for a in qs],
+        },
+    )
+
+
+def distribution_out(d: Distribution) -> dict[str, Any]:
+    return {
+        "id": d.pk,
+        "number": d.number,
+        "organisation_id": d.organisation_id,
+        "recipient_organisation_id": d.recipient_organisation_id,
+        "recipient_name": d.recipient_name,
+        "recipient_address": d.recipient_address,
+        "intended_use": d.intended_use,
+        "shipping_conditions": d.shipping_conditions,
+        "shipping_notes": d.shipping_notes,
+        "status": d.status,
+        "created_at": d.created_at,
+        "created_by": d.created_by.full_name or d.created_by.username,
+        "released_at": d.released_at,
+        "cancelled_at": d.cancelled_at,
+        "aliquot_ids": sorted(d.items.values_list("aliquot_id", flat=True)),
+        "signatures": [
+            f"{m.printed_name} · {m.meaning} · {m.signed_at_utc} · {m.status}"
+            for m in signing.manifestations(d)
+        ],
+    }
+
+
+@router.get(
+    "/distributions",
+    response={200: Page[DistributionOut], **READ_ERRORS},
+    operation_id="distributions_list",
+)
+def distributions_list(
+    request: HttpRequest, status: str = "", limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    qs = selectors.distributions_visible(actor_of(request))
+    if status:
+        qs = qs.filter(status=status)
+    limit = max(1, min(limit, 500))
+    items = list(qs[max(offset, 0) : max(offset, 0) + limit])
+    return {"count": qs.count(), "items": [distribution_out(d) for d in items]}
+
+
+@router.post(
+    "/distributions",
+    response={201: DistributionOut, **ERRORS},
+    operation_id="distribution_create",
+)
+def distribution_create(request: HttpRequest, payload: DistributionIn) -> Any:
+    """Draft a distribution; QA releases it with ``POST /signatures`` (record type
+    ``bank.distribution``, meaning ``released``), which issues the aliquots."""
+    actor = actor_of(request)
+    _require_operator(actor)
+    aliquots = list(selectors.aliquots_visible(actor).filter(pk__in=payload.aliquot_ids))
+    missing = sorted(set(payload.aliquot_ids) - {a.pk for a in aliquots})
+    if missing:
+        raise NotFound(f"No such aliquots: {missing[:20]}.", field="aliquot_ids")
+    recipient = None
+    if payload.recipient_organisation_id is not None:
+        recipient = Organisation.objects.filter(pk=payload.recipient_organisation_id).first()
+        if recipient is None:
+            raise NotFound("No such organisation.", field="recipient_organisation_id")
+    dist = services.distribution_create(
+        actor=actor,
+        aliquots=aliquots,
+        recipient_organisation=recipient,
+        recipient_name=payload.recipient_name,
+        recipient_address=payload.recipient_address,
+        intended_use=payload.intended_use,
+        shipping_conditions=payload.shipping_conditions,
+        shipping_notes=payload.shipping_notes,
+        reason=payload.reason,
+    )
+    return Status(201, distribution_out(selectors.distribution_get(actor, dist.pk)))
+
+
+@router.get(
+    "/distributions/{distribution_id}",
+    response={200: DistributionOut, **READ_ERRORS},
+    operation_id="distributions_get",
+)
+def distributions_get(request: HttpRequest, distribution_id: int) -> dict[str, Any]:
+    return distribution_out(selectors.distribution_get(actor_of(request), distribution_id))
+
+
+@router.post(
+    "/distributions/{distribution_id}/cancel",
+    response={200: DistributionOut, **ERRORS},
+    operation_id="distribution_cancel",
+)
+def distribution_cancel(
+    request: HttpRequest, distribution_id: int, payload: ReasonIn
+) -> dict[str, Any]:
+    actor = actor_of(request)
+    dist = selectors.distribution_get(actor, distribution_id)
+    _require_operator(actor)
+    services.distribution_cancel(actor=actor, distribution=dist, reason=payload.reason)
+    return distribution_out(selectors.distribution_get(actor, distribution_id))

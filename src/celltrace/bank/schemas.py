@@ -6,10 +6,18 @@ import datetime as dt
 from decimal import Decimal
 
 from ninja import Field, Schema
-from pydantic import StrictStr
+from pydantic import StrictBool, StrictInt, StrictStr
 
 from celltrace.api.schemas import StrictIn
-from celltrace.bank.choices import AliquotStatus, Use
+from celltrace.bank.choices import (
+    AliquotStatus,
+    CollectionType,
+    ContainerType,
+    DistributionStatus,
+    ProductType,
+    ShippingCondition,
+    Use,
+)
 
 
 class LocationOut(Schema):
@@ -79,3 +87,119 @@ class DonorRevealOut(Schema):
     national_id: str
     phone: str
     date_of_birth: str
+
+
+# --- registration, processing, distributions ------------------------------------------------
+
+
+class DonorIn(StrictIn):
+    organisation_id: StrictInt = Field(description="The depositing organisation.")
+    reference: StrictStr = Field(min_length=1, max_length=40, description="Pseudonymous.")
+    name: StrictStr = Field(default="", max_length=200, description="Stored encrypted.")
+    national_id: StrictStr = Field(default="", max_length=40, description="Stored encrypted.")
+    phone: StrictStr = Field(default="", max_length=40, description="Stored encrypted.")
+    date_of_birth: dt.date | None = Field(default=None, description="Stored encrypted.")
+
+
+class ConsentIn(StrictIn):
+    version: StrictStr = Field(min_length=1, max_length=20)
+    signed_on: dt.date
+    storage: StrictBool = True
+    clinical: StrictBool = False
+    research: StrictBool = False
+
+
+class ConsentOut(Schema):
+    id: int
+    donor_id: int
+    version: str
+    signed_on: dt.date
+    storage: bool
+    clinical: bool
+    research: bool
+    withdrawn_at: dt.datetime | None
+
+
+class CollectionIn(StrictIn):
+    collection_type: CollectionType
+    collected_at: dt.datetime = Field(description="With a time zone.")
+    volume_ml: Decimal = Field(ge=0, max_digits=10, decimal_places=2)
+    collection_site: StrictStr = Field(default="", max_length=200)
+    sprec_code: StrictStr = Field(default="", max_length=17, description="e.g. CEL-ACD-A-M-N-N-C")
+    din: StrictStr = Field(
+        default="", max_length=13, description="Empty: allocated from the facility FIN."
+    )
+
+
+class CollectionOut(Schema):
+    id: int
+    organisation_id: int
+    donor_id: int
+    donor_reference: str
+    din: str
+    check_character: str
+    collection_type: str
+    collected_at: dt.datetime
+    volume_ml: Decimal
+    collection_site: str
+    sprec_code: str
+    sprec_version: str
+    product_ids: list[int]
+
+
+class ProcessIn(StrictIn):
+    product_type: ProductType
+    pdc: StrictStr = Field(min_length=5, max_length=5)
+    isbt_collection_type: StrictStr = Field(min_length=1, max_length=1)
+    count: StrictInt = Field(ge=1, le=26)
+    container_type: ContainerType
+    volume_ul: Decimal = Field(ge=0, max_digits=10, decimal_places=1)
+    cell_count: StrictInt | None = Field(default=None, ge=0)
+    viability_pct: Decimal | None = Field(default=None, ge=0, le=100, decimal_places=2)
+    expiry: dt.datetime | None = None
+    processed_at: dt.datetime | None = Field(default=None, description="Default: now.")
+    place: StrictBool = Field(default=False, description="Place the aliquots at once.")
+    unit_id: StrictInt | None = Field(default=None, description="Where to place (any unit).")
+    reason: StrictStr = Field(default="", max_length=1000)
+
+
+class ProcessOut(Schema):
+    batch_id: int
+    product_id: int
+    ledger_seq: int
+    placed: int
+    aliquots: list[AliquotOut]
+
+
+class DistributionIn(StrictIn):
+    aliquot_ids: list[StrictInt] = Field(min_length=1, max_length=500)
+    recipient_organisation_id: StrictInt | None = None
+    recipient_name: StrictStr = Field(min_length=1, max_length=200)
+    recipient_address: StrictStr = Field(default="", max_length=2000)
+    intended_use: Use
+    shipping_conditions: ShippingCondition
+    shipping_notes: StrictStr = Field(default="", max_length=2000)
+    reason: StrictStr = Field(default="", max_length=1000)
+
+
+class DistributionOut(Schema):
+    id: int
+    number: str
+    organisation_id: int
+    recipient_organisation_id: int | None
+    recipient_name: str
+    recipient_address: str
+    intended_use: str
+    shipping_conditions: str
+    shipping_notes: str
+    status: DistributionStatus
+    created_at: dt.datetime
+    created_by: str
+    released_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    aliquot_ids: list[int]
+    signatures: list[str] = Field(description="Manifestations: name, meaning, time, status.")
+
+
+class ReasonIn(StrictIn):
+    reason: StrictStr = Field(min_length=1, max_length=1000)

@@ -13,18 +13,27 @@ from celltrace.bank import selectors as bank_selectors
 from celltrace.core.api import actor_of
 from celltrace.core.errors import NotFound
 from celltrace.storage import selectors, services
-from celltrace.storage.models import Box, Placement, Rack
+from celltrace.storage.models import Box, BoxType, Placement, Rack, Site, StorageUnit
 from celltrace.storage.schemas import (
     AllocateIn,
+    BoxIn,
     BoxMapOut,
     BoxMoveIn,
     BoxOut,
+    BoxTypeIn,
+    BoxTypeOut,
     MoveIn,
     OccupancyOut,
     PlaceIn,
     PlacementOut,
     PositionOut,
+    RackIn,
+    RackMoveIn,
+    RackOut,
     ReasonIn,
+    SiteIn,
+    SiteOut,
+    UnitIn,
     UnitOut,
 )
 
@@ -224,3 +233,126 @@ def aliquot_retrieve(request: HttpRequest, aliquot_id: int, payload: ReasonIn) -
     selectors.require_operator(actor)
     ended = services.aliquot_retrieve(actor=actor, aliquot=aliquot, reason=payload.reason)
     return placement_out(ended)
+
+
+# --- building the hierarchy, moving racks -------------------------------------------------
+
+
+def _unit_out(actor: Any, pk: int) -> dict[str, Any]:
+    u = selectors.unit_get(actor, pk)
+    return {
+        "id": u.pk,
+        "name": u.name,
+        "code": u.code,
+        "site": u.site.name,
+        "kind": u.kind,
+        "set_point_c": u.set_point_c,
+        "alarm_low_c": u.alarm_low_c,
+        "alarm_high_c": u.alarm_high_c,
+        "fill_order": u.fill_order,
+        "capacity": u.capacity,  # type: ignore[attr-defined]
+        "occupied": u.occupied,  # type: ignore[attr-defined]
+    }
+
+
+def _operator(request: HttpRequest) -> Any:
+    actor = actor_of(request)
+    selectors.require_operator(actor)
+    return actor
+
+
+@router.post("/storage/sites", response={201: SiteOut, **ERRORS}, operation_id="site_create")
+def site_create(request: HttpRequest, payload: SiteIn) -> Any:
+    actor = _operator(request)
+    site = services.site_create(
+        actor=actor, name=payload.name, code=payload.code, timezone=payload.timezone
+    )
+    return Status(
+        201, {"id": site.pk, "name": site.name, "code": site.code, "timezone": site.timezone}
+    )
+
+
+@router.post(
+    "/storage/units", response={201: UnitOut, **ERRORS}, operation_id="storage_unit_create"
+)
+def storage_unit_create(request: HttpRequest, payload: UnitIn) -> Any:
+    actor = _operator(request)
+    site = Site.objects.filter(pk=payload.site_id).first()
+    if site is None:
+        raise NotFound("No such site.", field="site_id")
+    unit = services.storage_unit_create(
+        actor=actor,
+        site=site,
+        name=payload.name,
+        code=payload.code,
+        kind=payload.kind,
+        set_point_c=payload.set_point_c,
+        alarm_low_c=payload.alarm_low_c,
+        alarm_high_c=payload.alarm_high_c,
+        fill_order=payload.fill_order,
+    )
+    return Status(201, _unit_out(actor, unit.pk))
+
+
+@router.post(
+    "/storage/units/{unit_id}/racks", response={201: RackOut, **ERRORS}, operation_id="rack_create"
+)
+def rack_create(request: HttpRequest, unit_id: int, payload: RackIn) -> Any:
+    actor = _operator(request)
+    unit = StorageUnit.objects.filter(pk=unit_id).first()
+    if unit is None:
+        raise NotFound("No such storage unit.")
+    rack = services.rack_create(actor=actor, unit=unit, name=payload.name)
+    return Status(201, {"id": rack.pk, "name": rack.name, "unit_id": rack.unit_id})
+
+
+@router.post(
+    "/storage/box-types", response={201: BoxTypeOut, **ERRORS}, operation_id="box_type_create"
+)
+def box_type_create(request: HttpRequest, payload: BoxTypeIn) -> Any:
+    actor = _operator(request)
+    t = services.box_type_create(
+        actor=actor,
+        name=payload.name,
+        rows=payload.rows,
+        columns=payload.columns,
+        kind=payload.kind,
+    )
+    return Status(
+        201, {"id": t.pk, "name": t.name, "kind": t.kind, "rows": t.rows, "columns": t.columns}
+    )
+
+
+@router.post(
+    "/storage/racks/{rack_id}/boxes", response={201: BoxOut, **ERRORS}, operation_id="box_create"
+)
+def box_create(request: HttpRequest, rack_id: int, payload: BoxIn) -> Any:
+    actor = _operator(request)
+    rack = Rack.objects.filter(pk=rack_id).first()
+    if rack is None:
+        raise NotFound("No such rack.")
+    box_type = BoxType.objects.filter(pk=payload.box_type_id).first()
+    if box_type is None:
+        raise NotFound("No such box type.", field="box_type_id")
+    box = services.box_create(
+        actor=actor, rack=rack, box_type=box_type, name=payload.name, barcode=payload.barcode
+    )
+    return Status(201, box_out(box, box_type.capacity, 0))
+
+
+@router.post(
+    "/storage/racks/{rack_id}/move",
+    response={200: OccupancyOut, **ERRORS},
+    operation_id="rack_move",
+)
+def rack_move(request: HttpRequest, rack_id: int, payload: RackMoveIn) -> dict[str, Any]:
+    actor = _operator(request)
+    rack = Rack.objects.filter(pk=rack_id).first()
+    unit = StorageUnit.objects.filter(pk=payload.unit_id).first()
+    if rack is None:
+        raise NotFound("No such rack.")
+    if unit is None:
+        raise NotFound("No such storage unit.", field="unit_id")
+    services.rack_move(actor=actor, rack=rack, unit=unit, reason=payload.reason)
+    r = selectors.rack_get(actor, rack_id)
+    return {"id": r.pk, "name": r.name, "capacity": r.capacity, "occupied": r.occupied}  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ from ninja import Field, Schema
 from pydantic import StrictInt, StrictStr
 
 from celltrace.api.schemas import StrictIn
+from celltrace.storage.choices import BoxKind, FillOrder, UnitKind
 
 
 class PlaceIn(StrictIn):
@@ -94,4 +95,67 @@ class PositionOut(Schema):
 
 class BoxMoveIn(StrictIn):
     rack_id: StrictInt
+    reason: StrictStr = Field(min_length=1, max_length=1000)
+
+
+# --- building the hierarchy, moving racks -------------------------------------------------
+
+
+class SiteIn(StrictIn):
+    name: StrictStr = Field(min_length=1, max_length=200)
+    code: StrictStr = Field(min_length=1, max_length=40, pattern=r"^[-a-zA-Z0-9_]+$")
+    timezone: StrictStr = Field(default="UTC", max_length=64)
+
+
+class SiteOut(Schema):
+    id: int
+    name: str
+    code: str
+    timezone: str
+
+
+class UnitIn(StrictIn):
+    site_id: StrictInt
+    name: StrictStr = Field(min_length=1, max_length=200)
+    code: StrictStr = Field(min_length=1, max_length=40, pattern=r"^[-a-zA-Z0-9_]+$")
+    kind: UnitKind
+    set_point_c: Decimal = Field(max_digits=6, decimal_places=1)
+    alarm_low_c: Decimal = Field(max_digits=6, decimal_places=1)
+    alarm_high_c: Decimal = Field(max_digits=6, decimal_places=1)
+    fill_order: FillOrder = FillOrder.ROW_MAJOR
+
+
+class RackIn(StrictIn):
+    name: StrictStr = Field(min_length=1, max_length=100)
+
+
+class RackOut(Schema):
+    id: int
+    name: str
+    unit_id: int
+
+
+class BoxTypeIn(StrictIn):
+    name: StrictStr = Field(min_length=1, max_length=100)
+    kind: BoxKind = BoxKind.VIAL_BOX
+    rows: StrictInt = Field(ge=1, le=26)
+    columns: StrictInt = Field(ge=1, le=50)
+
+
+class BoxTypeOut(Schema):
+    id: int
+    name: str
+    kind: str
+    rows: int
+    columns: int
+
+
+class BoxIn(StrictIn):
+    box_type_id: StrictInt
+    name: StrictStr = Field(min_length=1, max_length=100)
+    barcode: StrictStr = Field(default="", max_length=40, description="Empty: generated.")
+
+
+class RackMoveIn(StrictIn):
+    unit_id: StrictInt
     reason: StrictStr = Field(min_length=1, max_length=1000)
