@@ -16,14 +16,16 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from celltrace.api.schemas import ERRORS, READ_ERRORS, StrictIn
 from celltrace.core.api import actor_of
+from celltrace.core.choices import Role
 from celltrace.core.errors import Invalid, NotFound
 from celltrace.core.tenancy import sees_all_tenants
-from celltrace.qc import calculators, flow_plots, selectors, selectors_compute
+from celltrace.qc import calculators, flow_plots, selectors, selectors_compute, services
 from celltrace.qc.forms_compute import form_for
 from celltrace.qc.models import Result, Test
 from celltrace.qc.schemas import ResultOut
@@ -118,6 +120,7 @@ def _compute(
 ) -> Result:
     actor = actor_of(request)
     test: Test = selectors.test_get(actor, test_id)
+    services._require_lab(actor, (Role.QC_ANALYST,), _("Only QC analysts enter results."))
     chosen = calculators.kind_for(test.method_version.method.code, kind or None)
     form_class = None if chosen is None else form_for(test.method_version.method.code, chosen.slug)
     if chosen is None or form_class is None:
@@ -183,15 +186,11 @@ def result_compute_upload(
         raise Invalid(f"inputs: not a JSON object ({exc.msg})", field="inputs") from None
     if not isinstance(data, dict) or not all(isinstance(v, str | list) for v in data.values()):
         raise Invalid("inputs: a JSON object of strings or lists of strings", field="inputs")
+    # the declared parameters document the multipart fields; the form reads them all
     files = {
-        name: f
-        for name, f in (
-            ("file", file),
-            ("fcs_file", fcs_file),
-            ("template", template),
-            ("control_fcs_file", control_fcs_file),
-        )
-        if f is not None
+        name: request.FILES[name]
+        for name in ("file", "fcs_file", "template", "control_fcs_file")
+        if name in request.FILES
     }
     result = _compute(request, test_id, kind, _form_data(data), files, comment)
     return Status(201, result)

@@ -55,7 +55,8 @@ def test_compute(request: HttpRequest, pk: int) -> HttpResponse:
     form_class = form_for(code, kind.slug) if kind is not None else None
     if kind is None or form_class is None:
         raise Http404
-    form = form_class(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = form_class(request.POST if posted else None, request.FILES if posted else None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
