@@ -28,6 +28,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import os
 import sqlite3
 import tempfile
@@ -52,6 +53,11 @@ from celltrace.bank.choices import (
 )
 from celltrace.bank.models import Aliquot, Collection, Donor, Product
 from celltrace.storage.models import Box, Placement, Position, parse_position_label
+
+_COLLECTION_TYPES = frozenset(CollectionType.values)
+_PRODUCT_TYPES = frozenset(ProductType.values)
+_CONTAINERS = frozenset(ContainerType.values)
+_STATUSES = frozenset(AliquotStatus.values)
 
 #: How many problems are kept (and shown); the total is still counted.
 MAX_ERRORS = 1000
@@ -370,13 +376,15 @@ class Checker:
         self.refs: set[str] = set()
         self.rows = 0
         self.staged = 0
-        self.today = dt.datetime.now(dt.UTC)
+        self.today = dt.datetime.now(dt.UTC).isoformat()
         self.boxes = self._boxes()
         self._dates: dict[str, dt.date | None] = {}
         self._moments: dict[str, str | None] = {}
         self._codes: dict[str, tuple[str, str, str] | str] = {}
         self._sprec: dict[str, str | None] = {}
         self._last_din = ("", "", "")  # text, din, rule ("" = ok)
+        self._last_collection: tuple[tuple[str, ...], tuple[Any, ...] | None] = ((), None)
+        self._numbers: dict[tuple[str, int, int, int | None], str | None] = {}
 
     # lookups ------------------------------------------------------------------------------
 
@@ -399,16 +407,16 @@ class Checker:
     @staticmethod
     def _load_cells(box: _BoxInfo) -> array[int]:
         cells = array("q", bytes(8 * box.rows * box.cols))
-        occupied = set(
-            Placement.objects.filter(position__box_id=box.box_id, removed_at__isnull=True)
-            .values_list("position_id", flat=True)
-            .order_by()
-        )
-        for pk, row, col in (
-            Position.objects.filter(box_id=box.box_id).values_list("pk", "row", "col").order_by()
-        ):
-            if 1 <= row <= box.rows and 1 <= col <= box.cols:
-                cells[(row - 1) * box.cols + col - 1] = -pk if pk in occupied else pk
+        pos, plc = Position._meta.db_table, Placement._meta.db_table
+        with connection.cursor() as c:
+            c.execute(
+                f"SELECT p.id, p.row, p.col, pl.id FROM {pos} p LEFT JOIN {plc} pl "  # noqa: S608
+                "ON pl.position_id = p.id AND pl.removed_at IS NULL WHERE p.box_id = %s",
+                [box.box_id],
+            )
+            for pk, row, col, taken in c.fetchall():
+                if 1 <= row <= box.rows and 1 <= col <= box.cols:
+                    cells[(row - 1) * box.cols + col - 1] = -pk if taken else pk
         return cells
 
     def _date(self, text: str) -> dt.date | None:
@@ -529,26 +537,73 @@ class Checker:
         return [names.index(c) if c in names else -1 for c in COLUMN_NAMES]
 
     def row(self, rowno: int, record: Sequence[str], index: Sequence[int]) -> None:
-        add = self.problems.add
-        n = len(record)
-
-        def get(i: int) -> str:
-            return record[i].strip() if 0 <= i < n else ""
-
+        """Check one data row (``record`` has an empty cell at every index of ``index`` that
+        names a column the file does not have) and stage it if it is clean."""
         (
-            i_donor, i_din, i_ctype, i_collected, i_cvol, i_csite, i_sprec, i_ptype, i_code,
-            i_frozen, i_container, i_vol, i_cells, i_viab, i_expires, i_status, i_path, i_pos,
-        ) = index  # fmt: skip
-        before = self.problems.count
+            donor, din_text, ctype, collected_text, cvol_text, csite, sprec_text, ptype,
+            code_text, frozen_text, container, vol_text, cells_text, viab_text, expires_text,
+            status, path_text, label,
+        ) = [record[i].strip() for i in index]  # fmt: skip
         self.rows += 1
+        before = self.problems.count
+        key = (donor, din_text, ctype, collected_text, cvol_text, csite, sprec_text)
+        if key == self._last_collection[0]:
+            coll = self._last_collection[1]
+        else:
+            coll = self._collection(rowno, *key)
+            self._last_collection = (key, coll) if coll is not None else ((), None)
+        product = self._product(rowno, ptype, code_text, frozen_text, coll)
+        aliquot = self._aliquot(
+            rowno,
+            container,
+            vol_text,
+            cells_text,
+            viab_text,
+            expires_text,
+            status,
+            path_text,
+            label,
+        )
+        if self.problems.count != before or coll is None or product is None or aliquot is None:
+            return
+        if coll[0] not in self.refs:
+            self.refs.add(coll[0])
+            if len(self.refs) >= CHUNK:
+                self._flush_refs()
+        self.buffer.append((rowno, *coll, *product, *aliquot))
+        if len(self.buffer) >= CHUNK:
+            self.flush()
 
-        donor = get(i_donor)
+    def _number(
+        self, text: str, digits: int, places: int, low: int, high: int | None
+    ) -> str | None:
+        key = (text, digits, places, high)
+        try:
+            return self._numbers[key]
+        except KeyError:
+            value = _decimal(text, digits=digits, places=places, low=low, high=high)
+            if len(self._numbers) > 100_000:
+                self._numbers.clear()
+            self._numbers[key] = value
+            return value
+
+    def _collection(
+        self,
+        rowno: int,
+        donor: str,
+        din_text: str,
+        ctype: str,
+        collected_text: str,
+        cvol_text: str,
+        csite: str,
+        sprec_text: str,
+    ) -> tuple[Any, ...] | None:
+        add = self.problems.add
+        before = self.problems.count
         if not donor:
             add(rowno, "donor_reference", "", _("required"))
         elif len(donor) > 40:
             add(rowno, "donor_reference", donor, _("at most 40 characters"))
-
-        din_text = get(i_din)
         din = ""
         if not din_text:
             add(rowno, "din", "", _("required"))
@@ -556,16 +611,14 @@ class Checker:
             din, rule = self._din(din_text)
             if rule:
                 add(rowno, "din", din_text, rule)
-
-        ctype = get(i_ctype).lower()
-        if ctype not in CollectionType.values:
+        ctype = ctype.lower()
+        if ctype not in _COLLECTION_TYPES:
             add(
                 rowno,
                 "collection_type",
                 ctype,
                 _("one of %(values)s") % {"values": ", ".join(CollectionType.values)},
             )
-        collected_text = get(i_collected)
         collected = self._moment(collected_text) if collected_text else None
         if not collected_text:
             add(rowno, "collected_at", "", _("required"))
@@ -583,25 +636,19 @@ class Checker:
                 collected_text,
                 _("a date-time needs its time zone offset (e.g. +08:00 or Z)"),
             )
-            collected = None
-        elif collected > self.today.isoformat():
+        elif collected > self.today:
             add(rowno, "collected_at", collected_text, _("lies in the future"))
-            collected = None
-        cvol_text = get(i_cvol)
-        cvol = _decimal(cvol_text, digits=10, places=2, low=0, high=None) if cvol_text else None
+        cvol = self._number(cvol_text, 10, 2, 0, None) if cvol_text else None
         if cvol is None:
             add(
                 rowno,
                 "collection_volume_ml",
                 cvol_text,
-                _("required: a number of mL, 0 or more, at most 2 decimals")
-                if cvol_text
-                else _("required"),
+                _("a number of mL, 0 or more, at most 2 decimals") if cvol_text else _("required"),
             )
-        csite = get(i_csite)
         if len(csite) > 200:
             add(rowno, "collection_site", csite, _("at most 200 characters"))
-        sprec_text = get(i_sprec).upper()
+        sprec_text = sprec_text.upper()
         if sprec_text:
             if sprec_text not in self._sprec:
                 try:
@@ -612,69 +659,90 @@ class Checker:
             rule_s = self._sprec[sprec_text]
             if rule_s:
                 add(rowno, "sprec_code", sprec_text, rule_s)
+        if self.problems.count != before:
+            return None
+        return (donor, din, ctype, collected, cvol, csite, sprec_text)
 
-        ptype = get(i_ptype).lower()
-        if ptype not in ProductType.values:
+    def _product(
+        self,
+        rowno: int,
+        ptype: str,
+        code_text: str,
+        frozen_text: str,
+        coll: tuple[Any, ...] | None,
+    ) -> tuple[Any, ...] | None:
+        add = self.problems.add
+        ok = True
+        ptype = ptype.lower()
+        if ptype not in _PRODUCT_TYPES:
+            ok = False
             add(
                 rowno,
                 "product_type",
                 ptype,
                 _("one of %(values)s") % {"values": ", ".join(ProductType.values)},
             )
-        code_text = get(i_code)
         code = self._product_code(code_text) if code_text else _("required")
         if isinstance(code, str):
+            ok = False
             add(rowno, "product_code", code_text, code)
-        frozen_text = get(i_frozen)
         processed = None
         if frozen_text:
             frozen = self._date(frozen_text)
             if frozen is None:
+                ok = False
                 add(rowno, "frozen_on", frozen_text, _("not a date (YYYY-MM-DD)"))
-            elif collected and frozen.isoformat() < collected[:10]:
-                add(rowno, "frozen_on", frozen_text, _("before the collection date"))
             else:
                 processed = f"{frozen.isoformat()}T00:00:00+00:00"
+                if coll is not None and processed[:10] < coll[3][:10]:
+                    ok = False
+                    add(rowno, "frozen_on", frozen_text, _("before the collection date"))
+        if not ok or isinstance(code, str):
+            return None
+        return (ptype, code[0], code[1], code[2], processed)
 
-        container = get(i_container).lower()
-        if container not in ContainerType.values:
+    def _aliquot(
+        self,
+        rowno: int,
+        container: str,
+        vol_text: str,
+        cells_text: str,
+        viab_text: str,
+        expires_text: str,
+        status: str,
+        path_text: str,
+        label: str,
+    ) -> tuple[Any, ...] | None:
+        add = self.problems.add
+        before = self.problems.count
+        container = container.lower()
+        if container not in _CONTAINERS:
             add(
                 rowno,
                 "container",
                 container,
                 _("one of %(values)s") % {"values": ", ".join(ContainerType.values)},
             )
-        vol_text = get(i_vol)
-        vol = _decimal(vol_text, digits=10, places=1, low=0, high=None) if vol_text else None
+        vol = self._number(vol_text, 10, 1, 0, None) if vol_text else None
         if vol is None:
             add(
                 rowno,
                 "volume_ul",
                 vol_text,
-                _("required: a number of µL, 0 or more, at most 1 decimal")
-                if vol_text
-                else _("required"),
+                _("a number of µL, 0 or more, at most 1 decimal") if vol_text else _("required"),
             )
-        cells_text = get(i_cells)
         cells: int | None = None
         if cells_text:
-            try:
-                number = Decimal(cells_text)
-                if not number.is_finite() or number < 0 or number != number.to_integral_value():
-                    raise InvalidOperation
-                cells = int(number)
-                if cells > 2**63 - 1:
-                    raise InvalidOperation
-            except InvalidOperation:
+            number = self._number(cells_text, 19, 0, 0, 2**63 - 1)
+            if number is None:
                 add(rowno, "cell_count", cells_text, _("a whole number, 0 or more"))
-                cells = None
-        viab_text = get(i_viab)
+            else:
+                cells = int(number)
         viab = None
         if viab_text:
-            viab = _decimal(viab_text.rstrip("%"), digits=5, places=2, low=0, high=100)
+            viab = self._number(viab_text.rstrip("%").strip(), 5, 2, 0, 100)
             if viab is None:
                 add(rowno, "viability_pct", viab_text, _("a percentage from 0 to 100"))
-        expires_text = get(i_expires)
         expiry = None
         if expires_text:
             expires = self._date(expires_text)
@@ -682,75 +750,68 @@ class Checker:
                 add(rowno, "expires_on", expires_text, _("not a date (YYYY-MM-DD)"))
             else:
                 expiry = f"{expires.isoformat()}T23:59:59+00:00"
-        status = get(i_status).lower() or AliquotStatus.QUARANTINE.value
-        if status not in AliquotStatus.values:
+        status = status.lower() or AliquotStatus.QUARANTINE.value
+        if status not in _STATUSES:
             add(
                 rowno,
                 "status",
                 status,
                 _("one of %(values)s") % {"values": ", ".join(AliquotStatus.values)},
             )
-
-        path_text = get(i_path)
-        label = get(i_pos)
         box_id = position_id = None
         if path_text or label:
-            if not path_text:
-                add(rowno, "storage_path", "", _("required when a position is given"))
-            elif not label:
-                add(rowno, "position", "", _("required when a storage path is given"))
-            elif status in LEAVING_STATUSES:
-                add(
-                    rowno,
-                    "position",
-                    label,
-                    _("an issued, thawed or discarded aliquot has no storage position"),
-                )
-            else:
-                box = self.boxes.get(path_text.replace(" / ", "/").casefold())
-                if box is None:
-                    add(
-                        rowno,
-                        "storage_path",
-                        path_text,
-                        _("no storage box at this path (SITE/UNIT/RACK/BOX)"),
-                    )
-                else:
-                    cell = parse_position_label(label)
-                    if cell is None or not (1 <= cell[0] <= box.rows and 1 <= cell[1] <= box.cols):
-                        add(
-                            rowno,
-                            "position",
-                            label,
-                            _("no such position in this box (rows A–%(row)s, columns 1–%(col)s)")
-                            % {"row": chr(ord("A") + box.rows - 1), "col": box.cols},
-                        )
-                    else:
-                        if box.cells is None:
-                            box.cells = self._load_cells(box)
-                        pid = box.cells[(cell[0] - 1) * box.cols + cell[1] - 1]
-                        if pid == 0:
-                            add(rowno, "position", label, _("no such position in this box"))
-                        elif pid < 0:
-                            add(rowno, "position", label, _("occupied in the bank"))
-                        else:
-                            box_id, position_id = box.box_id, pid
+            box_id, position_id = self._position(rowno, path_text, label, status)
+        if self.problems.count != before:
+            return None
+        return (container, vol, cells, viab, expiry, status, box_id, position_id)
 
-        if self.problems.count != before or isinstance(code, str):
-            return
-        if donor not in self.refs:
-            self.refs.add(donor)
-            if len(self.refs) >= CHUNK:
-                self._flush_refs()
-        self.buffer.append(
-            (
-                rowno, donor, din, ctype, collected, cvol, csite, sprec_text, ptype,
-                code[0], code[1], code[2], processed, container, vol, cells, viab, expiry,
-                status, box_id, position_id,
+    def _position(
+        self, rowno: int, path_text: str, label: str, status: str
+    ) -> tuple[int | None, int | None]:
+        add = self.problems.add
+        if not path_text:
+            add(rowno, "storage_path", "", _("required when a position is given"))
+            return None, None
+        if not label:
+            add(rowno, "position", "", _("required when a storage path is given"))
+            return None, None
+        if status in LEAVING_STATUSES:
+            add(
+                rowno,
+                "position",
+                label,
+                _("an issued, thawed or discarded aliquot has no storage position"),
             )
-        )  # fmt: skip
-        if len(self.buffer) >= CHUNK:
-            self.flush()
+            return None, None
+        box = self.boxes.get(path_text.replace(" / ", "/").casefold())
+        if box is None:
+            add(
+                rowno,
+                "storage_path",
+                path_text,
+                _("no storage box at this path (SITE/UNIT/RACK/BOX)"),
+            )
+            return None, None
+        cell = parse_position_label(label)
+        if cell is None or not (1 <= cell[0] <= box.rows and 1 <= cell[1] <= box.cols):
+            add(
+                rowno,
+                "position",
+                label,
+                _("no such position in this box (rows A–%(row)s, columns 1–%(col)s)")
+                % {"row": chr(ord("A") + box.rows - 1), "col": box.cols},
+            )
+            return None, None
+        if box.cells is None:
+            box.cells = self._load_cells(box)
+        pid = box.cells[(cell[0] - 1) * box.cols + cell[1] - 1]
+        if pid == 0:
+            add(rowno, "position", label, _("no such position in this box"))
+            return None, None
+        if pid < 0:
+            add(rowno, "position", label, _("occupied in the bank"))
+            return None, None
+        return box.box_id, pid
 
     def _flush_refs(self) -> None:
         self.db.executemany(
@@ -915,13 +976,14 @@ def check_file(
         if header is None:
             _file_problem(_("The file is empty."))
         assert header is not None
-        index = checker.header(header)
+        width = len(header)
+        # a column the file does not have reads the empty cell appended after the last one
+        index = [width if i < 0 else i for i in checker.header(header)]
         rowno = 1
         tick = 0
-        width = len(header)
         for record in records:
             rowno += 1
-            if not any(record) or not any(v.strip() for v in record):
+            if not any(record) or (not record[0].strip() and not any(v.strip() for v in record)):
                 continue
             if len(record) > width and any(v.strip() for v in record[width:]):
                 problems.add(
@@ -933,6 +995,8 @@ def check_file(
                 )
                 checker.rows += 1
                 continue
+            if len(record) <= width:
+                record.extend([""] * (width + 1 - len(record)))
             checker.row(rowno, record, index)
             tick += 1
             if progress is not None and tick >= 5000:
@@ -990,11 +1054,11 @@ class _Ids:
                 row = c.fetchone()
                 self.next = max(top, int(row[0]) if row else 0) + 1
 
-    def take(self) -> int:
-        if connection.vendor == "sqlite":
-            value = self.next
-            self.next += 1
-            return value
+        self.take: Callable[[], int] = (
+            itertools.count(self.next).__next__ if connection.vendor == "sqlite" else self._draw
+        )
+
+    def _draw(self) -> int:
         if not self.pool:
             with connection.cursor() as c:
                 c.execute(
