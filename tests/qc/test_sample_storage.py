@@ -1,0 +1,215 @@
+"""QC samples in storage positions: storing and retrieving are custody entries on the ledger; a
+position holds one item, aliquot or sample, whichever direction the second one comes from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from celltrace.audit.models import AuditEvent
+from celltrace.audit.verification import verify_database
+from celltrace.core.errors import Conflict, Invalid, PermissionDenied
+from celltrace.qc import services
+from celltrace.qc.models import SamplePlacement
+from celltrace.storage import services as storage
+from celltrace.storage.models import Placement
+from tests.bank import factories
+from tests.qc.conftest import Lab, snapshot, submitted
+from tests.qc.test_api import Api, ok
+from tests.qc.test_pages import logged_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tech(operator: Any, make_user: Any) -> Any:
+    return make_user(operator, "bank_technician", username="tech", full_name="Tom Technician")
+
+
+@pytest.fixture
+def boxes(tech: Any) -> list[Any]:
+    return list(factories.hierarchy(tech, boxes=2, rows=3, columns=3)["boxes"])
+
+
+def received(lab: Lab, sample_id: str = "S-1", *, client: Any = None) -> Any:
+    req = submitted(lab, sample=sample_id, client=client)
+    services.sample_receive(actor=lab.analyst, request=req, scanned_id=sample_id, accept=True)
+    return req.samples.get()
+
+
+def pos(box: Any, label: str) -> Any:
+    return box.positions.get(label=label)
+
+
+def counts() -> tuple[int, ...]:
+    return (*snapshot(), SamplePlacement.objects.count(), Placement.objects.count())
+
+
+def test_store_and_retrieve_are_custody_entries(lab: Lab, boxes: list[Any]) -> None:
+    sample = received(lab)
+    assert sample.custodian_id == lab.analyst.pk
+    placement = services.sample_store(
+        actor=lab.analyst, sample=sample, position=pos(boxes[0], "A1")
+    )
+    sample.refresh_from_db()
+    assert sample.custodian_id is None
+    assert services.sample_active_placement(sample) == placement
+    [stored] = AuditEvent.objects.where(event_type="QC_SAMPLE_STORED")
+    assert stored.data["old"] == {"custodian": "Li Na"}
+    assert stored.data["new"]["box"] == "B1" and stored.data["new"]["position"] == "A1"
+    assert stored.data["entity_type"] == "qc.sample"
+
+    services.sample_retrieve(actor=lab.analyst2, sample=sample, purpose="testing")
+    sample.refresh_from_db()
+    assert sample.custodian_id == lab.analyst2.pk
+    placement.refresh_from_db()
+    assert placement.removed_at is not None and placement.removal_purpose == "testing"
+    [retrieved] = AuditEvent.objects.where(event_type="QC_SAMPLE_RETRIEVED")
+    assert retrieved.data["new"]["custodian"] == "Wang Fang"
+    assert retrieved.data["old"]["position"] == "A1"
+
+    # back into another position, then disposed of: never stored again
+    services.sample_store(actor=lab.analyst2, sample=sample, position=pos(boxes[0], "A2"))
+    n = counts()
+    with pytest.raises(Invalid) as exc:
+        services.sample_retrieve(actor=lab.analyst, sample=sample, purpose="disposal")
+    assert exc.value.field == "reason"
+    with pytest.raises(Invalid) as exc:
+        services.sample_retrieve(actor=lab.analyst, sample=sample, purpose="lost")
+    assert exc.value.field == "purpose"
+    assert counts() == n
+    services.sample_retrieve(
+        actor=lab.analyst, sample=sample, purpose="disposal", reason="Retention period over"
+    )
+    sample.refresh_from_db()
+    assert sample.custodian_id is None
+    n = counts()
+    with pytest.raises(Conflict, match="disposed of"):
+        services.sample_store(actor=lab.analyst, sample=sample, position=pos(boxes[0], "A3"))
+    with pytest.raises(Conflict, match="not in storage"):
+        services.sample_retrieve(actor=lab.analyst, sample=sample, purpose="testing")
+    assert counts() == n
+    assert verify_database().ok
+
+
+def test_store_refusals_change_nothing(lab: Lab, boxes: list[Any], tech: Any) -> None:
+    sample = received(lab, "S-1")
+    other = received(lab, "S-2")
+    expected_req = submitted(lab, sample="S-3")
+    expected = expected_req.samples.get()
+    [aliquot] = factories.aliquots(tech, lab.client_a, 1)
+    box = boxes[0]
+    storage.aliquot_place(actor=tech, aliquot=aliquot, box=box, position=pos(box, "B1"))
+    services.sample_store(actor=lab.analyst, sample=other, position=pos(box, "C1"))
+    n = counts()
+    cases = [
+        (
+            PermissionDenied,
+            {"actor": lab.alice, "sample": sample, "position": pos(box, "A1")},
+            None,
+        ),
+        (
+            Conflict,
+            {"actor": lab.analyst, "sample": expected, "position": pos(box, "A1")},
+            "sample",
+        ),
+        (
+            Conflict,
+            {"actor": lab.analyst, "sample": sample, "position": pos(box, "B1")},
+            "position",
+        ),
+        (
+            Conflict,
+            {"actor": lab.analyst, "sample": sample, "position": pos(box, "C1")},
+            "position",
+        ),
+        (Conflict, {"actor": lab.analyst, "sample": other, "position": pos(box, "A1")}, "sample"),
+    ]
+    for error, kwargs, field in cases:
+        with pytest.raises(error) as exc:
+            services.sample_store(**kwargs)
+        if field:
+            assert exc.value.field == field, exc.value.message
+    assert counts() == n
+    with pytest.raises(PermissionDenied):
+        services.sample_retrieve(actor=lab.alice, sample=other, purpose="testing")
+    assert counts() == n
+
+
+def test_aliquots_are_not_placed_where_a_sample_is(lab: Lab, boxes: list[Any], tech: Any) -> None:
+    """The storage app asks the qc app (its occupancy-check registry) before placing."""
+    sample = received(lab)
+    box = boxes[1]
+    services.sample_store(actor=lab.analyst, sample=sample, position=pos(box, "A1"))
+    [aliquot] = factories.aliquots(tech, lab.client_a, 1)
+    n = counts()
+    with pytest.raises(Conflict, match="holds QC sample") as exc:
+        storage.aliquot_place(actor=tech, aliquot=aliquot, box=box, position=pos(box, "A1"))
+    assert exc.value.field == "position"
+    assert counts() == n
+    storage.aliquot_place(actor=tech, aliquot=aliquot, box=box, position=pos(box, "A2"))
+    services.sample_retrieve(actor=lab.analyst, sample=sample, purpose="testing")
+    storage.aliquot_retrieve(actor=tech, aliquot=aliquot, reason="thaw")
+    storage.aliquot_return(actor=tech, aliquot=aliquot, box=box, position=pos(box, "A1"))
+    assert Placement.objects.get(aliquot=aliquot, removed_at__isnull=True).position.label == "A1"
+
+
+def test_sample_page_stores_and_shows_the_location(lab: Lab, boxes: list[Any]) -> None:
+    sample = received(lab)
+    analyst = logged_in(lab.analyst)
+    page = analyst.get(f"/qc/samples/{sample.pk}/").content.decode()
+    assert "With Li Na" in page and 'name="box"' in page
+    n = counts()
+    bad = analyst.post(
+        f"/qc/samples/{sample.pk}/", {"action": "store", "box": "T1-B1", "position": "Z9"}
+    )
+    assert bad.status_code == 200 and "Box B1 has no position Z9." in bad.content.decode()
+    unknown = analyst.post(
+        f"/qc/samples/{sample.pk}/", {"action": "store", "box": "NOPE", "position": "A1"}
+    )
+    assert "No box with barcode NOPE." in unknown.content.decode()
+    assert counts() == n
+    done = analyst.post(
+        f"/qc/samples/{sample.pk}/", {"action": "store", "box": "T1-B1", "position": "b2"}
+    )
+    assert done.status_code == 302
+    page = analyst.get(f"/qc/samples/{sample.pk}/").content.decode()
+    assert "t1 / R1 /" in page and "B1</a> / B2" in page
+    gone = analyst.post(
+        f"/qc/samples/{sample.pk}/", {"action": "retrieve", "purpose": "disposal", "reason": ""}
+    )
+    assert "Give the reason for disposing of the sample." in gone.content.decode()
+    assert services.sample_active_placement(sample) is not None
+
+    # the client sees its sample but neither storage nor the forms; the other client a 404
+    alice, bob = logged_in(lab.alice), logged_in(lab.bob)
+    client_page = alice.get(f"/qc/samples/{sample.pk}/").content.decode()
+    assert sample.client_sample_id in client_page and "T1-B1" not in client_page
+    assert 'name="box"' not in client_page
+    n = counts()
+    assert (
+        alice.post(
+            f"/qc/samples/{sample.pk}/", {"action": "retrieve", "purpose": "testing"}
+        ).status_code
+        == 404
+    )
+    assert bob.get(f"/qc/samples/{sample.pk}/").status_code == 404
+    assert counts() == n
+
+
+def test_storage_api(lab: Lab, boxes: list[Any]) -> None:
+    sample = received(lab)
+    analyst, alice, bob = Api(lab.analyst), Api(lab.alice), Api(lab.bob)
+    stored = ok(analyst.post(f"/qc/samples/{sample.pk}/store", {"box": "T1-B2", "position": "C3"}))
+    assert stored["location"]["box"] == "B2" and stored["location"]["position"] == "C3"
+    assert stored["custodian"] is None and stored["number"] == sample.number
+    n = counts()
+    again = analyst.post(f"/qc/samples/{sample.pk}/store", {"box": "T1-B2", "position": "C2"})
+    assert again.status_code == 409 and again.json()["field"] == "sample"
+    assert alice.get(f"/qc/samples/{sample.pk}/storage").status_code == 404
+    assert bob.post(f"/qc/samples/{sample.pk}/retrieve", {"purpose": "testing"}).status_code == 404
+    assert counts() == n
+    out = ok(analyst.post(f"/qc/samples/{sample.pk}/retrieve", {"purpose": "testing"}))
+    assert out["location"] is None and out["custodian"] == "Li Na"
+    assert len(ok(analyst.get(f"/qc/samples/{sample.pk}/storage"))["placements"]) == 1
