@@ -1,0 +1,200 @@
+"""Every kind of bad file gives a clear problem (row, column, rule) and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from celltrace.audit.verification import verify_database
+from celltrace.imports.choices import ImportStatus
+from celltrace.imports.inventory import COLUMN_NAMES
+from tests.imports.conftest import csv_bytes, din, row, table_counts
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def refused(store: Any, write_file: Any, run_import: Any) -> Callable[..., Any]:
+    """Run a file that must be refused; check nothing changed; return the problems."""
+
+    def go(content: bytes, name: str = "inventory.csv") -> list[dict[str, Any]]:
+        before = table_counts()
+        run = run_import(write_file(content, name))
+        assert run.status == ImportStatus.FAILED
+        assert run.error_count >= 1 and run.errors
+        assert table_counts() == before
+        assert verify_database().ok
+        return list(run.errors)
+
+    return go
+
+
+def test_bad_dates(refused: Any) -> None:
+    rows = [row(i) for i in range(6)]
+    rows[1]["collected_at"] = "2025-02-30"
+    rows[4]["frozen_on"] = "02/03/2025"
+    rows[5]["collected_at"] = "2025-03-02T09:30:00"  # no offset
+    problems = refused(csv_bytes(rows))
+    got = {(p["row"], p["column"]) for p in problems}
+    assert (3, "collected_at") in got
+    assert (6, "frozen_on") in got
+    assert (7, "collected_at") in got
+    naive = next(p for p in problems if p["row"] == 7)
+    assert "time zone" in naive["rule"]
+    assert next(p for p in problems if p["row"] == 3)["value"] == "2025-02-30"
+
+
+def test_unknown_storage_path(refused: Any) -> None:
+    rows = [row(i) for i in range(3)]
+    rows[2]["storage_path"] = "main/t1/R1/B9"
+    [problem] = refused(csv_bytes(rows))
+    assert problem["row"] == 4 and problem["column"] == "storage_path"
+    assert problem["value"] == "main/t1/R1/B9"
+    assert "no storage box" in problem["rule"]
+
+
+def test_position_outside_the_box(refused: Any) -> None:
+    rows = [row(0, position="K1"), row(1, position="A10")]
+    problems = refused(csv_bytes(rows))
+    assert [(p["row"], p["column"]) for p in problems] == [(2, "position"), (3, "position")]
+    assert "rows A–I, columns 1–9" in problems[0]["rule"]
+
+
+def test_duplicate_identity_within_the_file(refused: Any) -> None:
+    rows = [row(i) for i in range(4)] + [row(1, position="H8")]
+    [problem] = refused(csv_bytes(rows))
+    assert problem["row"] == 6 and problem["column"] == "product_code"
+    assert "as row 3" in problem["rule"]
+
+
+def test_duplicate_identity_against_the_database(
+    store: Any, write_file: Any, run_import: Any, refused: Any
+) -> None:
+    first = run_import(write_file(csv_bytes([row(i) for i in range(4)]), "first.csv"))
+    assert first.status == ImportStatus.WRITTEN
+    again = [row(4), row(1, position="H8")]
+    problems = refused(csv_bytes(again))
+    assert [(p["row"], p["column"]) for p in problems] == [(3, "product_code")]
+    assert "already in the bank" in problems[0]["rule"]
+
+
+def test_din_of_another_collection_in_the_database(
+    store: Any, write_file: Any, run_import: Any, refused: Any
+) -> None:
+    assert run_import(write_file(csv_bytes([row(0)]), "first.csv")).status == "written"
+    # same DIN, another product code: the collection already exists
+    problems = refused(csv_bytes([row(1, position="C3")]))
+    assert [(p["row"], p["column"]) for p in problems] == [(2, "din")]
+    assert "already assigned" in problems[0]["rule"]
+
+
+def test_occupied_position_in_the_database(
+    store: Any, write_file: Any, run_import: Any, refused: Any
+) -> None:
+    assert run_import(write_file(csv_bytes([row(0)]), "first.csv")).status == "written"
+    problems = refused(csv_bytes([row(8, position="A1")]))
+    assert [(p["row"], p["column"], p["value"]) for p in problems] == [(2, "position", "A1")]
+    assert "occupied" in problems[0]["rule"]
+
+
+def test_same_position_twice_in_the_file(refused: Any) -> None:
+    rows = [row(0), row(1), row(2, position="A1")]
+    [problem] = refused(csv_bytes(rows))
+    assert (problem["row"], problem["column"]) == (4, "position")
+    assert "same position as row 2" in problem["rule"]
+
+
+def test_bad_isbt_check_character(refused: Any) -> None:
+    good = din(1)
+    wrong = good[:13] + ("A" if good[13] != "A" else "B")
+    rows = [row(0, din=wrong), row(4, din=good[:13])]
+    problems = refused(csv_bytes(rows))
+    assert [(p["row"], p["column"]) for p in problems] == [(2, "din"), (3, "din")]
+    assert "check character" in problems[0]["rule"] and good[13] in problems[0]["rule"]
+    assert "14 characters" in problems[1]["rule"]
+
+
+def test_wrong_column_names(refused: Any) -> None:
+    columns = [c if c != "volume_ul" else "volume" for c in COLUMN_NAMES]
+    rows = [row(0)]
+    rows[0]["volume"] = "100"
+    [problem] = refused(csv_bytes(rows, columns=columns))
+    assert problem["row"] == 1
+    assert "unknown columns: volume" in problem["rule"]
+    assert "missing columns: volume_ul" in problem["rule"]
+    assert "donor_reference" in problem["rule"]  # the expected names are listed
+
+
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"\n\n"])
+def test_empty_file(refused: Any, content: bytes) -> None:
+    [problem] = refused(content)
+    assert "empty" in problem["rule"]
+
+
+def test_header_without_rows(refused: Any) -> None:
+    [problem] = refused(csv_bytes([]))
+    assert "no data rows" in problem["rule"]
+
+
+def test_latin1_file(refused: Any) -> None:
+    rows = [row(i) for i in range(3)]
+    rows[2]["collection_site"] = "Hôpital Saint-Éloi"
+    [problem] = refused(csv_bytes(rows).decode("utf-8").encode("latin-1"))
+    assert "not UTF-8" in problem["rule"]
+
+
+def test_utf16_file(refused: Any) -> None:
+    [problem] = refused(csv_bytes([row(0)]).decode("utf-8").encode("utf-16"))
+    assert "UTF-16" in problem["rule"]
+
+
+def test_not_a_workbook(refused: Any) -> None:
+    [problem] = refused(b"PK\x03\x04 this is not a zip", "inventory.xlsx")
+    assert "XLSX" in problem["rule"]
+
+
+def test_many_problems_are_capped_but_counted(store: Any, write_file: Any, run_import: Any) -> None:
+    from celltrace.imports import inventory
+
+    rows = [row(i % 81, collection_type="blood", din=f"{i}") for i in range(600)]
+    run = run_import(write_file(csv_bytes(rows)))
+    assert run.status == ImportStatus.FAILED
+    assert run.error_count == 1200
+    assert len(run.errors) == inventory.MAX_ERRORS
+    assert run.errors[0]["row"] == 2
+
+
+def test_bad_numbers_and_codes(refused: Any) -> None:
+    rows = [
+        row(0, volume_ul="-5"),
+        row(1, viability_pct="101"),
+        row(2, cell_count="1.5"),
+        row(3, container="tube"),
+        row(4, status="lost"),
+        row(5, product_code="S1234"),
+        row(6, collection_volume_ml="a lot"),
+    ]
+    problems = refused(csv_bytes(rows))
+    assert [(p["row"], p["column"]) for p in problems] == [
+        (2, "volume_ul"),
+        (3, "viability_pct"),
+        (4, "cell_count"),
+        (5, "container"),
+        (6, "status"),
+        (7, "product_code"),
+        (8, "collection_volume_ml"),
+    ]
+
+
+def test_rows_of_one_collection_must_agree(refused: Any) -> None:
+    rows = [row(0), row(1, collection_type="tissue"), row(2)]
+    [problem] = refused(csv_bytes(rows))
+    assert (problem["row"], problem["column"]) == (3, "collection_type")
+    assert "row 2" in problem["rule"]
+
+
+def test_discarded_aliquot_cannot_take_a_position(refused: Any) -> None:
+    [problem] = refused(csv_bytes([row(0, status="discarded")]))
+    assert (problem["row"], problem["column"]) == (2, "position")
