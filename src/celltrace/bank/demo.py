@@ -1,6 +1,7 @@
 """Demo data for the cell bank: a site with two LN2 tanks and a -80 °C freezer, racks, 9×9 and
 10×10 boxes and a bag rack, donors with consents for ``aurora`` and the operator, and over
-5,000 aliquots in a mix of statuses, most of them placed in boxes.
+5,000 aliquots in a mix of statuses, most of them placed in boxes; then a distribution
+released by QA's signature and one awaiting QA.
 
 Written through the services: the hierarchy one service call per object, the inventory in two
 bulk batches (one ledger entry each). Idempotent: each part is skipped when it exists.
@@ -13,10 +14,21 @@ import random
 from decimal import Decimal
 
 from django.db.models import Q
+from django.test import RequestFactory
 
+from celltrace.audit.choices import SignatureMeaning
+from celltrace.audit.services import record_sign
 from celltrace.bank import services
-from celltrace.bank.choices import AliquotStatus, CollectionType, ContainerType, ProductType
-from celltrace.bank.models import BankBatch
+from celltrace.bank.choices import (
+    AliquotStatus,
+    CollectionType,
+    ContainerType,
+    ProductType,
+    ShippingCondition,
+    Use,
+)
+from celltrace.bank.models import Aliquot, BankBatch, Consent, Distribution
+from celltrace.core.demo import DEMO_PASSWORD
 from celltrace.core.models import Organisation, User
 from celltrace.storage import services as storage
 from celltrace.storage.choices import BoxKind, FillOrder, UnitKind
@@ -241,3 +253,66 @@ def load(progress: bool = False) -> None:
         result = services.bank_batch_create(actor=tech, data=data, reason="demo data")
         if progress:
             print(f"  {org.name}: {result.counts}", flush=True)
+    _distributions(tech, progress)
+
+
+DEMO_RECIPIENTS = ("Aurora clinical site Pudong", "Aurora research laboratory")
+
+
+def _distributable(org: Organisation, use: str, count: int, skip: set[int]) -> list[Aliquot]:
+    """Stored, available aliquots of ``org`` whose donors' consent covers ``use``."""
+    flag = "scope_clinical" if use == Use.CLINICAL else "scope_research"
+    donors = Consent.objects.filter(
+        organisation=org, withdrawn_at__isnull=True, **{flag: True}
+    ).values("donor_id")
+    return list(
+        Aliquot.objects.select_related("product__collection__donor")
+        .filter(
+            organisation=org,
+            status=AliquotStatus.AVAILABLE,
+            product__collection__donor__in=donors,
+            placements__removed_at__isnull=True,
+        )
+        .exclude(pk__in=skip)
+        .order_by("pk")[:count]
+    )
+
+
+def _distributions(tech: User, progress: bool) -> None:
+    """A distribution released with QA's signature (aliquots issued, out of storage) and one
+    awaiting QA, both of aurora's material."""
+    org = Organisation.objects.get(code="aurora")
+    qa = User.objects.filter(username="qa").first()
+    if qa is None or Distribution.objects.filter(recipient_name__in=DEMO_RECIPIENTS).exists():
+        return
+    released = services.distribution_create(
+        actor=tech,
+        aliquots=_distributable(org, Use.CLINICAL, 3, set()),
+        recipient_organisation=org,
+        recipient_name=DEMO_RECIPIENTS[0],
+        recipient_address="88 Zhangjiang Road, Pudong, Shanghai",
+        intended_use=Use.CLINICAL,
+        shipping_conditions=ShippingCondition.LN2_DRY_SHIPPER,
+        shipping_notes="Dry shipper DS-07, data logger 4411.",
+    )
+    request = RequestFactory().post("/sign/")
+    request.user = qa
+    request.META["REMOTE_ADDR"] = "127.0.0.1"
+    record_sign(
+        request=request,
+        actor=qa,
+        record=released,
+        meaning=SignatureMeaning.RELEASED,
+        password=DEMO_PASSWORD,
+    )
+    taken = set(released.items.values_list("aliquot_id", flat=True))
+    services.distribution_create(
+        actor=tech,
+        aliquots=_distributable(org, Use.RESEARCH, 2, taken),
+        recipient_organisation=org,
+        recipient_name=DEMO_RECIPIENTS[1],
+        intended_use=Use.RESEARCH,
+        shipping_conditions=ShippingCondition.DRY_ICE,
+    )
+    if progress:
+        print("  distributions: one released, one awaiting QA", flush=True)

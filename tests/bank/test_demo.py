@@ -1,0 +1,47 @@
+"""The bank demo's distributions: one released by QA's signature, one awaiting QA; idempotent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from celltrace.audit import signing
+from celltrace.audit.verification import verify_database
+from celltrace.bank import demo
+from celltrace.bank.choices import AliquotStatus, DistributionStatus
+from celltrace.bank.models import Distribution
+from celltrace.core.demo import DEMO_PASSWORD
+from celltrace.storage.models import Placement
+from tests.bank import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_distributions(operator: Any, make_org: Any, make_user: Any) -> None:
+    aurora = make_org(name="Aurora Cell Therapies", code="aurora")
+    tech = make_user(operator, "bank_technician", username="tech", password=DEMO_PASSWORD)
+    make_user(operator, "qa", username="qa", full_name="Quinn QA", password=DEMO_PASSWORD)
+    store = factories.hierarchy(tech, boxes=1)
+    factories.aliquots(
+        tech,
+        aurora,
+        6,
+        reference="AUR-1",
+        status=AliquotStatus.AVAILABLE,
+        positions=factories.positions_of(store["boxes"][0]),
+    )
+    demo._distributions(tech, False)
+    released = Distribution.objects.get(status=DistributionStatus.RELEASED)
+    pending = Distribution.objects.get(status=DistributionStatus.DRAFT)
+    (m,) = signing.manifestations(released)
+    assert m.valid and m.printed_name == "Quinn QA"
+    issued = released.items.values_list("aliquot_id", flat=True)
+    assert len(issued) == 3
+    assert not Placement.objects.filter(aliquot_id__in=issued, removed_at__isnull=True).exists()
+    assert pending.items.count() == 2 and not set(issued) & set(
+        pending.items.values_list("aliquot_id", flat=True)
+    )
+    demo._distributions(tech, False)  # idempotent
+    assert Distribution.objects.count() == 2
+    assert verify_database().ok
