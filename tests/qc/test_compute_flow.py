@@ -117,3 +117,23 @@ def test_upload_fcs_and_see_the_dot_plots_in_chromium(
     )
     assert "Cells/Singlets/Viable/CD3pos" in page.inner_text("#dot-plots")
     assert Result.objects.get(test=test).calculation["kind"] == "fcs"
+
+
+@pytest.mark.django_db
+def test_without_flowkit_the_form_says_so_and_nothing_is_written(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "flowkit", None)  # the `flow` extra is not installed
+    test = lab_test(in_testing(lab, methods=["purity-flow"]), "purity-flow")
+    analyst = logged_in(lab.analyst)
+    page = analyst.get(f"/qc/tests/{test.pk}/compute/?kind=fcs").content.decode()
+    assert "FlowKit, which is not installed" in page
+    assert "pip install" in page
+    before = snapshot()
+    response = fcs_post(analyst, test)
+    assert response.status_code == 200
+    assert "fcs_file" in response.context["form"].errors
+    assert "Upload the statistics CSV" in response.content.decode()
+    assert snapshot() == before and stored() == []
