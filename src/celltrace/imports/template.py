@@ -54,7 +54,7 @@ def xlsx_bytes() -> bytes:
     for cell in notes[1]:
         cell.font = Font(bold=True)
     for c in COLUMNS:
-        notes.append([c.name, "yes" if c.required else "no", c.help, c.example])
+        notes.append([c.name, "yes" if c.required else "no", str(c.help), c.example])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
