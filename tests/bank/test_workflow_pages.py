@@ -548,3 +548,40 @@ def test_rack_and_box_moves_from_the_pages(
         al.post(f"/storage/boxes/{b1.pk}/", {"move-rack": rack.pk, "move-reason": "x"}).status_code
         == 404
     )
+
+
+def test_new_pages_stay_within_the_query_budget(
+    tech: Any,
+    qa_user: Any,
+    client_a: Any,
+    store: dict[str, Any],
+    django_assert_max_num_queries: Any,
+) -> None:
+    items = factories.aliquots(
+        tech,
+        client_a,
+        20,
+        reference="Q-1",
+        status=AliquotStatus.AVAILABLE,
+        positions=factories.positions_of(store["boxes"][0]),
+    )
+    dist = bank.distribution_create(
+        actor=tech,
+        aliquots=items[:10],
+        recipient_name="Lab",
+        intended_use="research",
+        shipping_conditions="dry_ice",
+    )
+    coll = items[0].product.collection
+    c = login("tech")
+    for url in (
+        f"/bank/collections/{coll.pk}/",
+        f"/bank/distributions/{dist.pk}/",
+        "/bank/distributions/",
+        f"/bank/donors/{coll.donor_id}/",
+        f"/bank/aliquots/{items[0].pk}/",
+        f"/storage/boxes/{store['boxes'][0].pk}/",
+    ):
+        c.get(url)  # warm caches outside the count
+        with django_assert_max_num_queries(15):
+            assert c.get(url).status_code == 200, url
