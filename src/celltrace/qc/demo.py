@@ -205,6 +205,7 @@ def load(progress: bool) -> None:
             if progress:
                 print(f"  {req.number} {batch}", flush=True)
             then(req)
+    _catalogue(d, aurora, progress)
 
 
 def _steps(d: Demo, req: TestRequest, upto: str) -> None:
@@ -251,3 +252,109 @@ def _closed_oos(d: Demo, req: TestRequest) -> None:
 
 def _cancel(client: User, req: TestRequest) -> None:
     services.request_cancel(actor=client, request=req, reason="Batch withdrawn by the client")
+
+
+def _catalogue(d: Demo, aurora: User, progress: bool) -> None:
+    """Test panels (a global release panel and Aurora's own), a method version and a
+    specification version awaiting QA's approval, a request made with a panel, and the
+    accepted samples of AUR-26-003 stored in the first free positions of the demo storage."""
+    from celltrace.qc.choices import VersionStatus
+    from celltrace.qc.models import Method, MethodVersion, TestPanel
+
+    org = aurora.organisation
+    assert org is not None
+    if not TestPanel.objects.filter(code="car-t-release").exists():
+        services.panel_create(
+            actor=d.reviewer,
+            code="car-t-release",
+            name="Autologous CAR-T release panel",
+            description="Sterility, endotoxin, mycoplasma, viability, identity and VCN.",
+            method_codes=[
+                "sterility-cell",
+                "endotoxin",
+                "mycoplasma-nat",
+                "viability",
+                "identity-flow",
+                "vcn",
+            ],
+            product_type=CAR_T,
+        )
+    if not TestPanel.objects.filter(code="aurora-in-process").exists():
+        services.panel_create(
+            actor=d.reviewer,
+            code="aurora-in-process",
+            name="Aurora in-process controls",
+            method_codes=["cell-count", "viability", "purity-flow"],
+            product_type=CAR_T,
+            client=org,
+        )
+    viability = Method.objects.get(code="viability")
+    if not MethodVersion.objects.filter(method=viability, version__gt=1).exists():
+        current = MethodVersion.objects.get(method=viability, is_current=True)
+        services.method_version_propose(
+            actor=d.reviewer,
+            method=viability,
+            values={f: getattr(current, f) for f in services.METHOD_FIELDS}
+            | {"reported_decimals": 2, "reference": "Ph. Eur. 2.7.29; USP <1046>; SOP-QC-012 r4"},
+            reason="Automated counter reports two decimals (CC-2026-031)",
+        )
+    if not Specification.objects.filter(code="car-t-release", version__gt=1).exists():
+        base = Specification.objects.get(code="car-t-release", status=VersionStatus.EFFECTIVE)
+        limits = [
+            LimitSpec(
+                li.method.code,
+                li.kind,
+                lower="80" if li.method.code == "viability" else li.lower,
+                upper=li.upper,
+                expected_text=li.expected_text,
+                alert_lower="85" if li.method.code == "viability" else li.alert_lower,
+                unit=li.unit,
+            )
+            for li in base.limits.select_related("method").order_by("method__code")
+        ]
+        services.specification_propose(
+            actor=d.reviewer,
+            code="car-t-release",
+            title=base.title,
+            product_type=base.product_type,
+            limits=limits,
+            reason="Viability limit raised to 80 % after process validation (CC-2026-044)",
+        )
+    if not TestRequest.objects.filter(organisation=org, batch="AUR-26-009").exists():
+        req = services.request_create(
+            actor=aurora,
+            product="Aurocel",
+            product_type=CAR_T,
+            batch="AUR-26-009",
+            samples=[SampleSpec("AUR-26-009-S1", container="cryobag 50 mL")],
+            method_codes=["appearance"],
+            panel_codes=["car-t-release", "aurora-in-process"],
+            submit=True,
+        )
+        if progress:
+            print(f"  {req.number} AUR-26-009 (panels)", flush=True)
+    _store_samples(d)
+
+
+def _store_samples(d: Demo) -> None:
+    from celltrace.qc.choices import SampleStatus
+    from celltrace.qc.models import Sample, SamplePlacement
+    from celltrace.storage.models import Placement, Position
+
+    samples = Sample.objects.filter(
+        request__batch="AUR-26-003", status=SampleStatus.ACCEPTED, placements__isnull=True
+    ).order_by("pk")
+    aliquots = Placement.objects.filter(removed_at__isnull=True).values("position_id")
+    held = SamplePlacement.objects.filter(removed_at__isnull=True).values("position_id")
+    for sample in samples:
+        free = (
+            Position.objects.exclude(pk__in=aliquots)
+            .exclude(pk__in=held)
+            .order_by("box_id", "row", "col")
+            .first()
+        )
+        if free is None:
+            return  # no storage in this demo
+        services.sample_store(
+            actor=d.analyst, sample=sample, position=free, reason="Retained sample"
+        )
