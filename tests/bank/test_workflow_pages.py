@@ -585,3 +585,22 @@ def test_new_pages_stay_within_the_query_budget(
         c.get(url)  # warm caches outside the count
         with django_assert_max_num_queries(15):
             assert c.get(url).status_code == 200, url
+
+
+def test_putting_a_retrieved_aliquot_back_from_its_page_is_a_return(
+    tech: Any, client_a: Any, store: dict[str, Any]
+) -> None:
+    b1 = store["boxes"][0]
+    a = factories.aliquots(tech, client_a, 1, reference="RET-1")[0]
+    c = login("tech")
+    form = {"action": "move", "move-box": b1.barcode, "move-position": "A1", "move-reason": "in"}
+    assert c.post(f"/bank/aliquots/{a.pk}/", form).status_code == 302
+    c.post(f"/bank/aliquots/{a.pk}/", {"action": "retrieve", "reason": "sampling"})
+    assert c.post(f"/bank/aliquots/{a.pk}/", {**form, "move-position": "B2"}).status_code == 302
+    events = list(
+        AuditEvent.objects.with_fields()
+        .filter(f_entity_type="bank.aliquot", f_entity_id=str(a.pk))
+        .order_by("seq")
+        .values_list("f_event_type", flat=True)
+    )
+    assert events == ["ALIQUOT_PLACED", "ALIQUOT_RETRIEVED", "ALIQUOT_RETURNED"]

@@ -107,7 +107,14 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     box = storage_selectors.box_by_code(actor, d["box"])
                     position = storage_selectors.position_in_box(box, d["position"])
                     if selectors.active_placement(aliquot) is None:
-                        storage_services.aliquot_place(
+                        # back into storage after a retrieval is a return, else a first place
+                        was_stored = aliquot.placements.exists()
+                        place = (
+                            storage_services.aliquot_return
+                            if was_stored
+                            else storage_services.aliquot_place
+                        )
+                        place(
                             actor=actor,
                             aliquot=aliquot,
                             box=box,
