@@ -231,3 +231,134 @@ def test_parallel_verification_agrees_with_the_serial_path(signing_keys: Any) ->
     helpers.delete(150)
     assert verify_database(parallel=True, block=32).first_bad_seq == 150
     assert verify_database(parallel=False).first_bad_seq == 150
+
+
+# --- the fast path: rows without their seq, checked a chunk at a time -----------------------
+
+
+def _chain(n: int) -> list[tuple[int, bytes, bytes]]:
+    """``n`` well-formed ``(seq, entry_hash, body)`` rows, built independently of verify.py."""
+    import hashlib
+
+    rows, prev = [], b"\x00" * 32
+    for seq in range(1, n + 1):
+        body = f'{{"seq":{seq},"note":"ü {seq}"}}'.encode()
+        prev = hashlib.sha256(b"\x00" + prev + body).digest()
+        rows.append((seq, prev, body))
+    return rows
+
+
+def _chunks(rows: list[tuple[int, bytes, bytes]], size: int) -> list[list[tuple[bytes, bytes]]]:
+    pairs = [(h, b) for _, h, b in rows]
+    return [pairs[i : i + size] for i in range(0, len(pairs), size)]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+@pytest.mark.parametrize("merkle", [False, True])
+def test_check_chain_agrees_with_the_row_by_row_check(chunk: int, merkle: bool) -> None:
+    from celltrace.audit.verify import check_chain, verify_block
+
+    rows = _chain(50)
+    block = rows[16:48]  # entries 17..48 after the stored hash of entry 16
+    prev = rows[15][1]
+    sizes = [10, 17, 20, 33, 48, 60]
+    fast = check_chain(17, _chunks(block, chunk), prev, sizes, merkle)
+    exact = verify_block(block, prev, sizes, merkle)
+    assert fast is not None and exact.bad_seq is None
+    assert (fast.first_seq, fast.count, fast.first_hash, fast.last_hash, fast.prev_needed) == (
+        17,
+        32,
+        rows[16][1],
+        rows[47][1],
+        prev,
+    )
+    expected_heads = {size: rows[size - 1][1] for size in (17, 20, 33, 48)}  # 10, 60: outside
+    assert fast.heads_at == exact.heads_at == expected_heads
+    assert fast.merkle == exact.merkle and fast.roots_at == exact.roots_at
+    if merkle:
+        assert fast.merkle and set(fast.roots_at) == {17, 20, 33}
+
+
+def test_check_chain_refuses_any_damage_and_leaves_the_naming_to_verify_block() -> None:
+    from celltrace.audit.verify import ZERO_HASH, check_chain, verify_block
+
+    rows = _chain(30)
+
+    def changed(seq: int, entry_hash: Any = None, body: Any = None) -> list[Any]:
+        _, h, b = rows[seq - 1]
+        new = (seq, h if entry_hash is None else entry_hash, b if body is None else body)
+        return [*rows[: seq - 1], new, *rows[seq:]]
+
+    body13, hash9 = rows[12][2], rows[8][1]
+    damaged = {
+        "body byte": (13, changed(13, body=body13[:5] + bytes([body13[5] ^ 0x20]) + body13[6:])),
+        "hash byte": (9, changed(9, entry_hash=bytes([hash9[0] ^ 1]) + hash9[1:])),
+        "swapped": (21, [*rows[:20], rows[21], rows[20], *rows[22:]]),
+        "not bytes": (4, changed(4, body=0)),
+    }
+    for name, (bad, tampered) in damaged.items():
+        for size in (1, 5, 30):
+            assert check_chain(1, _chunks(tampered, size), ZERO_HASH) is None, name
+        if name != "not bytes":  # the database path turns such values into bytes first
+            assert verify_block(tampered, ZERO_HASH).bad_seq == bad, name
+    # a wrong predecessor hash, and nothing at all, are no proof either
+    assert check_chain(1, _chunks(rows, 4), b"\x01" * 32) is None
+    assert check_chain(1, [], ZERO_HASH) is None
+
+
+@pytest.mark.parametrize("block", [4, 8, 1 << 14])
+def test_first_bad_seq_is_named_in_any_block(block: int) -> None:
+    # the fast pass fails for the whole block; the row-by-row re-read must still name the seq,
+    # at a block's first entry, inside it and at its last entry
+    helpers.fill(24)
+    for target in (1, 5, 8, 9, 14, 24):
+        original = helpers.row(target)["body"]
+        helpers.set_columns(target, body=original.replace("reason", "season"))
+        report = verify_database(block=block)
+        assert not report.ok and report.first_bad_seq == target, (block, target)
+        assert report.problems == [f"seq {target}: entry_hash mismatch"]
+        helpers.set_columns(target, body=original)
+    assert verify_database(block=block).ok
+    helpers.delete(16)  # the last entry of a block of 8
+    report = verify_database(block=block)
+    assert report.first_bad_seq == 16 and "missing" in report.problems[0]
+
+
+@pytest.mark.sqlite
+def test_a_hash_or_body_of_another_type_is_read_as_its_bytes() -> None:
+    # SQLite lets an attacker store any type in a column: text or a number where the hash was,
+    # a blob where the body was. Each is read as bytes: different bytes fail at that seq, the
+    # very same bytes are the very same entry.
+    helpers.fill(10)
+    hash4, hash6 = helpers.row(4)["entry_hash"], helpers.row(6)["entry_hash"]
+    helpers.set_columns(4, entry_hash=hash4.hex()[:32])
+    assert first_bad() == 4
+    helpers.set_columns(4, entry_hash=hash4)
+    helpers.set_columns(6, entry_hash=7)
+    assert first_bad() == 6
+    helpers.set_columns(6, entry_hash=hash6)
+    assert verify_database().ok
+    with helpers.guards_lifted(), connection.cursor() as cur:
+        for index in ("entity", "actor", "type", "time"):  # json_extract refuses a blob
+            cur.execute(f"DROP INDEX audit_event_{index}")
+    body = helpers.row(2)["body"].encode()
+    helpers.set_columns(2, body=body)
+    with connection.cursor() as cur:
+        cur.execute("SELECT typeof(body) FROM audit_event WHERE seq = 2")
+        assert cur.fetchone()[0] == "blob"
+    assert verify_database().ok
+    helpers.set_columns(2, body=body.replace(b"reason", b"Reason"))
+    assert first_bad() == 2
+
+
+def test_an_entry_before_seq_1_is_reported() -> None:
+    # an extra row at seq 0 (or below) is no part of the chain, yet the browser would list it
+    helpers.fill(3)
+    with helpers.guards_lifted(), connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO audit_event (seq, body, entry_hash) VALUES (%s, %s, %s)",
+            [0, helpers.row(1)["body"], helpers.row(1)["entry_hash"]],
+        )
+    report = verify_database()
+    assert not report.ok and report.first_bad_seq == 0
+    assert any("seq 0" in p for p in report.problems)

@@ -7,11 +7,14 @@ signature still matches its record and its ledger entry.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -24,6 +27,7 @@ from celltrace.audit.verify import (
     ZERO_HASH,
     BlockResult,
     Report,
+    check_chain,
     combine,
     load_checkpoints,
     read_checkpoint_dir,
@@ -32,29 +36,53 @@ from celltrace.audit.verify import (
 )
 
 BLOCK = 1 << 14  # entries per parallel block: a power of two keeps Merkle blocks aligned
-PARALLEL_MIN = 4 * BLOCK
+PARALLEL_MIN = 1 << 16  # below this, starting a process costs more than it saves
+CHUNK = 512  # rows per fetch: small enough that a chunk's rows and hashes stay in cache
+MMAP_SIZE = 1 << 30
+
+_PREV = "SELECT entry_hash FROM audit_event WHERE seq = ?"
+FAST_SELECT = "SELECT entry_hash, body FROM audit_event WHERE seq BETWEEN ? AND ? ORDER BY seq"
+_EXACT = "SELECT seq, entry_hash, body FROM audit_event WHERE seq BETWEEN ? AND ? ORDER BY seq"
 
 
-def _read_block(
-    db_path: str, first: int, count: int, sizes: Sequence[int], merkle: bool
+def _as_bytes(value: object) -> bytes:
+    """A stored value as the bytes verification compares (anything tampered simply differs)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    return b"" if value is None else str(value).encode("utf-8")
+
+
+def _sqlite_block(
+    con: sqlite3.Connection, first: int, count: int, sizes: Sequence[int], merkle: bool
 ) -> BlockResult:
-    """Verify entries first..first+count-1 from the SQLite file (run in a worker process)."""
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    """Verify entries ``first..first+count-1`` through ``con`` (its ``text_factory`` is bytes).
+
+    The body column is TEXT; with ``text_factory = bytes`` SQLite hands over its stored UTF-8
+    bytes as they are, which are the canonical bytes that were hashed (no decoding, and no
+    ``CAST`` copy). The fast pass reads only ``(entry_hash, body)``: ``seq`` is the table's
+    integer primary key, so ``count`` rows in a range of ``count`` seqs are exactly those seqs,
+    in order (a rowid table is read in rowid order). Any doubt (a missing row, a mismatch, a
+    value that is not bytes) re-reads the block with its seqs through ``verify_block``, which
+    names the first bad seq and what is wrong with it.
+    """
     last = first + count - 1
+    prev = ZERO_HASH
+    if first > 1:
+        row = con.execute(_PREV, (first - 1,)).fetchone()
+        prev = _as_bytes(row[0]) if row else b""
+    cursor = con.execute(FAST_SELECT, (first, last))
     try:
-        prev = ZERO_HASH
-        if first > 1:
-            row = con.execute(
-                "SELECT entry_hash FROM audit_event WHERE seq = ?", (first - 1,)
-            ).fetchone()
-            prev = bytes(row[0]) if row else b""
-        rows = con.execute(
-            "SELECT seq, entry_hash, CAST(body AS BLOB) FROM audit_event "
-            "WHERE seq BETWEEN ? AND ? ORDER BY seq",
-            (first, last),
-        ).fetchall()
+        result = check_chain(first, iter(partial(cursor.fetchmany, CHUNK), []), prev, sizes, merkle)
     finally:
-        con.close()
+        cursor.close()
+    if result is not None and result.count == count:
+        return result
+    rows = [
+        (int(seq), _as_bytes(h), _as_bytes(body))
+        for seq, h, body in con.execute(_EXACT, (first, last)).fetchall()
+    ]
     if not rows:
         return BlockResult(
             first,
@@ -70,27 +98,135 @@ def _read_block(
     return verify_block(rows, prev, sizes, merkle)
 
 
-def _read_block_args(args: tuple[str, int, int, Sequence[int], bool]) -> BlockResult:
-    return _read_block(*args)
+def _open_readonly(db_path: str) -> sqlite3.Connection:
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    con.text_factory = bytes
+    # map the file rather than copy every page through read(): one pass over the whole table
+    con.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
+    return con
+
+
+def _take_blocks(
+    db_path: str,
+    last_seq: int,
+    sizes: Sequence[int],
+    block: int,
+    merkle: bool,
+    counter: Any,
+) -> dict[int, BlockResult]:
+    """Verify blocks until none is left, taking the next block number from ``counter``.
+
+    Every process (the parent too) runs this, so a process that the machine slows down simply
+    takes fewer blocks. Each process reads the database file through its own read-only
+    connection, in one read transaction (one snapshot).
+    """
+    done: dict[int, BlockResult] = {}
+    n_blocks = -(-last_seq // block)
+    con = _open_readonly(db_path)
+    try:
+        con.execute("BEGIN")
+        while True:
+            with counter.get_lock():
+                index = counter.value
+                counter.value = index + 1
+            if index >= n_blocks:
+                break
+            first = 1 + index * block
+            done[first] = _sqlite_block(con, first, min(block, last_seq - first + 1), sizes, merkle)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return done
+
+
+def _child(
+    db_path: str,
+    last_seq: int,
+    sizes: Sequence[int],
+    block: int,
+    merkle: bool,
+    counter: Any,
+    pipe: Any,
+) -> None:
+    gc.disable()  # a short-lived process: its garbage goes with it
+    try:
+        pipe.send((True, _take_blocks(db_path, last_seq, sizes, block, merkle, counter)))
+    except BaseException as exc:  # report to the parent rather than die silently
+        pipe.send((False, f"{type(exc).__name__}: {exc}"))
+    finally:
+        pipe.close()
 
 
 def _parallel_blocks(
-    db_path: str, last_seq: int, sizes: Sequence[int], block: int, workers: int, merkle: bool
+    db_path: str, last_seq: int, sizes: Sequence[int], block: int, processes: int, merkle: bool
 ) -> Iterator[BlockResult]:
-    ranges = [
-        (db_path, first, min(block, last_seq - first + 1), sizes, merkle)
-        for first in range(1, last_seq + 1, block)
-    ]
+    """Blocks verified by this process and ``processes - 1`` forked ones, yielded in order.
+
+    Blocks are independent (each entry's predecessor hash is stored), so each process takes the
+    next unclaimed block from a shared counter and only a small result per block (first and
+    last hash, chain heads and Merkle states at checkpoint sizes) comes back.
+    """
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers) as pool:
-        yield from pool.imap(_read_block_args, ranges)
+    counter = ctx.Value("q", 0)
+    children = []
+    for _ in range(processes - 1):
+        receiver, sender = ctx.Pipe(duplex=False)
+        child = ctx.Process(
+            target=_child,
+            args=(db_path, last_seq, sizes, block, merkle, counter, sender),
+            daemon=True,
+        )
+        child.start()
+        sender.close()
+        children.append((child, receiver))
+    errors: list[str] = []
+    try:
+        results = _take_blocks(db_path, last_seq, sizes, block, merkle, counter)
+        for _, receiver in children:
+            try:
+                ok, payload = receiver.recv()
+            except EOFError:
+                ok, payload = False, "a worker process ended without a result"
+            if ok:
+                results.update(payload)
+            else:
+                errors.append(payload)
+    except BaseException:
+        for child, _ in children:
+            child.terminate()  # this process failed: the rest of the work is of no use
+        raise
+    finally:
+        for child, receiver in children:
+            receiver.close()
+            child.join()
+    if errors:
+        raise RuntimeError("ledger verification worker failed: " + "; ".join(errors))
+    for first in sorted(results):
+        yield results[first]
 
 
-def _last_seq() -> int:
+def _serial_sqlite_blocks(
+    con: sqlite3.Connection, last_seq: int, sizes: Sequence[int], block: int, merkle: bool
+) -> Iterator[BlockResult]:
+    for first in range(1, last_seq + 1, block):
+        result = _sqlite_block(con, first, min(block, last_seq - first + 1), sizes, merkle)
+        yield result
+        if result.bad_seq is not None:
+            return
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity, where the platform tells)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+
+
+def _seq_range() -> tuple[int, int]:
+    """The lowest and highest seq in the table (``(1, 0)`` when it is empty)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT MAX(seq) FROM audit_event")
-        value = cursor.fetchone()[0]
-    return int(value or 0)
+        cursor.execute("SELECT MIN(seq), MAX(seq) FROM audit_event")
+        low, high = cursor.fetchone()
+    return (1, 0) if high is None else (int(low), int(high))
 
 
 def verify_signatures(report: Report) -> None:
@@ -164,23 +300,35 @@ def verify_database(
             checkpoints, problems = load_checkpoints(notes, key, settings.CELLTRACE_ORIGIN)
             for problem in problems:
                 report.fail(None, problem)
-    last = _last_seq()
-    workers = min(os.cpu_count() or 1, 8)
+    low, last = _seq_range()
+    if low < 1:
+        # the chain starts at seq 1, so a row below it is never read as part of the chain; it
+        # can only have been inserted behind the guards' back
+        report.fail(low, f"seq {low}: an entry before seq 1, outside the chain")
+    sizes = [c.size for c in checkpoints]
+    processes = min(usable_cpus(), 8)
     use_parallel = (
         connection.vendor == "sqlite"
         and not connection.in_atomic_block
-        and workers > 1
+        and processes > 1
         and (parallel if parallel is not None else last >= PARALLEL_MIN)
     )
     if use_parallel:
         db_path = str(connection.settings_dict["NAME"])
-        sizes = [c.size for c in checkpoints]
-        combine(
-            _parallel_blocks(db_path, last, sizes, block, workers, merkle),
-            checkpoints,
-            report,
-            merkle,
-        )
+        blocks = _parallel_blocks(db_path, last, sizes, block, processes, merkle)
+        combine(blocks, checkpoints, report, merkle)
+    elif connection.vendor == "sqlite":
+        # this connection, so that entries of a transaction in progress are seen
+        connection.ensure_connection()
+        con = connection.connection
+        text_factory = con.text_factory
+        con.text_factory = bytes
+        try:
+            combine(
+                _serial_sqlite_blocks(con, last, sizes, block, merkle), checkpoints, report, merkle
+            )
+        finally:
+            con.text_factory = text_factory
     else:
         verify_rows(iter_db_rows(), checkpoints, report, merkle)
     if check_signatures:

@@ -9,6 +9,10 @@ chain or a cut-off tail passes the first checks and fails the checkpoint.
 
 Hashing runs through ``map`` over whole chunks of rows (each row carries its predecessor's
 hash, so leaves are independent), which keeps verification close to the speed of hashing.
+:func:`check_chain` is the fast path for a database that proves the seqs by counting: it needs
+no seq column and compares a whole chunk of recomputed hashes with the stored ones in one ``==``;
+on any doubt the caller re-reads the block with its seqs through :func:`verify_block`, which
+names the first bad seq.
 """
 
 from __future__ import annotations
@@ -130,19 +134,75 @@ def verify_hashes(
         return res
     inside = sorted(s for s in want_sizes if first - 1 < s <= first - 1 + n)
     res.heads_at = {size: hashes_b[size - first] for size in inside}
-    if not merkle:
-        return res
+    if merkle:
+        _merkle_states(res, hashes_b, inside)
+    return res
+
+
+def _merkle_states(res: BlockResult, hashes: Sequence[bytes], inside: Sequence[int]) -> None:
+    """The block's aligned subtrees, and its Merkle state at each checkpoint size inside it."""
+    first = res.first_seq
     acc = MerkleAccumulator(offset=first - 1)
     start = 0
     for size in inside:
-        if size == first - 1 + n:
+        if size == first - 1 + len(hashes):
             continue
         upto = size - (first - 1)
-        acc.extend(hashes_b[start:upto])
+        acc.extend(list(hashes[start:upto]))
         start = upto
         res.roots_at[size] = acc.stack()
-    acc.extend(hashes_b[start:])
+    acc.extend(list(hashes[start:]))
     res.merkle = acc.stack()
+
+
+def check_chain(
+    first: int,
+    chunks: Iterable[Sequence[tuple[bytes, bytes]]],
+    prev_hash: bytes,
+    want_sizes: Sequence[int] = (),
+    merkle: bool = True,
+) -> BlockResult | None:
+    """Fast path: ``(entry_hash, body)`` rows meant to be entries ``first, first+1, …``.
+
+    The caller vouches for the order and, by comparing ``count`` of the result with the number
+    of seqs it asked for, for the absence of gaps (seq is a unique integer, so *n* rows from a
+    range of *n* seqs are all of them, in order). Each chunk is checked in bulk: the tuple of
+    recomputed hashes, each over its predecessor's stored hash, is compared with the tuple of
+    stored hashes in one ``==``, and nothing is searched. Returns ``None`` as soon as anything
+    fails to verify: the caller then re-reads the block with its seqs through
+    :func:`verify_block`, which names the first bad seq and what is wrong with it.
+    """
+    prev = prev_hash
+    n = 0
+    first_hash = b""
+    heads: dict[int, bytes] = {}
+    sizes = sorted(s for s in want_sizes if s >= first)
+    kept: list[bytes] = []
+    for rows in chunks:
+        if not rows:
+            continue
+        hashes, bodies = zip(*rows, strict=True)
+        leaves = map(bytes.__add__, map(LEAF_PREFIX.__add__, (prev, *hashes[:-1])), bodies)
+        try:
+            if tuple(map(_digest, map(_sha256, leaves))) != hashes:
+                return None
+        except TypeError:  # a hash or body that is not bytes (NULL, a number)
+            return None
+        if not n:
+            first_hash = hashes[0]
+        end = first + n + len(hashes)  # seq after this chunk
+        while sizes and sizes[0] < end:
+            size = sizes.pop(0)
+            heads[size] = hashes[size - first - n]
+        if merkle:
+            kept.extend(hashes)
+        n += len(hashes)
+        prev = hashes[-1]
+    if not n:
+        return None
+    res = BlockResult(first, n, first_hash, prev, prev_needed=prev_hash, heads_at=heads)
+    if merkle:
+        _merkle_states(res, kept, sorted(heads))
     return res
 
 
