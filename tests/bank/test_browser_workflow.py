@@ -159,3 +159,29 @@ def test_donor_to_signed_release(
     timeline = page.locator("#timeline").inner_text()
     assert "ALIQUOT_DISPATCHED" in timeline and "Ruijin Hospital" in timeline
     assert verify_database().ok
+
+
+def test_storage_desk_with_a_scanner(
+    browser_page: Any, live_server: Any, operator: Any, client_a: Any, make_user: Any
+) -> None:
+    """A scanner types and sends Enter: aliquot, then box; then the box stays for the next."""
+    tech = make_user(operator, "bank_technician", username="tech", full_name="Tom Technician")
+    box = factories.hierarchy(tech, boxes=1, rows=9, columns=9)["boxes"][0]
+    first, second = factories.aliquots(tech, client_a, 2, reference="SCAN-1")
+    page = browser_page
+    log_in(page, live_server.url, "tech", "/bank/desk/")
+    page.keyboard.type(first.barcode)  # the cursor starts in the aliquot field
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#desk-found")
+    page.keyboard.type(box.barcode)  # now in the box field
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#desk-done")
+    assert "B1 / A1" in page.locator("ul.messages").inner_text()
+    page.keyboard.type(second.barcode)  # back in the aliquot field, box kept
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#desk-done >> text={second}")
+    assert list(
+        Placement.objects.filter(aliquot__in=[first, second], removed_at__isnull=True)
+        .order_by("aliquot_id")
+        .values_list("position__label", flat=True)
+    ) == ["A1", "A2"]

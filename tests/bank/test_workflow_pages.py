@@ -296,8 +296,11 @@ def test_desk_errors_change_nothing(tech: Any, client_a: Any, store: dict[str, A
     assert "A1 is already occupied." in taken.content.decode()
     unknown = c.post("/bank/desk/", {"action": "place", "code": "NOPE-1", "box": b1.barcode})
     assert "No aliquot matches NOPE-1" in unknown.content.decode()
+    # the aliquot scanned first: the desk says where it is and waits for the box
     nobox = c.post("/bank/desk/", {"action": "place", "code": second.barcode, "box": ""})
-    assert "Scan the box" in nobox.content.decode()
+    text = nobox.content.decode()
+    assert "now scan the box" in text and "not in storage" in text
+    assert f'value="{second.barcode}"' in text
     no_reason = c.post("/bank/desk/", {"action": "retrieve", "code": first.barcode})
     assert no_reason.status_code == 200
     assert (count(), Placement.objects.count()) == before
@@ -604,3 +607,21 @@ def test_putting_a_retrieved_aliquot_back_from_its_page_is_a_return(
         .values_list("f_event_type", flat=True)
     )
     assert events == ["ALIQUOT_PLACED", "ALIQUOT_RETRIEVED", "ALIQUOT_RETURNED"]
+
+
+def test_desk_box_once_then_aliquot_after_aliquot(
+    tech: Any, client_a: Any, store: dict[str, Any]
+) -> None:
+    b2 = store["boxes"][1]
+    items = factories.aliquots(tech, client_a, 3, reference="DESK-3")
+    c = login("tech")
+    ready = c.post("/bank/desk/", {"action": "place", "box": b2.barcode}).content.decode()
+    assert "is ready: scan the aliquots" in ready and f'value="{b2.barcode}"' in ready
+    for a in items:
+        page = c.post("/bank/desk/", {"action": "place", "box": b2.barcode, "code": a.barcode})
+        assert page.status_code == 200
+    assert list(
+        Placement.objects.filter(aliquot__in=items, removed_at__isnull=True)
+        .order_by("aliquot_id")
+        .values_list("position__label", flat=True)
+    ) == ["A1", "A2", "A3"]

@@ -267,7 +267,12 @@ class ProcessForm(forms.Form):
 
 
 class DeskForm(forms.Form):
-    """The storage desk: scan an aliquot, then a box and a position (or let the bank choose)."""
+    """The storage desk, one scan at a time: each scan ends with Enter and submits the form.
+
+    Scan the aliquot then the box, or the box first and then one aliquot after another (the box
+    is kept, each aliquot takes the next free position). The view puts the cursor in the field
+    that is still missing (:meth:`focus`).
+    """
 
     ACTIONS = [
         ("place", _("Place")),
@@ -275,12 +280,15 @@ class DeskForm(forms.Form):
         ("retrieve", _("Retrieve")),
         ("return", _("Return")),
     ]
+    #: Actions that need a box to put the aliquot into.
+    INTO_BOX = frozenset({"place", "move", "return"})
     action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
     code = forms.CharField(
         label=_("Aliquot (scan)"),
         max_length=200,
+        required=False,
         widget=forms.TextInput(
-            attrs={"autofocus": True, "autocomplete": "off", "class": "scan", "spellcheck": "false"}
+            attrs={"autocomplete": "off", "class": "scan", "spellcheck": "false"}
         ),
     )
     box = forms.CharField(
@@ -300,14 +308,18 @@ class DeskForm(forms.Form):
         label=_("Reason"),
         max_length=1000,
         required=False,
-        help_text=_("Required to move or retrieve."),
+        help_text=_("Required to move or retrieve; kept for the next scans."),
     )
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("action") in {"place", "move", "return"} and not data.get("box"):
-            self.add_error("box", _("Scan the box the aliquot goes into."))
-        return data
+    def __init__(self, *args: Any, focus: str = "code", **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.focus(focus)
+
+    def focus(self, name: str) -> None:
+        for field_name, f in self.fields.items():
+            f.widget.attrs.pop("autofocus", None)
+            if field_name == name:
+                f.widget.attrs["autofocus"] = True
 
 
 class DistributionForm(forms.Form):

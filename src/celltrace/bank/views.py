@@ -465,16 +465,46 @@ def _scan_one(actor: Any, code: str) -> Aliquot:
 
 @login_required
 def desk(request: HttpRequest) -> HttpResponse:
-    """The storage desk: scan an aliquot, scan a box, Enter. Place, move, retrieve, return."""
+    """The storage desk for a scanner: every scan ends with Enter. Place, move, retrieve and
+    return; the form asks for what is still missing and keeps the action, box and reason."""
     actor = _operator_only(request)
-    initial = {"action": request.GET.get("action", "place")}
-    form = DeskForm(request.POST or None, initial=initial)
+    if request.method != "POST":
+        form = DeskForm(initial={"action": request.GET.get("action", "place")})
+        return render(request, "bank/desk.html", {"form": form})
+    form = DeskForm(request.POST)
     done: Any = None
-    if request.method == "POST" and form.is_valid():
+    found: Any = None
+    if form.is_valid():
         d = form.cleaned_data
+        action = d["action"]
+        keep = {"action": action, "box": d["box"], "reason": d["reason"]}
         try:
+            if not d["code"]:
+                if action in DeskForm.INTO_BOX and d["box"]:
+                    box = storage_selectors.box_by_code(actor, d["box"])
+                    messages.info(
+                        request,
+                        _("Box %(box)s is ready: scan the aliquots one after another.")
+                        % {"box": box.name},
+                    )
+                form = DeskForm(initial=keep, focus="code")
+                return render(request, "bank/desk.html", {"form": form})
             aliquot = _scan_one(actor, d["code"])
-            action = d["action"]
+            if action in DeskForm.INTO_BOX and not d["box"]:
+                # the aliquot first: say where it is, then wait for the box
+                found = aliquot
+                placement = selectors.active_placement(aliquot)
+                found_at = (
+                    storage_services.location_text(placement.position)
+                    if placement
+                    else _("not in storage")
+                )
+                form = DeskForm(initial={**keep, "code": d["code"]}, focus="box")
+                return render(
+                    request,
+                    "bank/desk.html",
+                    {"form": form, "found": found, "found_at": found_at},
+                )
             if action == "retrieve":
                 ended = storage_services.aliquot_retrieve(
                     actor=actor, aliquot=aliquot, reason=d["reason"]
@@ -494,8 +524,7 @@ def desk(request: HttpRequest) -> HttpResponse:
                     "move": storage_services.aliquot_move,
                     "return": storage_services.aliquot_return,
                 }
-                call = calls[action]
-                placement = call(
+                placement = calls[action](
                     actor=actor, aliquot=aliquot, box=box, position=position, reason=d["reason"]
                 )
                 text = _("%(a)s is now at %(where)s.") % {
@@ -507,7 +536,7 @@ def desk(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, text)
             done = aliquot
-            form = DeskForm(initial={"action": d["action"], "box": d["box"]})
+            form = DeskForm(initial=keep, focus="code")
     return render(request, "bank/desk.html", {"form": form, "done": done})
 
 
