@@ -341,7 +341,9 @@ def test_draft_sign_and_print_a_distribution(
     dist = Distribution.objects.get()
     page = c.get(response["Location"]).content.decode()
     assert dist.number in page and "Ruijin Hospital" in page
-    assert login("alice").get(f"/bank/distributions/{dist.pk}/").status_code == 200
+    client_view = login("alice").get(f"/bank/distributions/{dist.pk}/")
+    assert client_view.status_code == 200
+    assert "/sign/" not in client_view.content.decode()  # the client only reads
     assert c.get(f"/bank/distributions/{dist.pk}/dispatch-note.pdf").status_code == 404
     qa = login("qa")
     detail = qa.get(f"/bank/distributions/{dist.pk}/").content.decode()
@@ -358,6 +360,8 @@ def test_draft_sign_and_print_a_distribution(
     ) == {AliquotStatus.ISSUED}
     released = qa.get(f"/bank/distributions/{dist.pk}/").content.decode()
     assert "dispatch-note" in released and "Quinn Assurance" in released
+    on_aliquot = c.get(f"/bank/aliquots/{items[0].pk}/").content.decode()
+    assert f'href="/bank/distributions/{dist.pk}/">{dist.number}</a>' in on_aliquot
     pdf = c.get(f"/bank/distributions/{dist.pk}/dispatch-note.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert login("alice").get(f"/bank/distributions/{dist.pk}/dispatch-note.pdf").status_code == 200

@@ -167,6 +167,9 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "placement": placement if operator else None,
         "stored": placement is not None,
         "children": list(aliquot.children.all()),
+        "distributions": list(
+            selectors.distributions_visible(actor).filter(items__aliquot=aliquot).order_by("pk")
+        ),
         "timeline": timeline,
         "move_form": move_form,
         "status_form": status_form,
