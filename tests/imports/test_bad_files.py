@@ -198,3 +198,14 @@ def test_rows_of_one_collection_must_agree(refused: Any) -> None:
 def test_discarded_aliquot_cannot_take_a_position(refused: Any) -> None:
     [problem] = refused(csv_bytes([row(0, status="discarded")]))
     assert (problem["row"], problem["column"]) == (2, "position")
+
+
+def test_nul_characters_are_refused_and_reported(refused: Any) -> None:
+    """PostgreSQL cannot store NUL in text: it is a problem of the row, shown escaped."""
+    rows = [row(0, collection_site="Ward\x003"), row(4, donor_reference="D\x00")]
+    problems = refused(csv_bytes(rows))
+    assert [(p["row"], p["column"]) for p in problems] == [
+        (2, "collection_site"),
+        (3, "donor_reference"),
+    ]
+    assert problems[0]["value"] == "Ward\\x003"

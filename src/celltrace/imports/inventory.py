@@ -163,7 +163,9 @@ class Problems:
     def add(self, row: int | None, column: str, value: str, rule: str) -> None:
         self.count += 1
         if len(self.items) < self.cap:
-            self.items.append(Problem(row, column, value[:80], rule))
+            # NUL cannot be stored in PostgreSQL text or JSON: show it escaped
+            value = value[:80].replace("\x00", "\\x00")
+            self.items.append(Problem(row, column, value, rule.replace("\x00", "\\x00")))
 
     def __bool__(self) -> bool:
         return self.count > 0
@@ -604,6 +606,8 @@ class Checker:
             add(rowno, "donor_reference", "", _("required"))
         elif len(donor) > 40:
             add(rowno, "donor_reference", donor, _("at most 40 characters"))
+        elif "\x00" in donor:
+            add(rowno, "donor_reference", donor, _("contains a NUL character"))
         din = ""
         if not din_text:
             add(rowno, "din", "", _("required"))
@@ -648,6 +652,8 @@ class Checker:
             )
         if len(csite) > 200:
             add(rowno, "collection_site", csite, _("at most 200 characters"))
+        elif "\x00" in csite:
+            add(rowno, "collection_site", csite, _("contains a NUL character"))
         sprec_text = sprec_text.upper()
         if sprec_text:
             if sprec_text not in self._sprec:
