@@ -440,3 +440,14 @@ def test_flow_fcs_equals_analyze_fcs_and_broken_files_are_named() -> None:
             {"fcs_file": upload(ARIA), "template": Upload.of("t.xml", b"<nope")}, 1, "%"
         )
     assert exc.value.field == "template" and "not well-formed XML" in exc.value.message
+
+
+def test_numbers_out_of_range_are_refused_not_crashed() -> None:
+    # a curve whose intercept is huge: reading a sample far below it overflows 10^x
+    huge = [Decimal(c) + Decimal("100000") for c in cq_line(38.0, COPIES)]
+    inputs = qpcr_inputs(
+        target_std_cq=huge, reference_std_cq=huge, sample_target_cq=[Decimal("0.5")]
+    )
+    with pytest.raises(Invalid) as exc:
+        calculators.compute("vcn", inputs, decimals=2, unit="copies/cell", kind="qpcr")
+    assert "out of range" in exc.value.message

@@ -37,8 +37,14 @@ from celltrace.qc.services_compute import (
 
 router = Router(tags=["qc"])
 
+#: Optional multipart file fields of ``result_compute_upload`` (one parameter object each).
+_OPTIONAL_FILES: dict[str, Any] = {
+    name: File(None)  # type: ignore[type-arg]
+    for name in ("file", "fcs_file", "template", "control_fcs_file")
+}
 
-class ComputeIn(StrictIn):
+
+class ResultComputeIn(StrictIn):
     kind: StrictStr = Field(
         default="", max_length=40, description="Calculator of the method; empty = its first."
     )
@@ -48,13 +54,13 @@ class ComputeIn(StrictIn):
     comment: StrictStr = Field(default="", max_length=2000)
 
 
-class IncubationIn(StrictIn):
+class SterilityIncubationIn(StrictIn):
     media: list[StrictStr] = Field(min_length=1, description="FTM and/or SCDM.")
     started_at: dt.datetime
     days: StrictInt = Field(default=14, ge=1, le=60)
 
 
-class IncubationOut(Schema):
+class SterilityIncubationOut(Schema):
     id: int
     test_id: int
     medium: str
@@ -62,7 +68,7 @@ class IncubationOut(Schema):
     days: int
 
 
-class ReadingIn(StrictIn):
+class SterilityReadingIn(StrictIn):
     observed_at: dt.datetime
     growth: dict[StrictStr, StrictBool] = Field(
         description="Medium -> growth seen, e.g. {'FTM': false, 'SCDM': false}."
@@ -70,7 +76,7 @@ class ReadingIn(StrictIn):
     note: StrictStr = Field(default="", max_length=500)
 
 
-class ReadingOut(Schema):
+class SterilityReadingOut(Schema):
     id: int
     medium: str
     observed_at: dt.datetime
@@ -82,7 +88,7 @@ class ReadingOut(Schema):
         return str(obj.incubation.medium)
 
 
-class DueOut(Schema):
+class SterilityDueOut(Schema):
     test_id: int
     request: str
     sample: str
@@ -92,11 +98,11 @@ class DueOut(Schema):
     overdue: bool
 
 
-class DueFilter(Schema):
+class SterilityDueFilter(Schema):
     on: dt.date | None = None
 
 
-class PlotOut(Schema):
+class FlowPlotOut(Schema):
     index: int
     gate_path: str
     x_channel: str
@@ -152,7 +158,9 @@ def _compute(
     response={201: ResultOut, **ERRORS},
     operation_id="result_compute",
 )
-def result_compute_json(request: HttpRequest, test_id: int, payload: ComputeIn) -> Status[Result]:
+def result_compute_json(
+    request: HttpRequest, test_id: int, payload: ResultComputeIn
+) -> Status[Result]:
     """Compute and enter a test's result from entered values (hemocytometer counts, LAL onset
     times, gel-clot series, qPCR/ddPCR data, mycoplasma controls, sterility readings)."""
     result = _compute(
@@ -172,10 +180,10 @@ def result_compute_upload(
     kind: Form[str] = "",
     inputs: Form[str] = "{}",
     comment: Form[str] = "",
-    file: File[UploadedFile] | None = None,
-    fcs_file: File[UploadedFile] | None = None,
-    template: File[UploadedFile] | None = None,
-    control_fcs_file: File[UploadedFile] | None = None,
+    file: UploadedFile | None = _OPTIONAL_FILES["file"],
+    fcs_file: UploadedFile | None = _OPTIONAL_FILES["fcs_file"],
+    template: UploadedFile | None = _OPTIONAL_FILES["template"],
+    control_fcs_file: UploadedFile | None = _OPTIONAL_FILES["control_fcs_file"],
 ) -> Status[Result]:
     """Compute and enter a test's result from instrument files (counter CSV, blood-culture CSV,
     flow statistics CSV, or FCS file + gating template); ``inputs`` is a JSON object of the
@@ -207,11 +215,11 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 @router.post(
     "/qc/tests/{test_id}/sterility/incubations",
-    response={201: list[IncubationOut], **ERRORS},
+    response={201: list[SterilityIncubationOut], **ERRORS},
     operation_id="sterility_incubation_start",
 )
 def sterility_incubation_start_op(
-    request: HttpRequest, test_id: int, payload: IncubationIn
+    request: HttpRequest, test_id: int, payload: SterilityIncubationIn
 ) -> Status[Any]:
     """Record the inoculation of a sterility test's media (FTM, SCDM)."""
     actor, test = _lab_test(request, test_id)
@@ -227,11 +235,11 @@ def sterility_incubation_start_op(
 
 @router.post(
     "/qc/tests/{test_id}/sterility/readings",
-    response={201: list[ReadingOut], **ERRORS},
+    response={201: list[SterilityReadingOut], **ERRORS},
     operation_id="sterility_reading_record",
 )
 def sterility_reading_record_op(
-    request: HttpRequest, test_id: int, payload: ReadingIn
+    request: HttpRequest, test_id: int, payload: SterilityReadingIn
 ) -> Status[Any]:
     """Record one day's reading of the incubated media (never edited afterwards)."""
     actor, test = _lab_test(request, test_id)
@@ -247,10 +255,12 @@ def sterility_reading_record_op(
 
 @router.get(
     "/qc/sterility/due",
-    response={200: list[DueOut], **READ_ERRORS},
+    response={200: list[SterilityDueOut], **READ_ERRORS},
     operation_id="sterility_readings_due",
 )
-def sterility_readings_due(request: HttpRequest, q: Query[DueFilter]) -> list[dict[str, Any]]:
+def sterility_readings_due(
+    request: HttpRequest, q: Query[SterilityDueFilter]
+) -> list[dict[str, Any]]:
     """Sterility readings due on a date (default today) and missed before it."""
     actor = actor_of(request)
     if not sees_all_tenants(actor):
@@ -271,7 +281,7 @@ def sterility_readings_due(request: HttpRequest, q: Query[DueFilter]) -> list[di
 
 @router.get(
     "/qc/results/{result_id}/plots",
-    response={200: list[PlotOut], **READ_ERRORS},
+    response={200: list[FlowPlotOut], **READ_ERRORS},
     operation_id="result_plots_list",
 )
 def result_plots_list(request: HttpRequest, result_id: int) -> list[dict[str, Any]]:

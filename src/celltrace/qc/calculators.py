@@ -1171,6 +1171,13 @@ def compute(
             % {"code": method_code, "kind": kind or ""},
             field="kind",
         )
-    value, unit_out, calculation = chosen.calculator(inputs, decimals, unit)
+    try:
+        value, unit_out, calculation = chosen.calculator(inputs, decimals, unit)
+    except (ArithmeticError, ValueError) as exc:
+        # e.g. a Cq so far off the curve that 10^x overflows: the inputs are out of range
+        raise Invalid(
+            _("The inputs give a number out of range (%(error)s); check the values entered.")
+            % {"error": exc}
+        ) from exc
     calculation["kind"] = chosen.slug
     return value, unit_out, calculation
