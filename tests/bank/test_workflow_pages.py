@@ -629,3 +629,17 @@ def test_desk_box_once_then_aliquot_after_aliquot(
         .order_by("aliquot_id")
         .values_list("position__label", flat=True)
     ) == ["A1", "A2", "A3"]
+
+
+def test_a_scanned_legacy_din_label_is_accepted(tech: Any, client_a: Any) -> None:
+    donor = factories.donor(tech, client_a, "LEG-1")
+    legacy = isbt128.make_din("A9999", 24, 4711).value
+    c = login("tech")
+    base = {"collection_type": "cord_blood", "collected_at": "2024-05-03T08:15", "volume_ml": "80"}
+    response = c.post(f"/bank/donors/{donor.pk}/collections/new/", {**base, "din": f"={legacy}00"})
+    assert response.status_code == 302
+    assert Collection.objects.get(donor=donor).din == legacy
+    before = Collection.objects.count()
+    again = c.post(f"/bank/donors/{donor.pk}/collections/new/", {**base, "din": legacy})
+    assert "already assigned" in again.content.decode()
+    assert Collection.objects.count() == before

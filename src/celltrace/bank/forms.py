@@ -170,7 +170,7 @@ class CollectionForm(forms.Form):
     collection_site = forms.CharField(label=_("Collection site"), max_length=200, required=False)
     din = forms.CharField(
         label=_("DIN (scan a legacy label, or leave empty to allocate one)"),
-        max_length=40,
+        max_length=200,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off", "class": "scan"}),
     )
@@ -186,11 +186,20 @@ class CollectionForm(forms.Form):
 
     def clean_din(self) -> str:
         """A scanned DS001 (``=A9999…``), a 13-character DIN, or 14 with its check character."""
-        text = str(self.cleaned_data.get("din") or "").replace(" ", "").upper()
-        if text.startswith("="):
-            text = text[1:]
-        if len(text) == 16:  # DS001 data content: DIN + 2 flag characters
-            text = text[:13]
+        raw = str(self.cleaned_data.get("din") or "").strip()
+        if raw.startswith(("=", "]")):  # a scanned ISBT 128 data structure (DS001, DS023)
+            try:
+                scanned = isbt128.parse_scan(raw)
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+            parts = (
+                scanned.structures if isinstance(scanned, isbt128.CompoundMessage) else [scanned]
+            )
+            dins = [p.value for p in parts if isinstance(p, isbt128.Din)]
+            if not dins:
+                raise forms.ValidationError(_("This barcode carries no DIN; scan the DIN label."))
+            return dins[0]
+        text = raw.replace(" ", "").upper()
         if len(text) == 14:
             din, given = text[:13], text[13]
             try:
