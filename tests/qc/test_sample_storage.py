@@ -213,3 +213,67 @@ def test_storage_api(lab: Lab, boxes: list[Any]) -> None:
     out = ok(analyst.post(f"/qc/samples/{sample.pk}/retrieve", {"purpose": "testing"}))
     assert out["location"] is None and out["custodian"] == "Li Na"
     assert len(ok(analyst.get(f"/qc/samples/{sample.pk}/storage"))["placements"]) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_samples_and_aliquots_never_share_a_position(
+    operator: Any, client_a: Any, make_user: Any
+) -> None:
+    """4 processes at once, each round all on ONE position: two store different samples, two
+    place different aliquots. No constraint spans both tables; the box lock both services take
+    must let exactly one win, and every other attempt end in a clean Conflict."""
+    import multiprocessing
+
+    from django.db import connection
+
+    from tests.qc import workers
+
+    rounds, per_kind = 8, 2
+    # one person may do both: a bank technician who is also a QC analyst
+    racer = make_user(operator, "bank_technician", "qc_analyst", username="racer")
+    alice = make_user(client_a, "client_user", username="race-alice")
+    services.methods_seed()
+    box = factories.hierarchy(racer, boxes=1, rows=3, columns=3)["boxes"][0]
+    positions = factories.positions_of(box)[:rounds]
+    ids = [f"R-{i:03d}" for i in range(rounds * per_kind)]
+    req = services.request_create(
+        actor=alice,
+        product="Aurocel",
+        product_type="CAR-T cells",
+        batch="RACE",
+        samples=[services.SampleSpec(i) for i in ids],
+        method_codes=["viability"],
+        submit=True,
+    )
+    for i in ids:
+        services.sample_receive(actor=racer, request=req, scanned_id=i, accept=True)
+    samples = list(req.samples.order_by("pk"))
+    aliquots = factories.aliquots(racer, client_a, rounds * per_kind)
+    plans: list[list[tuple[str, int, int]]] = [[] for _ in range(2 * per_kind)]
+    for rnd, position in enumerate(positions):
+        for k in range(per_kind):
+            plans[k].append(("sample", samples[rnd * per_kind + k].pk, position.pk))
+            plans[per_kind + k].append(("aliquot", aliquots[rnd * per_kind + k].pk, position.pk))
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Manager().Barrier(len(plans))
+    db_name = connection.settings_dict["NAME"]
+    with ctx.Pool(len(plans)) as pool:
+        results = pool.starmap(
+            workers.store_worker, [(db_name, "racer", plan, barrier) for plan in plans]
+        )
+
+    outcomes = [o for r in results for o in r]
+    assert [o for o in outcomes if o[1] == "error"] == []
+    for rnd in range(rounds):
+        wins = [o for o in outcomes if o[0] == rnd and o[1] == "ok"]
+        assert len(wins) == 1, f"round {rnd}: {wins}"
+    conflicts = [o[2] for o in outcomes if o[1] == "conflict"]
+    assert len(conflicts) == rounds * (2 * per_kind - 1)
+    assert not any("locked" in m for m in conflicts), set(conflicts)
+    held = {p.position_id for p in SamplePlacement.objects.filter(removed_at__isnull=True)}
+    stored = {p.position_id for p in Placement.objects.filter(removed_at__isnull=True)}
+    assert held.isdisjoint(stored)
+    assert len(held) + len(stored) == rounds
+    assert verify_database().ok
