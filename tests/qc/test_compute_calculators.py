@@ -451,3 +451,11 @@ def test_numbers_out_of_range_are_refused_not_crashed() -> None:
     with pytest.raises(Invalid) as exc:
         calculators.compute("vcn", inputs, decimals=2, unit="copies/cell", kind="qpcr")
     assert "out of range" in exc.value.message
+
+
+def test_sterility_without_incubation_asks_for_the_inoculation() -> None:
+    with pytest.raises(Invalid) as exc:
+        calculators.sterility_from_readings(
+            {"incubations": [], "readings": [], "as_of": dt.datetime.now(UTC)}, None, ""
+        )
+    assert "record the inoculation first" in exc.value.message

@@ -544,6 +544,11 @@ def sterility_from_readings(
     incubations: list[sterility.Incubation] = list(inputs["incubations"])
     readings: list[sterility.Reading] = list(inputs["readings"])
     as_of: dt.datetime = inputs["as_of"]
+    if not incubations:
+        raise Invalid(
+            _("No medium is incubating for this test: record the inoculation first."),
+            field="incubations",
+        )
     try:
         decision = sterility.evaluate_sterility(incubations, readings, as_of=as_of)
     except AssayInputError as exc:
