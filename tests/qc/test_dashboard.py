@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 from defusedxml import ElementTree as ET
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from celltrace.audit.models import Signature
 from celltrace.core import services as core_services
@@ -384,3 +386,27 @@ def test_charts_are_well_formed_svg(lab: Lab, data: Data) -> None:
     # the page links the charts with the same filters
     page = web.get(f"/qc/dashboard/?{query}").content.decode()
     assert f"/qc/dashboard/charts/tat_client.svg?{query}".replace("&", "&amp;") in page
+
+
+def test_request_list_codes_without_a_query_per_request(
+    lab: Lab,
+) -> None:
+    """The API request list (timed by bench/qc.py) reads methods and panels in two queries
+    whatever the page size, and lists the same codes as the request's own page."""
+    secret = core_services.api_token_create(actor=lab.alice, name="list").secret
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    in_testing(lab, sample="L-1", methods=["viability"], batch="L-1")
+    api.get("/api/v1/qc/requests")  # the token's first use is recorded once
+    with CaptureQueriesContext(connection) as one:
+        assert api.get("/api/v1/qc/requests").json()["count"] == 1
+    for i in range(2, 6):
+        in_testing(lab, sample=f"L-{i}", methods=["viability", "endotoxin"], batch=f"L-{i}")
+    in_testing(lab, client=lab.bob, sample="L-B", methods=["viability"], batch="L-B")
+    with CaptureQueriesContext(connection) as five:
+        page = api.get("/api/v1/qc/requests").json()
+    assert len(five.captured_queries) == len(one.captured_queries)
+    assert page["count"] == 5  # client B's request is not listed
+    for item in page["items"]:
+        detail = api.get(f"/api/v1/qc/requests/{item['id']}").json()
+        assert item["methods"] == detail["methods"] and item["panels"] == detail["panels"]
+    assert page["items"][0]["methods"] == ["endotoxin", "viability"]

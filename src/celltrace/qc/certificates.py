@@ -8,6 +8,7 @@ page, which compares an uploaded PDF's SHA-256 with the one recorded at issue.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import segno
@@ -88,9 +89,25 @@ def render_html(cert: Certificate, verify_base: str = "") -> str:
         return render_to_string("qc/pdf/certificate.html", certificate_context(cert, verify_base))
 
 
+_fonts = threading.local()
+
+
+def font_config() -> Any:
+    """This thread's WeasyPrint font configuration, kept between documents so that Pango's
+    font and shaping caches stay warm (the PDFs use system fonts only, no @font-face)."""
+    config = getattr(_fonts, "config", None)
+    if config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        config = _fonts.config = FontConfiguration()
+    return config
+
+
 def render_pdf(cert: Certificate, verify_base: str = "") -> bytes:
     from weasyprint import HTML
 
     html = render_html(cert, verify_base)
-    pdf: bytes = HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    pdf: bytes = HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(
+        font_config=font_config()
+    )
     return pdf

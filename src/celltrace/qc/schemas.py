@@ -88,6 +88,9 @@ class RequestOut(Schema):
 
     @staticmethod
     def resolve_methods(obj: Any) -> list[str]:
+        codes = getattr(obj, "method_codes", None)  # attached by the list operation
+        if codes is not None:
+            return list(codes)
         return sorted(m.code for m in obj.methods.all())
 
     @staticmethod
@@ -98,6 +101,9 @@ class RequestOut(Schema):
 
     @staticmethod
     def resolve_panels(obj: Any) -> list[str]:
+        codes = getattr(obj, "panel_codes", None)  # attached by the list operation
+        if codes is not None:
+            return list(codes)
         return sorted(p.code for p in obj.panels.all())
 
 
