@@ -158,7 +158,10 @@ def test_not_a_workbook(refused: Any) -> None:
 def test_many_problems_are_capped_but_counted(store: Any, write_file: Any, run_import: Any) -> None:
     from celltrace.imports import inventory
 
-    rows = [row(i % 81, collection_type="blood", din=f"{i}") for i in range(600)]
+    rows = [
+        row(i % 81, collection_type="blood", din=f"{i}", storage_path="", position="")
+        for i in range(600)
+    ]
     run = run_import(write_file(csv_bytes(rows)))
     assert run.status == ImportStatus.FAILED
     assert run.error_count == 1200

@@ -360,6 +360,8 @@ class _BoxInfo:
     cols: int
     #: position id per cell (row-major); negative if occupied in the bank, 0 if missing
     cells: array[int] | None = None
+    #: the file's first row using each cell (0: none yet)
+    used: array[int] | None = None
 
 
 class Checker:
@@ -387,6 +389,8 @@ class Checker:
         self._last_din = ("", "", "")  # text, din, rule ("" = ok)
         self._last_collection: tuple[tuple[str, ...], tuple[Any, ...] | None] = ((), None)
         self._numbers: dict[tuple[str, int, int, int | None], str | None] = {}
+        self._box_by_text: dict[str, _BoxInfo] = {}
+        self._labels: dict[str, tuple[int, int] | None] = {}
 
     # lookups ------------------------------------------------------------------------------
 
@@ -789,7 +793,11 @@ class Checker:
                 _("an issued, thawed or discarded aliquot has no storage position"),
             )
             return None, None
-        box = self.boxes.get(path_text.replace(" / ", "/").casefold())
+        box = self._box_by_text.get(path_text)
+        if box is None:
+            box = self.boxes.get(path_text.replace(" / ", "/").casefold())
+            if box is not None and len(self._box_by_text) < 100_000:
+                self._box_by_text[path_text] = box
         if box is None:
             add(
                 rowno,
@@ -798,7 +806,12 @@ class Checker:
                 _("no storage box at this path (SITE/UNIT/RACK/BOX)"),
             )
             return None, None
-        cell = parse_position_label(label)
+        try:
+            cell = self._labels[label]
+        except KeyError:
+            cell = self._labels[label] = parse_position_label(label)
+            if len(self._labels) > 100_000:
+                self._labels.clear()
         if cell is None or not (1 <= cell[0] <= box.rows and 1 <= cell[1] <= box.cols):
             add(
                 rowno,
@@ -810,13 +823,25 @@ class Checker:
             return None, None
         if box.cells is None:
             box.cells = self._load_cells(box)
-        pid = box.cells[(cell[0] - 1) * box.cols + cell[1] - 1]
+            box.used = array("q", bytes(8 * box.rows * box.cols))
+        assert box.used is not None
+        index = (cell[0] - 1) * box.cols + cell[1] - 1
+        pid = box.cells[index]
         if pid == 0:
             add(rowno, "position", label, _("no such position in this box"))
             return None, None
         if pid < 0:
             add(rowno, "position", label, _("occupied in the bank"))
             return None, None
+        if box.used[index]:
+            add(
+                rowno,
+                "position",
+                label,
+                _("the same position as row %(row)s") % {"row": box.used[index]},
+            )
+            return None, None
+        box.used[index] = rowno
         return box.box_id, pid
 
     def _flush_refs(self) -> None:
@@ -835,73 +860,81 @@ class Checker:
     # checks across rows -------------------------------------------------------------------
 
     def cross_checks(self) -> None:
+        """One pass over the staged rows in identity order: the same aliquot twice, rows of
+        one collection (DIN) or one product that disagree. (The same position twice was
+        found while reading, see :meth:`_position`.)"""
         self.flush()
-        db, add, cap = self.db, self.problems.add, self.problems.cap
+        db, cap = self.db, self.problems.cap
         db.execute("CREATE INDEX rows_identity ON rows (din, pdc, division)")
-        db.execute("CREATE INDEX rows_order ON rows (din, pdc, t, division)")
-        db.execute("CREATE INDEX rows_position ON rows (position_id) WHERE position_id NOT NULL")
-        for rowno, first, din, pdc, t, division in db.execute(
-            "SELECT rowno, first, din, pdc, t, division FROM (SELECT rowno, din, pdc, t, "
-            "division, min(rowno) OVER (PARTITION BY din, pdc, division) AS first FROM rows) "
-            "WHERE rowno > first ORDER BY rowno LIMIT ?",
-            (cap,),
-        ):
-            add(
-                rowno,
-                "product_code",
-                f"{din} {pdc}{t}{division}",
-                _("the same aliquot (DIN, product code and division) as row %(row)s")
-                % {"row": first},
-            )
-        for rowno, first in db.execute(
-            "SELECT rowno, first FROM (SELECT rowno, min(rowno) OVER (PARTITION BY position_id)"
-            " AS first FROM rows WHERE position_id IS NOT NULL) WHERE rowno > first "
-            "ORDER BY rowno LIMIT ?",
-            (cap,),
-        ):
-            add(rowno, "position", "", _("the same position as row %(row)s") % {"row": first})
-        fields = [
-            ("donor", "donor_reference"),
-            ("ctype", "collection_type"),
-            ("collected", "collected_at"),
-            ("cvol", "collection_volume_ml"),
-            ("csite", "collection_site"),
-            ("sprec", "sprec_code"),
-        ]
-        self._consistency("din", fields, _("differs from row %(row)s of the same DIN"))
-        self._consistency(
-            "din, pdc, t",
-            [("ptype", "product_type"), ("processed", "frozen_on")],
-            _("differs from row %(row)s of the same product (DIN and product code)"),
-        )
-
-    def _consistency(self, key: str, fields: list[tuple[str, str]], rule: str) -> None:
-        cols = ", ".join(f for f, _c in fields)
-        differ = " OR ".join(f"r.{f} IS NOT x.{f}" for f, _c in fields)
-        keys = [k.strip() for k in key.split(",")]
-        join = " AND ".join(f"r.{k} = f.{k}" for k in keys)
-        sql = (
-            f"WITH f AS (SELECT {key}, min(rowno) AS first FROM rows GROUP BY {key}) "  # noqa: S608
-            f"SELECT r.rowno, f.first, {', '.join('r.' + f for f, _c in fields)}, "
-            f"{', '.join('x.' + f for f, _c in fields)} FROM rows r JOIN f ON {join} "
-            f"JOIN rows x ON x.rowno = f.first WHERE r.rowno != f.first AND ({differ}) "
-            "ORDER BY r.rowno LIMIT ?"
-        )
-        del cols
-        n = len(fields)
-        for record in self.db.execute(sql, (self.problems.cap,)):
-            rowno, first = record[0], record[1]
-            mine, theirs = record[2 : 2 + n], record[2 + n :]
-            for (_f, column), a, b in zip(fields, mine, theirs, strict=True):
-                if a != b:
-                    self.problems.add(rowno, column, str(a or ""), rule % {"row": first})
+        found: list[tuple[int, str, str, str]] = []
+        same_din = _("differs from row %(row)s of the same DIN")
+        same_product = _("differs from row %(row)s of the same product (DIN and product code)")
+        collection_columns = (
+            "donor_reference", "collection_type", "collected_at", "collection_volume_ml",
+            "collection_site", "sprec_code",
+        )  # fmt: skip
+        last_din = None
+        first: tuple[Any, ...] = ()
+        products: dict[tuple[str, str], tuple[int, str, str | None]] = {}
+        last_identity: tuple[str, str, str] | None = None
+        last_rowno = 0
+        for (
+            rowno, din, donor, ctype, collected, cvol, csite, sprec_code, pdc, t, division,
+            ptype, processed,
+        ) in db.execute(
+            "SELECT rowno, din, donor, ctype, collected, cvol, csite, sprec, pdc, t, division, "
+            "ptype, processed FROM rows ORDER BY din, pdc, division"
+        ):  # fmt: skip
+            if len(found) >= 2 * cap:
+                break
+            if din != last_din:
+                last_din = din
+                first = (rowno, donor, ctype, collected, cvol, csite, sprec_code)
+                products = {}
+            elif first[1:] != (donor, ctype, collected, cvol, csite, sprec_code):
+                mine = (donor, ctype, collected, cvol, csite, sprec_code)
+                for column, a, b in zip(collection_columns, mine, first[1:], strict=True):
+                    if a != b:
+                        found.append((rowno, column, str(a or ""), same_din % {"row": first[0]}))
+            identity = (din, pdc, division)
+            if identity == last_identity:
+                found.append(
+                    (
+                        rowno,
+                        "product_code",
+                        f"{din} {pdc}{t}{division}",
+                        _("the same aliquot (DIN, product code and division) as row %(row)s")
+                        % {"row": last_rowno},
+                    )
+                )
+            else:
+                last_identity, last_rowno = identity, rowno
+            product = products.get((pdc, t))
+            if product is None:
+                products[pdc, t] = (rowno, ptype, processed)
+            else:
+                if product[1] != ptype:
+                    found.append((rowno, "product_type", ptype, same_product % {"row": product[0]}))
+                if product[2] != processed:
+                    found.append(
+                        (
+                            rowno,
+                            "frozen_on",
+                            (processed or "")[:10],
+                            same_product % {"row": product[0]},
+                        )
+                    )
+        for problem in sorted(found)[:cap]:
+            self.problems.add(*problem)
+        if len(found) > cap:
+            self.problems.count += len(found) - cap
 
     def bank_checks(self) -> None:
         """A DIN or aliquot already in the bank; donors the organisation already has."""
         db, add = self.db, self.problems.add
-        dins = [d for (d,) in db.execute("SELECT DISTINCT din FROM rows ORDER BY din")]
-        for i in range(0, len(dins), 500):
-            part = dins[i : i + 500]
+        cursor = db.execute("SELECT DISTINCT din FROM rows ORDER BY din")
+        while chunk := cursor.fetchmany(500):
+            part = [d for (d,) in chunk]
             taken = set(Collection.objects.filter(din__in=part).values_list("din", flat=True))
             if not taken:
                 continue
@@ -923,12 +956,13 @@ class Checker:
                     )
                 else:
                     add(rowno, "din", din, _("this DIN is already assigned to a collection"))
-        del dins
-        refs = [r for (r,) in db.execute("SELECT ref FROM donors ORDER BY ref")]
-        for i in range(0, len(refs), 500):
-            found = Donor.objects.filter(
-                organisation_id=self.organisation_id, reference__in=refs[i : i + 500]
-            ).values_list("reference", "pk")
+        cursor = db.execute("SELECT ref FROM donors ORDER BY ref")
+        while chunk := cursor.fetchmany(500):
+            found = list(
+                Donor.objects.filter(
+                    organisation_id=self.organisation_id, reference__in=[r for (r,) in chunk]
+                ).values_list("reference", "pk")
+            )
             db.executemany("UPDATE donors SET id = ? WHERE ref = ?", ((pk, r) for r, pk in found))
 
     def close(self) -> None:
@@ -1253,8 +1287,9 @@ def write_staged(
 
     total = checked.rows
     done = 0
-    last_din = last_product = None
-    coll_id = prod_id = 0
+    last_din = None
+    products: dict[tuple[str, str], int] = {}
+    coll_id = 0
     for (
         din, donor_id, ctype, collected, cvol, csite, sprec_code, ptype, pdc, t, division,
         processed, container, vol, cells, viab, expiry, status, position_id,
@@ -1262,10 +1297,11 @@ def write_staged(
         "SELECT r.din, d.id, r.ctype, r.collected, r.cvol, r.csite, r.sprec, r.ptype, r.pdc, "
         "r.t, r.division, r.processed, r.container, r.vol, r.cells, r.viab, r.expiry, "
         "r.status, r.position_id FROM rows r JOIN donors d ON d.ref = r.donor "
-        "ORDER BY r.din, r.pdc, r.t, r.division"
+        "ORDER BY r.din, r.pdc, r.division"
     ):  # fmt: skip
         if din != last_din:
-            last_din, last_product = din, None
+            last_din = din
+            products = {}
             coll_id = c_ids.take()
             cs.append(
                 (
@@ -1281,9 +1317,9 @@ def write_staged(
                 ).encode()
             )
         key = (pdc, t)
-        if key != last_product:
-            last_product = key
-            prod_id = p_ids.take()
+        prod_id = products.get(key, 0)
+        if not prod_id:
+            prod_id = products[key] = p_ids.take()
             ps.append((prod_id, org, coll_id, ptype, pdc, t, moment(processed), batch_id, now_db))
             dp.add(
                 (
