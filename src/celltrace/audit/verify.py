@@ -7,12 +7,14 @@ without gaps, that ``previous_entry_hash`` equals the previous entry's hash, and
 tree size, that the RFC 6962 root over the entry hashes equals the signed root. A recomputed
 chain or a cut-off tail passes the first checks and fails the checkpoint.
 
-Hashing runs through ``map`` over whole chunks of rows (each row carries its predecessor's
-hash, so leaves are independent), which keeps verification close to the speed of hashing.
-:func:`check_chain` is the fast path for a database that proves the seqs by counting: it needs
-no seq column and compares a whole chunk of recomputed hashes with the stored ones in one ``==``;
-on any doubt the caller re-reads the block with its seqs through :func:`verify_block`, which
-names the first bad seq.
+Each row carries its predecessor's stored hash, so every leaf is checked on its own, in a
+plain loop: on CPython 3.11 a ``for`` loop calling ``sha256(prefix + previous + body).digest()``
+runs about a third faster than the same work chained through ``map``, ``methodcaller`` and
+``bytes.__add__`` (measured with ``bench.ledger``; the specialising interpreter makes the loop's
+concatenation and method call cheaper than calls through descriptors). :func:`check_chain` is
+the fast path for a database that proves the seqs by counting: it needs no seq column and stops
+at the first doubt; the caller then re-reads the block with its seqs through
+:func:`verify_block`, which names the first bad seq.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import methodcaller
 from pathlib import Path
 
 from celltrace.audit.merkle import LEAF_PREFIX, MerkleAccumulator
@@ -34,7 +35,6 @@ EXPORT_FORMAT = "celltrace-ledger-export"
 Row = tuple[int, bytes, bytes]
 
 _sha256 = hashlib.sha256
-_digest = methodcaller("digest")
 
 
 @dataclass
@@ -116,22 +116,20 @@ def verify_hashes(
 ) -> BlockResult:
     """Entries ``first, first+1, …`` (known to be contiguous) with their hashes and bodies.
 
-    Every entry's predecessor hash is known, so the leaves are independent and hashing runs at
-    C speed through ``map`` rather than a Python loop.
+    Each entry is hashed over its predecessor's stored hash; the first that does not recompute
+    is named.
     """
     n = len(hashes)
     hashes_b = list(hashes) if type(hashes[0]) is bytes else [bytes(h) for h in hashes]
     res = BlockResult(first, n, hashes_b[0], hashes_b[-1], prev_needed=prev_hash)
     if type(bodies[0]) is not bytes:
         bodies = [bytes(b) for b in bodies]
-    prevs = [prev_hash, *hashes_b[:-1]]
-    computed = list(
-        map(_digest, map(_sha256, map(bytes.__add__, map(LEAF_PREFIX.__add__, prevs), bodies)))
-    )
-    if computed != hashes_b:
-        i = _first_mismatch(computed, hashes_b)
-        res.bad_seq, res.problem = first + i, f"seq {first + i}: entry_hash mismatch"
-        return res
+    sha, prefix, prev = _sha256, LEAF_PREFIX, prev_hash
+    for i, (entry_hash, body) in enumerate(zip(hashes_b, bodies, strict=True)):
+        if sha(prefix + prev + body).digest() != entry_hash:
+            res.bad_seq, res.problem = first + i, f"seq {first + i}: entry_hash mismatch"
+            return res
+        prev = entry_hash
     inside = sorted(s for s in want_sizes if first - 1 < s <= first - 1 + n)
     res.heads_at = {size: hashes_b[size - first] for size in inside}
     if merkle:
@@ -162,42 +160,41 @@ def check_chain(
     want_sizes: Sequence[int] = (),
     merkle: bool = True,
 ) -> BlockResult | None:
-    """Fast path: ``(entry_hash, body)`` rows meant to be entries ``first, first+1, …``.
+    """Fast path: chunks of ``(entry_hash, body)`` rows meant to be entries ``first, first+1, …``.
 
     The caller vouches for the order and, by comparing ``count`` of the result with the number
     of seqs it asked for, for the absence of gaps (seq is a unique integer, so *n* rows from a
-    range of *n* seqs are all of them, in order). Each chunk is checked in bulk: the tuple of
-    recomputed hashes, each over its predecessor's stored hash, is compared with the tuple of
-    stored hashes in one ``==``, and nothing is searched. Returns ``None`` as soon as anything
-    fails to verify: the caller then re-reads the block with its seqs through
-    :func:`verify_block`, which names the first bad seq and what is wrong with it.
+    range of *n* seqs are all of them, in order). Each row's hash is recomputed over its
+    predecessor's stored hash and compared with its own stored hash. Returns ``None`` at the
+    first row that does not verify, or holds something other than bytes: the caller then
+    re-reads the block with its seqs through :func:`verify_block`, which names the first bad
+    seq and what is wrong with it.
     """
-    prev = prev_hash
+    sha, prefix, prev = _sha256, LEAF_PREFIX, prev_hash
     n = 0
     first_hash = b""
     heads: dict[int, bytes] = {}
     sizes = sorted(s for s in want_sizes if s >= first)
     kept: list[bytes] = []
-    for rows in chunks:
-        if not rows:
-            continue
-        hashes, bodies = zip(*rows, strict=True)
-        leaves = map(bytes.__add__, map(LEAF_PREFIX.__add__, (prev, *hashes[:-1])), bodies)
-        try:
-            if tuple(map(_digest, map(_sha256, leaves))) != hashes:
-                return None
-        except TypeError:  # a hash or body that is not bytes (NULL, a number)
-            return None
-        if not n:
-            first_hash = hashes[0]
-        end = first + n + len(hashes)  # seq after this chunk
-        while sizes and sizes[0] < end:
-            size = sizes.pop(0)
-            heads[size] = hashes[size - first - n]
-        if merkle:
-            kept.extend(hashes)
-        n += len(hashes)
-        prev = hashes[-1]
+    try:
+        for rows in chunks:
+            for entry_hash, body in rows:
+                if sha(prefix + prev + body).digest() != entry_hash:
+                    return None
+                prev = entry_hash
+            if not rows:
+                continue
+            if not n:
+                first_hash = rows[0][0]
+            end = first + n + len(rows)  # the seq after this chunk
+            while sizes and sizes[0] < end:
+                size = sizes.pop(0)
+                heads[size] = rows[size - first - n][0]
+            if merkle:
+                kept.extend([entry_hash for entry_hash, _ in rows])
+            n += len(rows)
+    except TypeError:  # a body that is not bytes (NULL, a number) cannot be concatenated
+        return None
     if not n:
         return None
     res = BlockResult(first, n, first_hash, prev, prev_needed=prev_hash, heads_at=heads)
