@@ -565,3 +565,41 @@ def test_catalogue_api(lab: Lab) -> None:
     assert ok(reviewer.get("/qc/specifications?code=car-t-release&current=true"))[0]["version"] == 1
     client = Client()
     assert client.get("/api/v1/qc/specifications").status_code in (401, 403)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_specification_version_in_chromium(browser_page: Any, live_server: Any, lab: Lab) -> None:
+    """A reviewer proposes a new version in the limits table (a wrong range is shown on its
+    row and nothing is saved), QA approves it on the signature page, and it takes effect."""
+    from tests.qc.test_browser import open_as, sign_here
+
+    url = live_server.url
+    v1 = Specification.objects.get(code="car-t-release")
+    reviewer = open_as(browser_page, live_server, "reviewer")
+    reviewer.goto(f"{url}/qc/catalogue/specifications/{v1.pk}/new-version/")
+    reviewer.select_option("select[name=limit-viability-kind]", "range")
+    reviewer.fill("input[name=limit-viability-lower]", "90.0")
+    reviewer.fill("input[name=limit-viability-upper]", "80.0")
+    reviewer.fill("textarea[name=reason]", "Viability limit raised (CC-2026-14)")
+    reviewer.click("#specification-form button.primary")
+    reviewer.wait_for_selector(
+        "#limit-viability .field-error:has-text('the low end 90.0 must be below')"
+    )
+    assert Specification.objects.filter(code="car-t-release").count() == 1
+    reviewer.select_option("select[name=limit-viability-kind]", "at_least")
+    reviewer.fill("input[name=limit-viability-lower]", "80.0")
+    reviewer.fill("input[name=limit-viability-upper]", "")
+    reviewer.fill("input[name=limit-viability-alert_lower]", "85.0")
+    reviewer.click("#specification-form button.primary")
+    reviewer.wait_for_selector("#spec-status:has-text('Awaiting approval')")
+    v2 = Specification.objects.get(code="car-t-release", version=2)
+
+    qa = open_as(browser_page, live_server, "qa")
+    qa.goto(f"{url}/qc/catalogue/specifications/{v2.pk}/")
+    sign_here(qa, "Approved")
+    qa.goto(f"{url}/qc/catalogue/specifications/{v2.pk}/")
+    qa.wait_for_selector("#spec-status:has-text('Effective')")
+    v2.refresh_from_db()
+    assert v2.is_current
+    assert v2.limits.get(method__code="viability").display == "≥ 80.0 %"
