@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
@@ -17,7 +19,27 @@ from celltrace.monitoring.api import router as monitoring_router
 from celltrace.qc.api import router as qc_router
 from celltrace.storage.api import router as storage_router
 
-api = NinjaAPI(
+PROBLEM_JSON = "application/problem+json"
+
+
+class CelltraceAPI(NinjaAPI):
+    """The schema says what the API sends: error responses are RFC 9457 problem documents,
+    ``application/problem+json`` (see :mod:`celltrace.api.errors`), not ``application/json``."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content")
+                    if int(status) >= 400 and content and "application/json" in content:
+                        response["content"] = {PROBLEM_JSON: content["application/json"]}
+        return schema
+
+
+api = CelltraceAPI(
     title="celltrace API",
     version=__version__,
     description=(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -78,6 +79,26 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return problem(api, request, 404, "Not found.", ErrorCode.NOT_FOUND.value)
+
+    @api.exception_handler(OverflowError)
+    def overflow(request: HttpRequest, exc: OverflowError) -> HttpResponse:
+        # a number beyond what the database stores (SQLite raises this from the driver)
+        return problem(
+            api, request, 422, "A number in the request is out of range.", ErrorCode.INVALID.value
+        )
+
+    @api.exception_handler(DataError)
+    def data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
+        # a value the database cannot hold or compare: a NUL character in text or a number out
+        # of range on PostgreSQL. The statement failed, so nothing was written.
+        return problem(
+            api,
+            request,
+            422,
+            "A value in the request cannot be stored: it contains a NUL character or a number "
+            "out of range.",
+            ErrorCode.INVALID.value,
+        )
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from ninja import Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 T = TypeVar("T")
+
+#: Largest value a database integer column holds (64-bit signed): a larger identifier or offset
+#: is refused as invalid input (422) instead of overflowing the database driver.
+DB_INT_MAX = 2**63 - 1
+#: An object identifier in a query string.
+IdParam = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
+#: Paging: how many rows to skip, and how many to return.
+Offset = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
 
 
 class StrictIn(Schema):
@@ -39,5 +47,6 @@ class Page(Schema, Generic[T]):
     items: list[T]
 
 
-ERRORS = {401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
+#: Responses of a write: 400 is a body that is not JSON at all (Ninja's parser refuses it).
+ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
 READ_ERRORS = {401: Problem, 403: Problem, 404: Problem, 422: Problem}

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
+from pydantic import Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam
 from celltrace.audit import selectors, services, signing
 from celltrace.audit.models import AuditEvent, AuditReview, Signature
 from celltrace.audit.schemas import (
@@ -28,15 +29,15 @@ router = Router(tags=["audit"])
 
 
 class LedgerQuery(Schema):
-    entity_type: str = ""
-    entity_id: str = ""
-    actor_id: int | None = None
-    action: str = ""
-    event_type: str = ""
+    entity_type: str = Field(default="", max_length=100)
+    entity_id: str = Field(default="", max_length=100)
+    actor_id: IdParam | None = None
+    action: str = Field(default="", max_length=40)
+    event_type: str = Field(default="", max_length=100)
     since: dt.datetime | None = None
     until: dt.datetime | None = None
-    before_seq: int | None = None
-    limit: int = 100
+    before_seq: IdParam | None = None
+    limit: int = Field(default=100, ge=1, le=500)
 
 
 @router.get("/ledger", response={200: AuditEventPage, **READ_ERRORS}, operation_id="ledger_list")

@@ -14,8 +14,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.params.functions import File as FilePart
+from pydantic import Field as PydField
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, Page
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Offset, Page
 from celltrace.bank.models import Aliquot, Donor
 from celltrace.core.api import actor_of
 from celltrace.core.errors import Invalid, NotFound
@@ -36,10 +37,10 @@ router = Router(tags=["metabolism"])
 
 
 class RunFilter(Schema):
-    donor_id: int | None = None
-    assay: str = ""
-    limit: int = 100
-    offset: int = 0
+    donor_id: IdParam | None = None
+    assay: str = PydField(default="", max_length=40)
+    limit: int = PydField(default=100, ge=1, le=500)
+    offset: Offset = 0
 
 
 def _read(upload: UploadedFile, limit: int, field: str) -> bytes:

@@ -8,8 +8,9 @@ from typing import Any
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
+from pydantic import Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, Page
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Offset, Page
 from celltrace.core.api import actor_of
 from celltrace.core.choices import ErrorCode
 from celltrace.core.errors import Invalid
@@ -88,12 +89,24 @@ def monitoring_readings_ingest(
     )
 
 
+class ExcursionQuery(ExcursionFilter):
+    """The excursion filter with identifiers and paging bounded (no driver overflow)."""
+
+    unit_id: IdParam | None = None
+    kind: str | None = Field(default=None, max_length=40)
+    offset: Offset = 0
+
+
+class AlarmQuery(AlarmFilter):
+    offset: Offset = 0
+
+
 @router.get(
     "/monitoring/excursions",
     response={200: Page[ExcursionOut], **READ_ERRORS},
     operation_id="monitoring_excursions_list",
 )
-def monitoring_excursions_list(request: HttpRequest, q: Query[ExcursionFilter]) -> dict[str, Any]:
+def monitoring_excursions_list(request: HttpRequest, q: Query[ExcursionQuery]) -> dict[str, Any]:
     qs = selectors.excursions_visible(actor_of(request)).order_by("-started_at", "-pk")
     if q.unit_id is not None:
         qs = qs.filter(unit_id=q.unit_id)
@@ -133,7 +146,7 @@ def monitoring_excursions_impact(request: HttpRequest, excursion_id: int) -> dic
     response={200: Page[AlarmOut], **READ_ERRORS},
     operation_id="monitoring_alarms_list",
 )
-def monitoring_alarms_list(request: HttpRequest, q: Query[AlarmFilter]) -> dict[str, Any]:
+def monitoring_alarms_list(request: HttpRequest, q: Query[AlarmQuery]) -> dict[str, Any]:
     qs = selectors.alarms_visible(actor_of(request)).order_by("-raised_at", "-pk")
     if q.acknowledged is not None:
         qs = qs.filter(Q(acknowledged=q.acknowledged))
