@@ -391,6 +391,8 @@ class Checker:
         self._numbers: dict[tuple[str, int, int, int | None], str | None] = {}
         self._box_by_text: dict[str, _BoxInfo] = {}
         self._labels: dict[str, tuple[int, int] | None] = {}
+        self._products: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+        self._values: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
     # lookups ------------------------------------------------------------------------------
 
@@ -558,18 +560,31 @@ class Checker:
         else:
             coll = self._collection(rowno, *key)
             self._last_collection = (key, coll) if coll is not None else ((), None)
-        product = self._product(rowno, ptype, code_text, frozen_text, coll)
-        aliquot = self._aliquot(
-            rowno,
-            container,
-            vol_text,
-            cells_text,
-            viab_text,
-            expires_text,
-            status,
-            path_text,
-            label,
-        )
+        pkey = (ptype, code_text, frozen_text)
+        product = self._products.get(pkey)
+        if product is None:
+            product = self._product(rowno, ptype, code_text, frozen_text)
+            if product is not None and len(self._products) < 100_000:
+                self._products[pkey] = product
+        if (
+            product is not None
+            and coll is not None
+            and product[4] is not None
+            and product[4][:10] < coll[3][:10]
+        ):
+            self.problems.add(rowno, "frozen_on", frozen_text, _("before the collection date"))
+        akey = (container, vol_text, cells_text, viab_text, expires_text, status)
+        values = self._values.get(akey)
+        if values is None:
+            values = self._aliquot(rowno, *akey)
+            if values is not None and len(self._values) < 100_000:
+                self._values[akey] = values
+        aliquot = None
+        if values is not None:
+            box_id = position_id = None
+            if path_text or label:
+                box_id, position_id = self._position(rowno, path_text, label, values[5])
+            aliquot = (*values, box_id, position_id)
         if self.problems.count != before or coll is None or product is None or aliquot is None:
             return
         if coll[0] not in self.refs:
@@ -674,12 +689,7 @@ class Checker:
         return (donor, din, ctype, collected, cvol, csite, sprec_text)
 
     def _product(
-        self,
-        rowno: int,
-        ptype: str,
-        code_text: str,
-        frozen_text: str,
-        coll: tuple[Any, ...] | None,
+        self, rowno: int, ptype: str, code_text: str, frozen_text: str
     ) -> tuple[Any, ...] | None:
         add = self.problems.add
         ok = True
@@ -704,9 +714,6 @@ class Checker:
                 add(rowno, "frozen_on", frozen_text, _("not a date (YYYY-MM-DD)"))
             else:
                 processed = f"{frozen.isoformat()}T00:00:00+00:00"
-                if coll is not None and processed[:10] < coll[3][:10]:
-                    ok = False
-                    add(rowno, "frozen_on", frozen_text, _("before the collection date"))
         if not ok or isinstance(code, str):
             return None
         return (ptype, code[0], code[1], code[2], processed)
@@ -720,9 +727,8 @@ class Checker:
         viab_text: str,
         expires_text: str,
         status: str,
-        path_text: str,
-        label: str,
     ) -> tuple[Any, ...] | None:
+        """The aliquot's own values (not its position), normalised; None if any is bad."""
         add = self.problems.add
         before = self.problems.count
         container = container.lower()
@@ -768,12 +774,9 @@ class Checker:
                 status,
                 _("one of %(values)s") % {"values": ", ".join(AliquotStatus.values)},
             )
-        box_id = position_id = None
-        if path_text or label:
-            box_id, position_id = self._position(rowno, path_text, label, status)
         if self.problems.count != before:
             return None
-        return (container, vol, cells, viab, expiry, status, box_id, position_id)
+        return (container, vol, cells, viab, expiry, status)
 
     def _position(
         self, rowno: int, path_text: str, label: str, status: str
