@@ -341,6 +341,7 @@ def test_draft_sign_and_print_a_distribution(
     dist = Distribution.objects.get()
     page = c.get(response["Location"]).content.decode()
     assert dist.number in page and "Ruijin Hospital" in page
+    assert "/sign/" not in page  # the technician who drafted it does not get the sign link
     client_view = login("alice").get(f"/bank/distributions/{dist.pk}/")
     assert client_view.status_code == 200
     assert "/sign/" not in client_view.content.decode()  # the client only reads

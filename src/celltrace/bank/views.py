@@ -31,6 +31,7 @@ from celltrace.bank.forms import (
     WithdrawForm,
 )
 from celltrace.bank.models import Aliquot, Distribution
+from celltrace.core.choices import Role
 from celltrace.core.errors import DomainError, Invalid, NotFound
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.storage import selectors as storage_selectors
@@ -649,6 +650,10 @@ def distribution_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "cancel_form": cancel_form,
             "refusal": refusal,
             "draft": dist.status == DistributionStatus.DRAFT,
+            # the sign link for QA of the operator; others see the signatures only
+            "can_release": dist.status == DistributionStatus.DRAFT
+            and operator
+            and actor.has_role(Role.QA),
         },
     )
 
