@@ -116,3 +116,15 @@ def test_ledger_digests_match_the_rows_as_written(
         assert entry[kind] == {"rows": n, "digest": digest}, kind
     assert entry["aliquots"]["rows"] == 10 and entry["placements"]["rows"] == 9
     assert verify_database().ok
+
+
+def test_leading_blank_rows_and_a_blank_row_inside(
+    store: Any, write_file: Any, run_import: Any
+) -> None:
+    """Rows are numbered as a spreadsheet shows them, blank rows included."""
+    content = b"\n,,\n" + csv_bytes([row(0), row(1), row(2, volume_ul="x")])
+    lines = content.split(b"\n")
+    lines.insert(4, b"")  # a blank row between data rows
+    run = run_import(write_file(b"\n".join(lines)))
+    assert run.status == ImportStatus.FAILED
+    assert [(p["row"], p["column"]) for p in run.errors] == [(7, "volume_ul")]

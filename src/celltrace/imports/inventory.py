@@ -517,10 +517,9 @@ class Checker:
 
     # the row check ------------------------------------------------------------------------
 
-    def header(self, record: Sequence[str]) -> list[int]:
+    def header(self, record: Sequence[str], rowno: int = 1) -> list[int]:
+        """Column index of each of :data:`COLUMN_NAMES` (-1: absent), or the file is refused."""
         names = [h.strip().lower() for h in record]
-        if not any(names):
-            _file_problem(_("The first row must name the columns; it is empty."), row=1)
         expected = ", ".join(COLUMN_NAMES)
         unknown = [h for h in names if h and h not in COLUMN_NAMES]
         missing = [c for c in COLUMN_NAMES if c in REQUIRED and c not in names]
@@ -540,7 +539,7 @@ class Checker:
                 _("Wrong column names (%(rules)s). The columns are: %(expected)s.")
                 % {"rules": "; ".join(rules), "expected": expected},
                 column=",".join(unknown + missing + twice),
-                row=1,
+                row=rowno,
             )
         return [names.index(c) if c in names else -1 for c in COLUMN_NAMES]
 
@@ -1013,16 +1012,18 @@ def check_file(
     try:
         records = reader.records()
         header: list[str] | None = None
-        for header in records:
-            if any(h.strip() for h in header):
+        rowno = 0  # leading blank rows are skipped, the header is the first row with text
+        for record in records:
+            rowno += 1
+            if any(h.strip() for h in record):
+                header = record
                 break
         if header is None:
             _file_problem(_("The file is empty."))
         assert header is not None
         width = len(header)
         # a column the file does not have reads the empty cell appended after the last one
-        index = [width if i < 0 else i for i in checker.header(header)]
-        rowno = 1
+        index = [width if i < 0 else i for i in checker.header(header, rowno)]
         tick = 0
         for record in records:
             rowno += 1
@@ -1047,7 +1048,7 @@ def check_file(
                 progress("check", reader.done, reader.total)
         checked.rows = checker.rows
         if checker.rows == 0:
-            _file_problem(_("The file has a header but no data rows."), row=2)
+            _file_problem(_("The file has a header but no data rows."), row=rowno + 1)
         if not problems:
             checker.cross_checks()
         if not problems:
