@@ -9,6 +9,7 @@ names inside it come from the uploaded file).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -50,8 +51,15 @@ def has_plots(calculation: dict[str, Any] | None) -> bool:
     return _files(calculation) is not None
 
 
-def _cache_dir(fcs_sha: str, tpl_sha: str) -> Path:
-    return instrument_files.root() / "plots" / f"{fcs_sha}-{tpl_sha}-v{PLOT_VERSION}"
+def _wsp(calculation: dict[str, Any] | None) -> str | None:
+    wsp = (calculation or {}).get("inputs", {}).get("wsp_sample") or None
+    return None if wsp in (None, "—") else str(wsp)
+
+
+def _cache_dir(fcs_sha: str, tpl_sha: str, wsp: str | None) -> Path:
+    """Plots depend on the FCS file, the template and (for a workspace) the sample's gates."""
+    key = hashlib.sha256((wsp or "").encode()).hexdigest()[:16]
+    return instrument_files.root() / "plots" / f"{fcs_sha}-{tpl_sha}-{key}-v{PLOT_VERSION}"
 
 
 def plots_of(calculation: dict[str, Any] | None) -> list[PlotInfo]:
@@ -60,7 +68,7 @@ def plots_of(calculation: dict[str, Any] | None) -> list[PlotInfo]:
     if pair is None:
         return []
     fcs, tpl = pair
-    folder = _cache_dir(fcs["sha256"], tpl["sha256"])
+    folder = _cache_dir(fcs["sha256"], tpl["sha256"], _wsp(calculation))
     index = folder / "index.json"
     if not index.exists():
         _render(fcs, tpl, calculation or {}, folder)
@@ -70,12 +78,12 @@ def plots_of(calculation: dict[str, Any] | None) -> list[PlotInfo]:
 def _render(
     fcs: dict[str, str], tpl: dict[str, str], calculation: dict[str, Any], folder: Path
 ) -> None:
-    wsp = calculation.get("inputs", {}).get("wsp_sample") or None
+    wsp = _wsp(calculation)
     try:
         plots = flow.plot_gates_svg(
             flow.FcsFile(fcs["name"], fcs["sha256"], instrument_files.load(fcs["sha256"])),
             flow.GatingTemplate.load(instrument_files.load(tpl["sha256"]), file_name=tpl["name"]),
-            wsp_sample=None if wsp == "—" else wsp,
+            wsp_sample=wsp,
             max_events=MAX_EVENTS,
         )
     except (AssayInputError, flow.FlowKitMissingError) as exc:
@@ -109,9 +117,8 @@ def plot_svg(calculation: dict[str, Any] | None, index: int) -> str:
     known = {p.index for p in plots_of(calculation)}
     if index not in known:
         raise NotFound("No plot.")
-    svg = (_cache_dir(pair[0]["sha256"], pair[1]["sha256"]) / f"{index}.svg").read_text(
-        encoding="utf-8"
-    )
+    folder = _cache_dir(pair[0]["sha256"], pair[1]["sha256"], _wsp(calculation))
+    svg = (folder / f"{index}.svg").read_text(encoding="utf-8")
     if _UNSAFE.search(svg):
         raise NotFound("No plot.")
     return svg
