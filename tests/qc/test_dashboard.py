@@ -27,6 +27,7 @@ from celltrace.core import services as core_services
 from celltrace.core.errors import Invalid, NotFound, PermissionDenied
 from celltrace.qc import dashboard, services
 from celltrace.qc.models import Certificate, Test, TestRequest
+from tests.conftest import PASSWORD
 from tests.qc.conftest import Lab, in_testing, reviewed, sign, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -410,3 +411,46 @@ def test_request_list_codes_without_a_query_per_request(
         detail = api.get(f"/api/v1/qc/requests/{item['id']}").json()
         assert item["methods"] == detail["methods"] and item["panels"] == detail["panels"]
     assert page["items"][0]["methods"] == ["endotoxin", "viability"]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_dashboard_in_chromium(browser_page: Any, live_server: Any, lab: Lab) -> None:
+    """The page and its chart images load under the strict CSP; the filter form works."""
+    t = dt.datetime.now(dt.UTC).date()
+    open_test(
+        lab,
+        client=lab.alice,
+        sample="W-1",
+        method="viability",
+        received=dt.datetime.combine(t - 3 * DAY, dt.time(8, 0, tzinfo=dt.UTC)),
+        analyst=lab.analyst,
+    )
+    violations: list[str] = []
+    page = browser_page
+    page.on(
+        "console", lambda m: violations.append(m.text) if "Content-Security" in m.text else None
+    )
+    page.set_default_timeout(60_000)
+    page.set_default_navigation_timeout(60_000)
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "qa")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button.primary")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/qc/")
+    page.click("nav.qc-subnav a:has-text('Dashboards')")
+    page.wait_for_selector("#overdue-list")
+    page.select_option("#method", "viability")
+    page.click("#dashboard-filters button.primary")
+    page.wait_for_url("**method=viability**")
+    assert page.inner_text("#tile-overdue") == "1"
+    assert "W-1" in page.inner_text("#overdue-list")
+    images = page.locator("section.card figure img")
+    assert images.count() == 6
+    page.wait_for_load_state("networkidle")
+    widths = page.eval_on_selector_all(
+        "section.card figure img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"
+    )
+    assert all(w > 0 for w in widths), widths
+    assert violations == []

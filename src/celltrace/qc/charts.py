@@ -10,6 +10,7 @@ with the table of its figures on the page, which is its text alternative.
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 
 import matplotlib
@@ -37,7 +38,13 @@ def _figure(height: float) -> Figure:
 
 def _svg(fig: Figure) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "celltrace"})
+    with warnings.catch_warnings():
+        # Chinese client or analyst names: matplotlib measures them without CJK glyphs, but the
+        # text stays <text> and the browser draws it with its own CJK font
+        warnings.filterwarnings(
+            "ignore", message="Glyph .* missing from font", category=UserWarning
+        )
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "celltrace"})
     return buf.getvalue()
 
 
@@ -75,7 +82,7 @@ def tat_bars(groups: Sequence[TatGroup], title: str) -> str:
         ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
         ax.plot([], [], "s", color=BLUE, label=_("median"))
         ax.plot([], [], "D", color=VERMILION, label="p90")
-        ax.legend(loc="lower right", frameon=False, fontsize=8)
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False, fontsize=8)
         fig.subplots_adjust(
             left=0.34, right=0.97, top=0.85, bottom=max(0.12, 0.5 / fig.get_figheight())
         )
@@ -122,7 +129,7 @@ def workload_bars(rows: Sequence[WorkloadRow], title: str) -> str:
         ax.set_title(title, loc="left")
         ax.barh([], [], color=GREEN, label=_("on time"))
         ax.barh([], [], color=VERMILION, label=_("overdue"))
-        ax.legend(loc="lower right", frameon=False, fontsize=8)
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False, fontsize=8)
         ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
         fig.subplots_adjust(
             left=0.34, right=0.97, top=0.85, bottom=max(0.12, 0.5 / fig.get_figheight())
