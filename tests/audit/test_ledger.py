@@ -362,3 +362,17 @@ def test_an_entry_before_seq_1_is_reported() -> None:
     report = verify_database()
     assert not report.ok and report.first_bad_seq == 0
     assert any("seq 0" in p for p in report.problems)
+
+
+@pytest.mark.sqlite
+def test_a_failing_parallel_verification_leaves_no_process_behind(tmp_path: Path) -> None:
+    import multiprocessing
+    import sqlite3
+
+    from celltrace.audit.verification import _parallel_blocks
+
+    missing = str(tmp_path / "no-such.sqlite3")  # read-only mode will not create it
+    with pytest.raises(sqlite3.OperationalError):
+        list(_parallel_blocks(missing, 1000, [], 16, 3, False))
+    assert multiprocessing.active_children() == []
+    assert not (tmp_path / "no-such.sqlite3").exists()

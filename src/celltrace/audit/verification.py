@@ -7,7 +7,6 @@ signature still matches its record and its ledger entry.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import sqlite3
@@ -148,7 +147,6 @@ def _child(
     counter: Any,
     pipe: Any,
 ) -> None:
-    gc.disable()  # a short-lived process: its garbage goes with it
     try:
         pipe.send((True, _take_blocks(db_path, last_seq, sizes, block, merkle, counter)))
     except BaseException as exc:  # report to the parent rather than die silently
