@@ -6,9 +6,11 @@ two hex digits of its SHA-256. The result's ``calculation`` names each file with
 and SHA-256, so the signatures on the result bind the exact bytes; reading a file back checks the
 hash again and refuses a file that changed on disk.
 
-Files are written only after the calculation succeeded; a refused computation stores nothing
-(:func:`store` reports whether it created the file so the caller can remove it again when the
-result could not be entered).
+Files are written only once the result has been entered, inside its transaction: a refused
+computation or result stores nothing. Stored files are never deleted: another result may rely on
+the same content address (identical bytes uploaded for a second test), so removing a file after
+a failed commit could break a result committed concurrently; a file left by a commit that failed
+afterwards is an inert, read-only copy.
 """
 
 from __future__ import annotations
@@ -113,13 +115,6 @@ def store(upload: Upload) -> bool:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return True
-
-
-def discard(uploads: list[Upload], created: list[bool]) -> None:
-    """Remove the files this request created (its result was refused after they were stored)."""
-    for upload, new in zip(uploads, created, strict=True):
-        if new:
-            path_for(upload.sha256).unlink(missing_ok=True)
 
 
 def load(sha256: str) -> bytes:

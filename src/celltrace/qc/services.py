@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from celltrace.audit import ledger, signing
+from celltrace.audit.canonical import canonical_bytes
 from celltrace.audit.choices import Action, SignatureMeaning
 from celltrace.audit.models import Signature
 from celltrace.core.choices import OrganisationKind, Role
@@ -907,7 +908,16 @@ def result_enter(
             entity_id=result.pk,
             entity_label=str(result),
             organisation_id=result.organisation_id,
-            new={"test_id": locked.pk, **_result_values(result)},
+            new={
+                "test_id": locked.pk,
+                **_result_values(result),
+                # the ledger binds the calculation too (inputs incl. instrument-file hashes)
+                "calculation_sha256": (
+                    hashlib.sha256(canonical_bytes(result.calculation)).hexdigest()
+                    if result.calculation
+                    else None
+                ),
+            },
         )
         if result.conformance == Conformance.DOES_NOT_CONFORM:
             _open_oos(actor, result)

@@ -57,8 +57,8 @@ def result_compute(
     comment: str = "",
 ) -> Result:
     """Compute ``test``'s result with its method's calculator ``kind`` and enter it with the
-    calculation. Instrument files are stored (content-addressed) only once the calculation
-    succeeded, and removed again if the result is refused; a refusal writes nothing."""
+    calculation. Instrument files are stored (content-addressed) inside the result's transaction
+    once the result has been entered; a refusal writes nothing."""
     services._require_lab(actor, (Role.QC_ANALYST,), _("Only QC analysts enter results."))
     code = test.method_version.method.code
     chosen = calculators.kind_for(code, kind)
@@ -78,11 +78,8 @@ def result_compute(
         unit=test.method_version.unit,
         kind=chosen.slug,
     )
-    created: list[bool] = []
-    try:
-        for upload in uploads:
-            created.append(instrument_files.store(upload))
-        return services.result_enter(
+    with transaction.atomic():
+        result = services.result_enter(
             actor=actor,
             test=test,
             value=value,
@@ -90,9 +87,10 @@ def result_compute(
             comment=comment,
             calculation=calculation,
         )
-    except BaseException:
-        instrument_files.discard(list(uploads[: len(created)]), created)
-        raise
+        # only now, inside the result's transaction: a refused result stores no file
+        for upload in uploads:
+            instrument_files.store(upload)
+    return result
 
 
 def _sterility_test(actor: User, test: Test) -> tuple[TestRequest, Test]:
