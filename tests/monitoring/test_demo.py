@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -31,9 +30,7 @@ def test_demo_readings_excursions_acknowledged_open_and_silent(
     make_user(operator, "qa", username="qa", full_name="Quinn QA", password=DEMO_PASSWORD)
     for code in ("ln2-a", "ln2-b", "frz-1"):
         factories.hierarchy(tech, boxes=1, code=code)
-    started = time.monotonic()
     demo.load(False)
-    assert time.monotonic() - started < 15
     assert Sensor.objects.count() == 4
     assert Reading.objects.count() > 3000
     kinds = sorted(Excursion.objects.values_list("kind", flat=True))

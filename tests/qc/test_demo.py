@@ -3,8 +3,6 @@ certificates; loading twice changes nothing."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.db import transaction
 
@@ -42,9 +40,7 @@ def _people() -> None:
 
 def test_demo_data_covers_every_state_and_is_idempotent() -> None:
     _people()
-    started = time.monotonic()
     demo.load(False)
-    assert time.monotonic() - started < 20
     statuses = set(TestRequest.objects.values_list("status", flat=True))
     assert statuses == set(RequestStatus.values)
     phases = set(OosInvestigation.objects.values_list("phase", flat=True))
