@@ -155,6 +155,22 @@ def test_aliquots_are_not_placed_where_a_sample_is(lab: Lab, boxes: list[Any], t
     assert Placement.objects.get(aliquot=aliquot, removed_at__isnull=True).position.label == "A1"
 
 
+def test_aliquots_are_not_moved_where_a_sample_is(lab: Lab, boxes: list[Any], tech: Any) -> None:
+    sample = received(lab)
+    box = boxes[0]
+    services.sample_store(actor=lab.analyst, sample=sample, position=pos(box, "B2"))
+    [aliquot] = factories.aliquots(tech, lab.client_a, 1)
+    storage.aliquot_place(actor=tech, aliquot=aliquot, box=box, position=pos(box, "A1"))
+    n = counts()
+    with pytest.raises(Conflict, match="holds QC sample") as exc:
+        storage.aliquot_move(
+            actor=tech, aliquot=aliquot, box=box, position=pos(box, "B2"), reason="reorganise"
+        )
+    assert exc.value.field == "position"
+    assert counts() == n
+    assert Placement.objects.get(aliquot=aliquot, removed_at__isnull=True).position.label == "A1"
+
+
 def test_sample_page_stores_and_shows_the_location(lab: Lab, boxes: list[Any]) -> None:
     sample = received(lab)
     analyst = logged_in(lab.analyst)

@@ -476,6 +476,8 @@ def aliquot_move(
                 _("%(position)s is already occupied.") % {"position": position.label},
                 field="position",
             )
+        for check in _OCCUPANT_CHECKS:  # e.g. a QC sample stored there
+            check(position)
         _race_pause()
         now = _now()
         Placement.objects.filter(pk=current.pk, removed_at__isnull=True).update(
