@@ -105,3 +105,12 @@ def run_import(tech: Any, client_a: Any) -> Callable[..., Any]:
         return services.import_run_execute(run=run)
 
     return go
+
+
+def join_import_threads(timeout: float = 30) -> None:
+    """Wait for the background import threads to finish (and close their connections)."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name.startswith("import-"):
+            thread.join(timeout)

@@ -12,7 +12,7 @@ from celltrace.bank.models import Aliquot
 from celltrace.imports.inventory import COLUMN_NAMES
 from tests.bank import factories
 from tests.conftest import PASSWORD
-from tests.imports.conftest import csv_bytes, din, row
+from tests.imports.conftest import csv_bytes, din, join_import_threads, row
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -87,6 +87,7 @@ def test_upload_progress_result_and_problems(
     page.fill("textarea[name=reason]", "second try")
     page.click("form.import-upload button.primary")
     page.wait_for_selector("table.import-errors", timeout=60_000)
+    join_import_threads()
     cells = page.locator("table.import-errors tbody tr").first.locator("td").all_inner_texts()
     assert cells[0] == "2" and cells[1] == "position" and cells[2] == "K1"
     assert Aliquot.objects.count() == ROWS

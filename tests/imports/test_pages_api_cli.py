@@ -14,7 +14,7 @@ from celltrace.cli import main as cli_main
 from celltrace.imports.choices import ImportStatus
 from celltrace.imports.inventory import COLUMN_NAMES, Reader
 from celltrace.imports.models import ImportRun
-from tests.imports.conftest import csv_bytes, row, table_counts
+from tests.imports.conftest import csv_bytes, join_import_threads, row, table_counts
 
 
 def _wait(client: Client, pk: int, timeout: float = 60) -> ImportRun:
@@ -24,6 +24,7 @@ def _wait(client: Client, pk: int, timeout: float = 60) -> ImportRun:
         assert response.status_code == 200
         run = ImportRun.objects.get(pk=pk)
         if run.is_finished:
+            join_import_threads()
             return run
         assert b"hx-trigger" in response.content  # still polling
         time.sleep(0.2)
@@ -146,6 +147,7 @@ def test_api_upload_and_poll(store: Any, tech: Any, client_a: Any) -> None:
     while True:
         body = api.get(f"/api/v1/imports/{pk}").json()
         if body["status"] in ("written", "failed", "valid"):
+            join_import_threads()
             break
         assert time.monotonic() < deadline
         time.sleep(0.2)
