@@ -120,6 +120,13 @@ def test_end_to_end_through_the_api(lab: Lab) -> None:
         {"file": SimpleUploadedFile("coa.pdf", changed, content_type="application/pdf")},
     )
     assert b"does not match" in page.content
+    # a malformed or unknown certificate id is refused, never a server error
+    for bad, status in (("lab", 422), ("00000000-0000-0000-0000-000000000000", 404)):
+        answer = public.post(
+            f"/api/v1/qc/verify/{bad}",
+            {"file": SimpleUploadedFile("coa.pdf", b"x", content_type="application/pdf")},
+        )
+        assert answer.status_code == status, answer.content
     # the client sees its results once released
     own_tests = ok(client.get("/qc/tests"))["items"]
     results = [ok(client.get(f"/qc/results/{t['current_result_id']}")) for t in own_tests]

@@ -7,6 +7,7 @@ answers 404. Signing (performed, reviewed, released) goes through ``POST /signat
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -381,10 +382,10 @@ def pdf_response(cert: Certificate) -> HttpResponse:
     auth=None,
 )
 def qc_certificates_verify(
-    request: HttpRequest, certificate_uuid: str, file: File[UploadedFile]
+    request: HttpRequest, certificate_uuid: uuid.UUID, file: File[UploadedFile]
 ) -> dict[str, Any]:
     """Public: does this PDF's SHA-256 match the certificate issued (and is it superseded)?"""
-    cert = selectors.certificate_public(certificate_uuid)
+    cert = selectors.certificate_public(str(certificate_uuid))
     if cert is None:
         raise NotFound("No such certificate.")
     if file.size is not None and file.size > MAX_PDF_BYTES:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
@@ -106,7 +107,7 @@ def certificate_public(uuid: str) -> Certificate | None:
     """The certificate behind a QR code (public verification page), or None."""
     try:
         return Certificate.objects.select_related("request").defer("pdf").get(uuid=uuid)
-    except (Certificate.DoesNotExist, ValueError):
+    except (Certificate.DoesNotExist, ValueError, ValidationError):
         return None
 
 
