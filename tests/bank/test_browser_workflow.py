@@ -170,14 +170,18 @@ def test_storage_desk_with_a_scanner(
     first, second = factories.aliquots(tech, client_a, 2, reference="SCAN-1")
     page = browser_page
     log_in(page, live_server.url, "tech", "/bank/desk/")
-    page.keyboard.type(first.barcode)  # the cursor starts in the aliquot field
+    page.locator("input[name=code]:focus").wait_for()  # the cursor starts in the aliquot field
+    page.keyboard.type(first.barcode)
     page.keyboard.press("Enter")
     page.wait_for_selector("#desk-found")
-    page.keyboard.type(box.barcode)  # now in the box field
+    page.locator("input[name=box]:focus").wait_for()  # now in the box field
+    page.keyboard.type(box.barcode)
     page.keyboard.press("Enter")
     page.wait_for_selector("#desk-done")
     assert "B1 / A1" in page.locator("ul.messages").inner_text()
-    page.keyboard.type(second.barcode)  # back in the aliquot field, box kept
+    page.locator("input[name=code]:focus").wait_for()  # back in the aliquot field, box kept
+    assert page.locator("input[name=box]").input_value() == box.barcode
+    page.keyboard.type(second.barcode)
     page.keyboard.press("Enter")
     page.wait_for_selector(f"#desk-done >> text={second}")
     assert list(
