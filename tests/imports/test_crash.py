@@ -17,13 +17,15 @@ import pytest
 from django.db import connection
 
 from celltrace.bank.models import Aliquot, Collection
+from celltrace.imports.choices import FINAL_STATUSES
 from celltrace.imports.inventory import COLUMN_NAMES
+from celltrace.imports.models import ImportRun
 from celltrace.storage.models import Placement
 from tests.bank import factories
 from tests.imports.conftest import csv_bytes, din
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = 1500
+ROWS = 6000
 KILLS = 4
 
 
@@ -82,8 +84,18 @@ def test_kill_9_crash_loop(tmp_path: Path, tech: Any, client_a: Any) -> None:
     rnd = random.Random(9_2)
     finished = False
     for _ in range(KILLS):
+        runs = ImportRun.objects.count()
         child = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE)
-        time.sleep(rnd.uniform(0.5, 4.0))
+        # kill at a random moment after the run has started (the file is being checked or
+        # written), however long the interpreter takes to start on a busy machine
+        deadline = time.monotonic() + 120
+        while (
+            ImportRun.objects.count() == runs
+            and child.poll() is None
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        time.sleep(rnd.uniform(0.0, 0.6))
         if child.poll() is None:
             os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=60)
@@ -114,9 +126,6 @@ def test_kill_9_crash_loop(tmp_path: Path, tech: Any, client_a: Any) -> None:
         )
         assert done.returncode == 0, done.stdout + done.stderr
     # at least one kill caught a run between its start and its end
-    from celltrace.imports.choices import FINAL_STATUSES
-    from celltrace.imports.models import ImportRun
-
     assert ImportRun.objects.exclude(status__in=FINAL_STATUSES).exists()
     assert ImportRun.objects.filter(status="written").count() == 1
     assert Aliquot.objects.count() == ROWS

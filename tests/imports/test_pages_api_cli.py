@@ -270,3 +270,14 @@ def test_command_line(store: Any, tech: Any, client_a: Any, write_file: Any, cap
     assert (
         cli_main(["import", "inventory", str(good.with_name("missing.csv")), "--user", "tech"]) == 2
     )
+
+
+@pytest.mark.django_db
+def test_api_paging_is_bounded(tech: Any) -> None:
+    from celltrace.core import services as core
+
+    token = core.api_token_create(actor=tech, name="lims").secret
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get("/api/v1/imports", {"offset": 7469211457938864996352}).status_code == 422
+    assert api.get("/api/v1/imports", {"limit": 0}).status_code == 422
+    assert api.get("/api/v1/imports", {"limit": 500, "offset": 0}).json()["count"] == 0

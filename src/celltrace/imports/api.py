@@ -11,7 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
+from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
 from celltrace.api.schemas import ERRORS, READ_ERRORS, Page
 from celltrace.core.api import actor_of
@@ -25,8 +25,8 @@ router = Router(tags=["inventory import"])
 
 
 class RunFilter(Schema):
-    limit: int = 50
-    offset: int = 0
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 def run_out(run: ImportRun) -> dict[str, Any]:
@@ -89,9 +89,7 @@ def inventory_imports_create(
 )
 def inventory_imports_list(request: HttpRequest, q: Query[RunFilter]) -> dict[str, Any]:
     qs = selectors.runs_visible(actor_of(request))
-    limit = max(1, min(q.limit, 500))
-    offset = max(0, q.offset)
-    return {"count": qs.count(), "items": [run_out(r) for r in qs[offset : offset + limit]]}
+    return {"count": qs.count(), "items": [run_out(r) for r in qs[q.offset : q.offset + q.limit]]}
 
 
 @router.get(
