@@ -83,7 +83,8 @@ def _check_english(text: str, oos: OosInvestigation) -> None:
         PHASE2,
         CAPA,
         "移液器未校准",  # CJK glyphs are embedded, not boxes
-        "Assignable laboratory cause No",
+        "Assignable laboratory cause",
+        "No · Rita Reviewer",  # the decision, who made it
         "Li Na",
         "Rita Reviewer",
         "Performed",
