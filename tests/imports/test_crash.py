@@ -95,7 +95,7 @@ def test_kill_9_crash_loop(tmp_path: Path, tech: Any, client_a: Any) -> None:
             and time.monotonic() < deadline
         ):
             time.sleep(0.05)
-        time.sleep(rnd.uniform(0.0, 0.6))
+        time.sleep(rnd.uniform(0.0, 0.3))
         if child.poll() is None:
             os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=60)
