@@ -202,12 +202,12 @@ def product(tech: Any, client_a: Any) -> Any:
     )
 
 
-def new_aliquot(tech: Any, product: Any, parent: Any = None) -> Aliquot:
+def new_aliquot(tech: Any, product: Any, parent: Any = None, volume: str = "1000") -> Aliquot:
     return bank.aliquot_create(
         actor=tech,
         product=product,
         container_type=ContainerType.CRYOVIAL_1_8,
-        volume_ul=Decimal("1000"),
+        volume_ul=Decimal(volume),
         cell_count=5_000_000,
         viability_pct=Decimal("95.1"),
         parent=parent,
@@ -217,13 +217,24 @@ def new_aliquot(tech: Any, product: Any, parent: Any = None) -> Aliquot:
 def test_divisions_and_genealogy(tech: Any, product: Any) -> None:
     a, b = new_aliquot(tech, product), new_aliquot(tech, product)
     assert (a.division, b.division) == ("A0", "B0")
-    child1, child2 = new_aliquot(tech, product, a), new_aliquot(tech, product, a)
+    child1, child2 = new_aliquot(tech, product, a, "400"), new_aliquot(tech, product, a, "400")
     assert (child1.division, child2.division) == ("Aa", "Ab")
     assert list(a.children.order_by("pk")) == [child1, child2]
     assert a.status == AliquotStatus.QUARANTINE
     assert str(a.product_code.data_structure) == "=<S90021A0"
     with pytest.raises(Invalid, match="first-level"):
-        new_aliquot(tech, product, child1)
+        new_aliquot(tech, product, child1, "100")
+
+
+def test_children_never_exceed_their_parents_volume(tech: Any, product: Any) -> None:
+    parent = new_aliquot(tech, product)
+    new_aliquot(tech, product, parent, "600")
+    before = (Aliquot.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(Invalid, match="more than is left") as exc:
+        new_aliquot(tech, product, parent, "400.5")
+    assert exc.value.field == "volume_ul"
+    assert (Aliquot.objects.count(), AuditEvent.objects.count()) == before
+    assert new_aliquot(tech, product, parent, "400").volume_ul == Decimal("400")
 
 
 def test_every_transition_outside_the_table_is_refused_and_changes_nothing(

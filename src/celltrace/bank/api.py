@@ -3,7 +3,7 @@ labels) and donors (masked, reveal). Client users see only their organisation's 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -11,9 +11,10 @@ from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, Page
+from celltrace.api.schemas import ERRORS, READ_ERRORS, Offset, Page
 from celltrace.audit import signing
 from celltrace.bank import labels, selectors, services
+from celltrace.bank.choices import DistributionStatus
 from celltrace.bank.models import Aliquot, Collection, Consent, Distribution, Donor
 from celltrace.bank.schemas import (
     AliquotDetailOut,
@@ -53,7 +54,7 @@ class AliquotQuery(Schema):
     unit: int | None = Field(default=None, description="Storage unit id (operator staff).")
     box: int | None = Field(default=None, description="Box id (operator staff).")
     limit: int = Field(default=100, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 
 
 def _with_location(qs: QuerySet[Aliquot]) -> QuerySet[Aliquot]:
@@ -213,7 +214,10 @@ def donor_out(d: Donor) -> dict[str, Any]:
 
 @router.get("/donors", response={200: Page[DonorOut], **READ_ERRORS}, operation_id="donors_list")
 def donors_list(
-    request: HttpRequest, reference: str = "", limit: int = 100, offset: int = 0
+    request: HttpRequest,
+    reference: Annotated[str, Field(max_length=40)] = "",
+    limit: Annotated[int, Field(ge=1, le=500)] = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     qs = selectors.donors_visible(actor_of(request))
     if reference:
@@ -451,7 +455,10 @@ def distribution_out(d: Distribution) -> dict[str, Any]:
     operation_id="distributions_list",
 )
 def distributions_list(
-    request: HttpRequest, status: str = "", limit: int = 100, offset: int = 0
+    request: HttpRequest,
+    status: DistributionStatus | None = None,
+    limit: Annotated[int, Field(ge=1, le=500)] = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     qs = selectors.distributions_visible(actor_of(request))
     if status:

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils.translation import gettext as _
 
 from celltrace.audit import ledger
@@ -492,6 +492,23 @@ def _aliquot_values(
         _aware(expiry, "expiry")
 
 
+def _refuse_overdrawn_parent(parent: Aliquot, volume_ul: Decimal) -> None:
+    """Children are portions of their parent: together they never exceed its volume. Runs with
+    the product locked, so two splits of one parent cannot both pass the check."""
+    fresh = Aliquot.objects.get(pk=parent.pk)
+    taken = Aliquot.objects.filter(parent_id=parent.pk).aggregate(v=Sum("volume_ul"))["v"]
+    left = fresh.volume_ul - (taken or Decimal(0))
+    if volume_ul > left:
+        raise Invalid(
+            _(
+                "%(volume)s µL is more than is left of parent %(parent)s (%(left)s µL of "
+                "%(total)s µL)."
+            )
+            % {"volume": volume_ul, "parent": str(fresh), "left": left, "total": fresh.volume_ul},
+            field="volume_ul",
+        )
+
+
 def aliquot_create(
     *,
     actor: User,
@@ -518,6 +535,8 @@ def aliquot_create(
         raise Invalid(_("A child aliquot belongs to its parent's product."), field="parent")
     with transaction.atomic():
         locked = Product.objects.select_for_update().select_related("collection").get(pk=product.pk)
+        if parent is not None:
+            _refuse_overdrawn_parent(parent, volume_ul)
         division = _next_division(locked, parent)
         din = locked.collection.din
         aliquot = Aliquot(

@@ -12,13 +12,15 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Query, Router, Schema, Status, UploadedFile
+from pydantic import Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, Page
+from celltrace.api.schemas import ERRORS, READ_ERRORS, Offset, Page
 from celltrace.core.api import actor_of
 from celltrace.core.errors import Invalid, NotFound
 from celltrace.core.models import Organisation, User
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.qc import selectors, services
+from celltrace.qc.choices import RequestStatus
 from celltrace.qc.models import (
     Certificate,
     Method,
@@ -59,9 +61,9 @@ def _origin(request: HttpRequest) -> str:
 
 
 class RequestFilter(Schema):
-    status: str = ""
-    limit: int = 100
-    offset: int = 0
+    status: RequestStatus | None = None
+    limit: int = Field(100, ge=1, le=500)
+    offset: Offset = 0
 
 
 class TestFilter(Schema):
