@@ -10,11 +10,12 @@ the run (file name, size, SHA-256, counts). A file with any problem writes nothi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,6 +38,8 @@ from celltrace.imports.models import ImportRun
 #: A run with no progress for this long was interrupted (the server stopped meanwhile).
 STALE_AFTER = dt.timedelta(minutes=10)
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
+#: SQLite page cache (KiB) of the importing connection while it writes.
+WRITE_CACHE_KIB = 131_072
 
 
 def imports_dir() -> Path:
@@ -214,6 +217,24 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@contextlib.contextmanager
+def _large_page_cache() -> Iterator[None]:
+    """SQLite: a page cache of :data:`WRITE_CACHE_KIB` for this connection while the import
+    writes (the indexes of a million rows then stay in memory); durability is unchanged."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as c:
+        c.execute("PRAGMA cache_size")
+        before = int(c.fetchone()[0])
+        c.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as c:
+            c.execute(f"PRAGMA cache_size = {before}")
+
+
 def _write(
     run: ImportRun,
     actor: User,
@@ -221,7 +242,7 @@ def _write(
     report: Callable[[str, int, int], None],
 ) -> None:
     now = _now()
-    with transaction.atomic():
+    with _large_page_cache(), transaction.atomic():
         batch = BankBatch.objects.create(
             organisation_id=run.organisation_id,
             created_by=actor,
