@@ -15,6 +15,8 @@ Set ``CHROMIUM`` to use another Chromium binary (default ``/usr/bin/chromium``).
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shutil
@@ -28,6 +30,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -50,6 +53,38 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1366, "height": 900}
 PASSWORD = "Bank&Lab-demo-2026"  # noqa: S105 - the published demo password of `setup --demo`
+AURORA = "Aurora Cell Therapeutics"
+IMPORT_COLUMNS = [
+    "donor_reference",
+    "din",
+    "collection_type",
+    "collected_at",
+    "collection_volume_ml",
+    "collection_site",
+    "product_type",
+    "product_code",
+    "frozen_on",
+    "container",
+    "volume_ul",
+    "cell_count",
+    "viability_pct",
+    "expires_on",
+    "status",
+]
+# a valid kinetic LAL run (standard curve 0.05-5 EU/mL, PPC recovery 100 %): 0.40 EU/mL
+ENDOTOXIN_RUN = {
+    "concentrations": "0.05 0.05 0.05 0.5 0.5 0.5 5 5 5",
+    "onset_times": "2114.74, 2114.74, 2114.74, 1189.21, 1189.21, 1189.21, 668.74, 668.74, 668.74",
+    "sample_onset_times": "1495.35 1495.35",
+    "ppc_onset_times": "1093.27, 1093.27",
+    "spike_eu_per_ml": "0.5",
+    "negative_control_onset_times": "- -",
+    "dilution": "2",
+    "k_eu_per_kg": "5",
+    "dose_per_hour": "10",
+    "pharmacopoeia": "USP",
+    "product_concentration": "1",
+}
 
 
 def free_port() -> int:
@@ -281,7 +316,7 @@ def take_all(s: Shooter) -> None:
     tech = s.login("tech")
     s.go(tech, "/storage/")
     s.shot(tech, "storage-browser")
-    tech.locator("main a[href*='/storage/units/']").first.click()
+    tech.locator("main a[href*='/storage/units/']:not([href$='/new/'])").first.click()
     tech.locator("main a[href*='/storage/racks/']").first.click()
     tech.locator("main a[href*='/storage/boxes/']").first.click()
     expect(tech.locator("main a[href*='/bank/aliquots/']").first).to_be_visible()
@@ -373,6 +408,286 @@ def take_all(s: Shooter) -> None:
 
     for p in (qa, tech, analyst, aurora_qc, public):
         p.context.close()
+
+    bank_daily_work(s)
+    inventory_import(s)
+    qc_catalogue_and_dashboards(s)
+
+
+def _days_ago(days: float, fmt: str = "%Y-%m-%dT%H:%M") -> str:
+    """A UTC time ``days`` before now, for the date and time fields (none may be in the future)."""
+    return (datetime.now(UTC) - timedelta(days=days)).strftime(fmt)
+
+
+def bank_daily_work(s: Shooter) -> None:
+    """Donor and consent, collection, processing, storage desk and hierarchy, distributions."""
+    tech = s.login("tech")
+    s.go(tech, "/bank/desk/")
+    tech.select_option("#id_action", "move")
+    s.shot(tech, "bank-desk")
+
+    # a donor with a consent
+    s.go(tech, "/bank/donors/new/")
+    tech.select_option("#id_organisation", label=AURORA)
+    tech.fill("#id_reference", "AUR-D-0107")
+    tech.fill("#id_name", "Wang Fang")
+    tech.fill("#id_national_id", "110101198807150027")
+    tech.fill("#id_phone", "+86 138 0013 8000")
+    tech.fill("#id_date_of_birth", "1988-07-15")
+    s.shot(tech, "bank-donor-new", full_page=True)
+    tech.click("form.form button.primary")
+    tech.wait_for_url(re.compile(r".*/bank/donors/\d+/$"))
+    donor_url = tech.url
+    tech.click("details.addform summary:has-text('Record a consent')")
+    tech.fill("#id_consent-version", "ICF-CB v3.1")
+    tech.fill("#id_consent-signed_on", _days_ago(3, "%Y-%m-%d"))
+    tech.check("#id_consent-clinical")
+    tech.check("#id_consent-research")
+    tech.click("#consent-form button.primary")
+    tech.wait_for_url(donor_url)
+    expect(tech.locator("#consents")).to_contain_text("ICF-CB v3.1")
+    s.shot(tech, "bank-donor", full_page=True)
+
+    # a collection, then processing into aliquots placed into storage
+    tech.click("#collection-new")
+    tech.wait_for_url(re.compile(r".*/collections/new/$"))
+    tech.select_option("#id_collection_type", "apheresis")
+    tech.fill("#id_collected_at", _days_ago(1))
+    tech.fill("#id_volume_ml", "180")
+    tech.fill("#id_collection_site", "Apheresis unit, Shanghai General Hospital")
+    for select in tech.locator("select[name^=sprec_]").all():
+        select.select_option(index=1)
+    s.shot(tech, "bank-collection-new", full_page=True)
+    tech.click("form.form button.primary")
+    tech.wait_for_url(re.compile(r".*/bank/collections/\d+/$"))
+    tech.click("#process-link")
+    tech.wait_for_url(re.compile(r".*/process/$"))
+    tech.select_option("#id_product_type", "pbmc")
+    tech.fill("#id_pdc", "S9001")
+    tech.fill("#id_processed_at", _days_ago(0.8))
+    tech.fill("#id_count", "4")
+    tech.select_option("#id_container_type", index=0)
+    tech.fill("#id_volume_ul", "1000")
+    tech.fill("#id_cell_count", "25000000")
+    tech.fill("#id_viability_pct", "96.5")
+    tech.check("#id_place")
+    s.shot(tech, "bank-process", full_page=True)
+    tech.click("form.form button.primary")
+    tech.wait_for_url(re.compile(r".*/bank/collections/\d+/(\?.*)?$"))
+    expect(tech.locator("section.product")).to_be_visible()
+    s.shot(tech, "bank-collection", full_page=True)
+
+    # building the storage hierarchy; a unit and a rack
+    s.go(tech, "/storage/units/new/")
+    s.shot(tech, "storage-unit-new", full_page=True)
+    s.go(tech, "/storage/")
+    tech.locator("main a[href*='/storage/units/']:not([href$='/new/'])").first.click()
+    tech.wait_for_url(re.compile(r".*/storage/units/\d+/$"))
+    s.shot(tech, "storage-unit", full_page=True)
+    tech.locator("#racks a[href*='/storage/racks/']").first.click()
+    tech.wait_for_url(re.compile(r".*/storage/racks/\d+/$"))
+    s.shot(tech, "storage-rack", full_page=True)
+
+    # distributions: the list, one released with QA's signature, one awaiting QA
+    s.go(tech, "/bank/distributions/")
+    s.shot(tech, "bank-distributions")
+    released = tech.locator("#distributions tr:has(.ds-released) a").first.get_attribute("href")
+    pending = tech.locator("#distributions tr:has(.ds-draft) a").first.get_attribute("href")
+    assert released and pending, "the demo has a released and a pending distribution"
+    tech.context.close()
+    qa = s.login("qa")
+    s.go(qa, released)
+    expect(qa.locator("#dispatch-note")).to_be_visible()
+    s.shot(qa, "bank-distribution-released", full_page=True)
+    s.go(qa, pending)
+    s.shot(qa, "bank-distribution-pending", full_page=True)
+    qa.context.close()
+
+
+def _inventory_csv(rows: list[dict[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=IMPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _import_row(**values: str) -> dict[str, str]:
+    row = {
+        "donor_reference": "LEG-0001",
+        "din": "G0042 24 100001 Q",
+        "collection_type": "apheresis",
+        "collected_at": "2024-05-14",
+        "collection_volume_ml": "120",
+        "collection_site": "Legacy bank, Suzhou",
+        "product_type": "pbmc",
+        "product_code": "S9001VA0",
+        "frozen_on": "2024-05-14",
+        "container": "cryovial_1_8ml",
+        "volume_ul": "1000",
+        "cell_count": "1.5E7",
+        "viability_pct": "95.5",
+        "expires_on": "2034-05-14",
+        "status": "available",
+    }
+    row.update(values)
+    return row
+
+
+def _upload_inventory(page: Page, name: str, data: bytes, reason: str) -> None:
+    page.select_option("#id_organisation", label=AURORA)
+    page.locator("#id_file").set_input_files({"name": name, "mimeType": "text/csv", "buffer": data})
+    page.fill("#id_reason", reason)
+    page.click("form.import-upload button.primary")
+    page.wait_for_url(re.compile(r".*/imports/\d+/$"))
+    # the page polls the run's progress until it is finished
+    page.wait_for_selector("#import-progress:not([hx-get])", timeout=120_000)
+
+
+def inventory_import(s: Shooter) -> None:
+    """Importing a legacy inventory: the upload page, a refused file, a written one."""
+    tech = s.login("tech")
+    s.go(tech, "/imports/")
+    s.shot(tech, "import-upload")
+    bad = _inventory_csv(
+        [
+            _import_row(),
+            _import_row(din="G0042 24 100002 X", product_code="S9001VB0"),  # wrong check char
+            _import_row(
+                donor_reference="LEG-0002",
+                din="G0042 24 100003 M",
+                collection_type="blood",
+                collected_at="2024-06-02T09:30:00",
+            ),
+            _import_row(
+                donor_reference="LEG-0003",
+                din="G0042 24 100004 " + "K",
+                viability_pct="104",
+                container="tube",
+            ),
+        ]
+    )
+    _upload_inventory(tech, "legacy-inventory-2024.csv", bad, "Migration of the 2024 freezer log")
+    expect(tech.locator("table.import-errors tbody tr").first).to_be_visible()
+    s.shot(tech, "import-problems", full_page=True)
+    good = _inventory_csv(
+        [
+            _import_row(),
+            _import_row(product_code="S9001VB0"),
+            _import_row(
+                donor_reference="LEG-0002",
+                din="G0042 24 100002 O",
+                collection_type="peripheral_blood",
+                collected_at="2024-06-02T09:30:00+08:00",
+                collection_volume_ml="50",
+                product_type="t_cells",
+                product_code="S9002VA0",
+                frozen_on="2024-06-03",
+                status="quarantine",
+            ),
+        ]
+    )
+    s.go(tech, "/imports/")
+    _upload_inventory(tech, "legacy-inventory-2024.csv", good, "Migration of the 2024 freezer log")
+    expect(tech.locator("table.import-counts")).to_be_visible()
+    s.shot(tech, "import-written", full_page=True)
+    tech.context.close()
+
+
+def qc_catalogue_and_dashboards(s: Shooter) -> None:
+    """QC: dashboards, catalogue, specifications, panels, a stored sample, computed results,
+    sterility readings and an OOS investigation."""
+    qa = s.login("qa")
+    s.go(qa, "/qc/dashboard/")
+    s.shot(qa, "qc-dashboard", full_page=True)
+    qa.locator("#overdue").scroll_into_view_if_needed()
+    qa.locator("#overdue").screenshot(path=str(IMAGES / "qc-dashboard-overdue.png"))
+    s.taken.append("qc-dashboard-overdue.png")
+
+    s.go(qa, "/qc/catalogue/methods/")
+    s.shot(qa, "qc-methods", full_page=True)
+    s.go(qa, "/qc/catalogue/methods/viability/")  # the demo proposes a version 2
+    s.shot(qa, "qc-method", full_page=True)
+    s.go(qa, "/qc/catalogue/specifications/")
+    s.shot(qa, "qc-specifications")
+    qa.context.close()
+
+    reviewer = s.login("reviewer")
+    s.go(reviewer, "/qc/catalogue/specifications/")
+    reviewer.locator("main tr:has(.qc-version-effective) a[href*='/specifications/']").first.click()
+    reviewer.click("a.button:has-text('New version')")
+    reviewer.wait_for_url(re.compile(r".*/new-version/$"))
+    s.shot(reviewer, "qc-specification-new-version", full_page=True)
+    s.go(reviewer, "/qc/catalogue/panels/")
+    s.shot(reviewer, "qc-panels")
+    reviewer.context.close()
+
+    analyst = s.login("analyst")
+    # a stored sample of AUR-26-003 (received; the demo stores its samples)
+    s.go(analyst, _request_path(s, analyst, "AUR-26-003"))
+    analyst.locator("main a[href*='/qc/samples/']").first.click()
+    analyst.wait_for_url(re.compile(r".*/qc/samples/\d+/$"))
+    expect(analyst.locator("#sample-location")).not_to_have_text("—")
+    s.shot(analyst, "qc-sample", full_page=True)
+
+    # AUR-26-004 is in testing; only its viability has a result
+    request_path = _request_path(s, analyst, "AUR-26-004")
+    s.go(analyst, request_path)
+    endotoxin = _test_path(analyst, "endotoxin")
+    sterility = _test_path(analyst, "sterility")
+    s.go(analyst, f"{endotoxin}compute/?kind=kinetic")
+    form = analyst.locator("#compute-form")
+    for name, value in ENDOTOXIN_RUN.items():
+        field = form.locator(f"[name={name}]")
+        if field.evaluate("el => el.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    s.shot(analyst, "qc-compute", full_page=True)
+    # a click on the button submitted nothing in headless Chromium here; submit the form itself
+    form.evaluate("f => f.requestSubmit()")
+    analyst.wait_for_url(re.compile(r".*/qc/tests/\d+/$"), timeout=90_000)
+    expect(analyst.locator("main")).to_contain_text("Calculation")
+    s.shot(analyst, "qc-test-calculation", full_page=True)
+
+    # sterility: inoculated three days ago, read on day 1; today's reading is due
+    s.go(analyst, f"{sterility}sterility/")
+    analyst.fill("#id_start-started_at", _days_ago(3, "%Y-%m-%d %H:%M"))
+    analyst.click("#start-form button[type=submit]")
+    analyst.wait_for_selector("#reading-form")
+    analyst.fill("#id_read-observed_at", _days_ago(2, "%Y-%m-%d %H:%M"))
+    analyst.select_option("#id_read-ftm", "no")
+    analyst.select_option("#id_read-scdm", "no")
+    analyst.click("#reading-form button.primary")
+    analyst.wait_for_load_state()
+    s.shot(analyst, "qc-sterility", full_page=True)
+    s.go(analyst, "/qc/sterility/due/")
+    s.shot(analyst, "qc-readings-due")
+
+    # the closed OOS investigation of BOR-26-101 (assignable laboratory cause, retest)
+    s.go(analyst, "/qc/oos/")
+    analyst.locator("main tbody tr:has-text('Closed') a[href*='/qc/oos/']").first.click()
+    analyst.wait_for_url(re.compile(r".*/qc/oos/\d+/$"))
+    s.shot(analyst, "qc-oos", full_page=True)
+    analyst.context.close()
+
+
+def _request_path(s: Shooter, page: Page, batch: str) -> str:
+    """The laboratory's page of the demo request of ``batch``."""
+    s.go(page, "/qc/lab/")
+    href = page.locator(f"main tr:has-text('{batch}') a[href*='/qc/requests/']").first
+    path = href.get_attribute("href")
+    assert path, f"no request {batch} on the laboratory page"
+    return path
+
+
+def _test_path(page: Page, method: str) -> str:
+    """The test of ``method`` on the request page open in ``page``."""
+    path = page.locator(f"main tr:has-text('{method}') a[href*='/qc/tests/']").first.get_attribute(
+        "href"
+    )
+    assert path, f"no {method} test on {page.url}"
+    return path
 
 
 def main() -> int:
