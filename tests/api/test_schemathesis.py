@@ -46,16 +46,7 @@ EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "3"))
 MARKER_B = "BOREALIS-PRIVATE"
 
 #: operation id -> the finding that excludes it until the owning module is fixed.
-EXCLUDED: dict[str, str] = {
-    # imports (being built elsewhere): paging is unbounded; offset=7469211457938864996352 makes
-    # SQLite raise "datatype mismatch" (IntegrityError) -> 500 instead of 422.
-    "inventory_imports_list": "GET /imports?offset=7469211457938864996352 -> 500",
-    # bank (owned elsewhere), PostgreSQL only: a status filter with a NUL character
-    # (?status=%C2%93Z%5B%00) reaches the database, which refuses NUL in text (DataError) -> 500;
-    # the filter should be checked against the distribution statuses first. (The API now
-    # answers such a DataError with 422, but inside this test's transaction it still aborts it.)
-    "distributions_list": "GET /distributions?status=<NUL> -> 500 on PostgreSQL",
-}
+EXCLUDED: dict[str, str] = {}
 #: "Schema-valid request rejected" (ST202) is left out: most operations have rules the schema
 #: cannot state (consent on file, an existing method code, a free position, a product type the
 #: catalogue knows), so a 422 for a schema-valid body is the documented answer, not a bug. The
