@@ -644,7 +644,7 @@ def qc_catalogue_and_dashboards(s: Shooter) -> None:
         else:
             field.fill(value)
     s.shot(analyst, "qc-compute", full_page=True)
-    # a click on the button submitted nothing in headless Chromium here; submit the form itself
+    # submit the form itself (the same POST as its button; tests click the button)
     form.evaluate("f => f.requestSubmit()")
     analyst.wait_for_url(re.compile(r".*/qc/tests/\d+/$"), timeout=90_000)
     expect(analyst.locator("main")).to_contain_text("Calculation")

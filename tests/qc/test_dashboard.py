@@ -454,3 +454,16 @@ def test_dashboard_in_chromium(browser_page: Any, live_server: Any, lab: Lab) ->
     )
     assert all(w > 0 for w in widths), widths
     assert violations == []
+
+
+def test_workload_legend_uses_the_bar_colours() -> None:
+    """The legend squares are the bars' green and vermilion, never matplotlib's default blue."""
+    import re
+
+    from celltrace.qc import charts
+    from celltrace.qc.dashboard import WorkloadRow
+
+    svg = charts.workload_bars([WorkloadRow("a", "Li Na", 5, 2)], "Workload")
+    fills = set(re.findall(r"fill: ?(#[0-9a-f]{6})", svg))
+    assert {charts.GREEN.lower(), charts.VERMILION.lower()} <= fills
+    assert "#1f77b4" not in fills

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from matplotlib import rc_context
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from celltrace.qc.dashboard import MonthPoint, OosGroup, TatGroup, WorkloadRow
 
@@ -127,9 +128,18 @@ def workload_bars(rows: Sequence[WorkloadRow], title: str) -> str:
         ax.invert_yaxis()
         ax.set_xlabel(_("open tests"))
         ax.set_title(title, loc="left")
-        ax.barh([], [], color=GREEN, label=_("on time"))
-        ax.barh([], [], color=VERMILION, label=_("overdue"))
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False, fontsize=8)
+        # explicit patches: an empty bar container gives its legend entry the default colour
+        ax.legend(
+            handles=[
+                Patch(color=GREEN, label=_("on time")),
+                Patch(color=VERMILION, label=_("overdue")),
+            ],
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncol=2,
+            frameon=False,
+            fontsize=8,
+        )
         ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
         fig.subplots_adjust(
             left=0.34, right=0.97, top=0.85, bottom=max(0.12, 0.5 / fig.get_figheight())
