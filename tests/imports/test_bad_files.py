@@ -69,6 +69,24 @@ def test_duplicate_identity_within_the_file(refused: Any) -> None:
     assert "as row 3" in problem["rule"]
 
 
+def test_row_problems_and_problems_across_rows_are_reported_together(
+    store: Any, write_file: Any, run_import: Any, refused: Any
+) -> None:
+    """One run lists every problem: a bad date, a duplicate within the file and an aliquot
+    already in the bank are all reported, not only the first kind found."""
+    first = run_import(write_file(csv_bytes([row(i) for i in range(2)]), "first.csv"))
+    assert first.status == ImportStatus.WRITTEN
+    rows = [row(i) for i in range(2, 6)] + [row(3, position="H8"), row(0, position="H7")]
+    rows[0]["frozen_on"] = "02/03/2025"
+    problems = refused(csv_bytes(rows))
+    got = {(p["row"], p["column"]) for p in problems}
+    assert (2, "frozen_on") in got  # a problem of its own row
+    assert (6, "product_code") in got  # the same aliquot as row 3 of this file
+    assert (7, "product_code") in got  # already in the bank
+    rules = " ".join(p["rule"] for p in problems)
+    assert "as row 3" in rules and "already in the bank" in rules
+
+
 def test_duplicate_identity_against_the_database(
     store: Any, write_file: Any, run_import: Any, refused: Any
 ) -> None:

@@ -1049,10 +1049,10 @@ def check_file(
         checked.rows = checker.rows
         if checker.rows == 0:
             _file_problem(_("The file has a header but no data rows."), row=rowno + 1)
-        if not problems:
-            checker.cross_checks()
-        if not problems:
-            checker.bank_checks()
+        # the clean rows are staged even when others had problems: check them across rows and
+        # against the bank too, so one run reports every problem (up to the cap)
+        checker.cross_checks()
+        checker.bank_checks()
         if progress is not None:
             progress("check", reader.total, reader.total)
     except FileRejected as exc:
