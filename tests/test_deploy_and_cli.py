@@ -113,6 +113,12 @@ def test_setup_is_idempotent_and_audit_commands_work(tmp_path: Path) -> None:
         ["audit", "verify"],
         ["audit", "checkpoint"],
         ["audit", "export"],
+        ["backup"],
+        ["import"],
+        ["import", "inventory"],
+        ["import", "template"],
+        ["metabolism"],
+        ["metabolism", "analyse"],
     ):
         helped = run([*celltrace, *sub, "--help"], env)
         assert helped.returncode == 0 and "usage: celltrace" in helped.stdout, sub

@@ -449,7 +449,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # an extension parses its own arguments: argparse's REMAINDER leaves out options that
+        # come first (``celltrace import --help``), so hand them over in their place
+        if args.command not in EXTENSIONS:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.rest = [*unknown, *args.rest]
     func: Callable[[argparse.Namespace], int] = args.func
     return func(args)
 
