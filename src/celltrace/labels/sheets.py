@@ -9,6 +9,7 @@ describes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -131,15 +132,28 @@ def label_positions(layout: SheetLayout, count: int, *, skip: int = 0) -> list[L
 def render_sheet_html(
     labels: list[LabelData], layout: SheetLayout, *, skip: int = 0, title: str = "Labels"
 ) -> str:
-    """The print HTML: one ``section`` per page, labels absolutely positioned in mm."""
+    """The print HTML of ``labels``: one ``section`` per page, labels positioned in mm."""
     if not labels:
         raise ValueError("Label sheet: no labels to print")
-    slots = label_positions(layout, len(labels), skip=skip)
-    pages: dict[int, list[str]] = {}
-    for label, slot in zip(labels, slots, strict=True):
-        svg = render_label_svg(
+    svgs = [
+        render_label_svg(
             label, layout.label_width_mm, layout.label_height_mm, outline=layout.outline
         )
+        for label in labels
+    ]
+    return sheet_html_of(svgs, layout, skip=skip, title=title)
+
+
+def sheet_html_of(
+    svgs: Sequence[str], layout: SheetLayout, *, skip: int = 0, title: str = "Labels"
+) -> str:
+    """The print HTML of labels already drawn as SVG (one per label, sized to the layout's
+    label): one ``section`` per page, labels absolutely positioned in mm."""
+    if not svgs:
+        raise ValueError("Label sheet: no labels to print")
+    slots = label_positions(layout, len(svgs), skip=skip)
+    pages: dict[int, list[str]] = {}
+    for svg, slot in zip(svgs, slots, strict=True):
         pages.setdefault(slot.page, []).append(
             f'<div class="label" style="left:{slot.x_mm:.3f}mm;top:{slot.y_mm:.3f}mm">{svg}</div>'
         )

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from celltrace.labels.barcodes import Symbology, create_symbol
 from celltrace.labels.label import FONT_FAMILY
-from celltrace.labels.sheets import A4_VIAL, SheetLayout, label_positions
+from celltrace.labels.sheets import A4_VIAL, SheetLayout, sheet_html_of
 from celltrace.qc.models import Sample
 
 LAYOUT: SheetLayout = A4_VIAL
@@ -66,29 +66,8 @@ def sheet_html(samples: Sequence[Sample], layout: SheetLayout = LAYOUT) -> str:
     """The print HTML: one ``section`` per page, labels absolutely positioned in mm."""
     if not samples:
         raise ValueError("Label sheet: no samples")
-    slots = label_positions(layout, len(samples))
-    pages: dict[int, list[str]] = {}
-    for sample, slot in zip(samples, slots, strict=True):
-        svg = label_svg(sample, layout.label_width_mm, layout.label_height_mm)
-        pages.setdefault(slot.page, []).append(
-            f'<div class="label" style="left:{slot.x_mm:.3f}mm;top:{slot.y_mm:.3f}mm">{svg}</div>'
-        )
-    w, h = layout.page_width_mm, layout.page_height_mm
-    css = (
-        f"@page {{ size: {w:g}mm {h:g}mm; margin: 0 }}"
-        "html, body { margin: 0; padding: 0 }"
-        f".page {{ position: relative; width: {w:g}mm; height: {h:g}mm; overflow: hidden;"
-        " break-after: page }"
-        ".page:last-child { break-after: auto }"
-        f".label {{ position: absolute; width: {layout.label_width_mm:g}mm;"
-        f" height: {layout.label_height_mm:g}mm }}"
-        ".label svg { display: block }"
-    )
-    body = "".join(f'<section class="page">{"".join(pages[p])}</section>' for p in sorted(pages))
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>QC sample labels</title><style>{css}</style></head><body>{body}</body></html>"
-    )
+    svgs = [label_svg(s, layout.label_width_mm, layout.label_height_mm) for s in samples]
+    return sheet_html_of(svgs, layout, title="QC sample labels")
 
 
 def render_pdf(samples: Sequence[Sample], layout: SheetLayout = LAYOUT) -> bytes:
