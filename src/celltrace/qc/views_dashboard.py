@@ -123,7 +123,7 @@ def _chart_svg(f: Filters, name: str) -> str:
         return charts.oos_bars(data["oos_by_method"], _("OOS rate by method"))
     if name == "oos_trend":
         return charts.month_line(
-            data["oos_by_month"], _("OOS rate by month"), _("% of results"), "line-rate"
+            data["oos_by_month"], _("OOS rate by month"), _("percent of results"), "line-rate"
         )
     return charts.workload_bars(data["workload_by_analyst"], _("Open tests by analyst"))
 
