@@ -54,7 +54,7 @@ def ledger_list(request: HttpRequest, q: Query[LedgerQuery]) -> dict[str, Any]:
     qs = selectors.ledger_events(actor_of(request), flt)
     if q.before_seq is not None:
         qs = qs.filter(seq__lt=q.before_seq)
-    limit = max(1, min(q.limit, 500))
+    limit = q.limit  # 1..500, enforced by LedgerQuery
     items = list(qs[: limit + 1])
     more = len(items) > limit
     items = items[:limit]

@@ -124,11 +124,9 @@ def metabolism_runs_list(request: HttpRequest, q: Query[RunFilter]) -> dict[str,
         qs = qs.filter(donor_id=q.donor_id)
     if q.assay:
         qs = qs.filter(assay=q.assay)
-    limit = max(1, min(q.limit, 500))
-    offset = max(0, q.offset)
     return {
         "count": qs.count(),
-        "items": list(qs.order_by("-uploaded_at", "-pk")[offset : offset + limit]),
+        "items": list(qs.order_by("-uploaded_at", "-pk")[q.offset : q.offset + q.limit]),
     }
 
 
