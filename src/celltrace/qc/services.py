@@ -1613,6 +1613,65 @@ def _approval_refusal(actor: User, record: Any, meaning: str, what: str) -> str 
     return None
 
 
+def _make_effective(
+    actor: User,
+    locked: MethodVersion | Specification,
+    previous: MethodVersion | Specification | None,
+    signature: Any,
+    event_type: str,
+) -> None:
+    """QA approved ``locked`` (a pending version, locked by the caller with its siblings):
+    supersede ``previous`` and make ``locked`` effective, with one ledger entry."""
+    if previous is not None:
+        type(locked)._default_manager.filter(pk=previous.pk).update(
+            is_current=False, status=VersionStatus.SUPERSEDED
+        )
+    now = _now()
+    locked.status = VersionStatus.EFFECTIVE
+    locked.is_current = True
+    locked.approved_at = now
+    locked.save(update_fields=["status", "is_current", "approved_at"])
+    ledger.append(
+        actor=actor,
+        action=Action.UPDATE,
+        event_type=event_type,
+        entity_type=locked._meta.label_lower,
+        entity_id=locked.pk,
+        entity_label=str(locked),
+        old={
+            "status": VersionStatus.PENDING,
+            "effective_version": previous.version if previous else None,
+        },
+        new={
+            "status": VersionStatus.EFFECTIVE,
+            "effective_version": locked.version,
+            "signature_id": signature.pk,
+            "approved_at": now,
+        },
+    )
+
+
+def _withdraw_pending(
+    actor: User, locked: MethodVersion | Specification, event_type: str, reason: str
+) -> None:
+    """Withdraw a pending version (locked by the caller) with one ledger entry."""
+    if locked.status != VersionStatus.PENDING:
+        raise Conflict(_("Only a version awaiting approval can be withdrawn."))
+    locked.status = VersionStatus.WITHDRAWN
+    locked.save(update_fields=["status"])
+    ledger.append(
+        actor=actor,
+        action=Action.UPDATE,
+        event_type=event_type,
+        entity_type=locked._meta.label_lower,
+        entity_id=locked.pk,
+        entity_label=str(locked),
+        old={"status": VersionStatus.PENDING},
+        new={"status": VersionStatus.WITHDRAWN},
+        reason=reason,
+    )
+
+
 def method_version_can_sign(actor: User, version: MethodVersion, meaning: str) -> str | None:
     """QA approves a proposed method version; never the person who proposed it."""
     return _approval_refusal(actor, version, meaning, _("Method versions"))
@@ -1627,34 +1686,10 @@ def method_version_approved(actor: User, version: MethodVersion, signature: Any)
         if locked.status != VersionStatus.PENDING:
             raise Conflict(_("Only a version awaiting approval is approved."))
         previous = MethodVersion.objects.filter(method_id=locked.method_id, is_current=True).first()
-        if previous is not None:
-            MethodVersion.objects.filter(pk=previous.pk).update(
-                is_current=False, status=VersionStatus.SUPERSEDED
-            )
-        now = _now()
-        locked.status = VersionStatus.EFFECTIVE
-        locked.is_current = True
-        locked.approved_at = now
-        locked.save(update_fields=["status", "is_current", "approved_at"])
-        Method.objects.filter(pk=locked.method_id).update(name=locked.name)
-        ledger.append(
-            actor=actor,
-            action=Action.UPDATE,
-            event_type=QcCatalogueEvent.METHOD_VERSION_APPROVED,
-            entity_type="qc.methodversion",
-            entity_id=locked.pk,
-            entity_label=str(locked),
-            old={
-                "status": VersionStatus.PENDING,
-                "effective_version": previous.version if previous else None,
-            },
-            new={
-                "status": VersionStatus.EFFECTIVE,
-                "effective_version": locked.version,
-                "signature_id": signature.pk,
-                "approved_at": now,
-            },
+        _make_effective(
+            actor, locked, previous, signature, QcCatalogueEvent.METHOD_VERSION_APPROVED
         )
+        Method.objects.filter(pk=locked.method_id).update(name=locked.name)
 
 
 def method_version_withdraw(*, actor: User, version: MethodVersion, reason: str) -> MethodVersion:
@@ -1666,21 +1701,7 @@ def method_version_withdraw(*, actor: User, version: MethodVersion, reason: str)
     with transaction.atomic():
         Method.objects.select_for_update().get(pk=version.method_id)
         locked = MethodVersion.objects.select_for_update().get(pk=version.pk)
-        if locked.status != VersionStatus.PENDING:
-            raise Conflict(_("Only a version awaiting approval can be withdrawn."))
-        locked.status = VersionStatus.WITHDRAWN
-        locked.save(update_fields=["status"])
-        ledger.append(
-            actor=actor,
-            action=Action.UPDATE,
-            event_type=QcCatalogueEvent.METHOD_VERSION_WITHDRAWN,
-            entity_type="qc.methodversion",
-            entity_id=locked.pk,
-            entity_label=str(locked),
-            old={"status": VersionStatus.PENDING},
-            new={"status": VersionStatus.WITHDRAWN},
-            reason=reason,
-        )
+        _withdraw_pending(actor, locked, QcCatalogueEvent.METHOD_VERSION_WITHDRAWN, reason)
     return locked
 
 
@@ -1971,33 +1992,7 @@ def specification_approved(actor: User, spec: Specification, signature: Any) -> 
         if locked.status != VersionStatus.PENDING:
             raise Conflict(_("Only a version awaiting approval is approved."))
         previous = next((s for s in versions if s.is_current), None)
-        if previous is not None:
-            Specification.objects.filter(pk=previous.pk).update(
-                is_current=False, status=VersionStatus.SUPERSEDED
-            )
-        now = _now()
-        locked.status = VersionStatus.EFFECTIVE
-        locked.is_current = True
-        locked.approved_at = now
-        locked.save(update_fields=["status", "is_current", "approved_at"])
-        ledger.append(
-            actor=actor,
-            action=Action.UPDATE,
-            event_type=QcCatalogueEvent.SPECIFICATION_APPROVED,
-            entity_type="qc.specification",
-            entity_id=locked.pk,
-            entity_label=str(locked),
-            old={
-                "status": VersionStatus.PENDING,
-                "effective_version": previous.version if previous else None,
-            },
-            new={
-                "status": VersionStatus.EFFECTIVE,
-                "effective_version": locked.version,
-                "signature_id": signature.pk,
-                "approved_at": now,
-            },
-        )
+        _make_effective(actor, locked, previous, signature, QcCatalogueEvent.SPECIFICATION_APPROVED)
 
 
 def specification_withdraw(*, actor: User, spec: Specification, reason: str) -> Specification:
@@ -2010,21 +2005,7 @@ def specification_withdraw(*, actor: User, spec: Specification, reason: str) -> 
     reason = _require_text(reason, "reason", _("Give the reason for withdrawing the version."))
     with transaction.atomic():
         locked = Specification.objects.select_for_update().get(pk=spec.pk)
-        if locked.status != VersionStatus.PENDING:
-            raise Conflict(_("Only a version awaiting approval can be withdrawn."))
-        locked.status = VersionStatus.WITHDRAWN
-        locked.save(update_fields=["status"])
-        ledger.append(
-            actor=actor,
-            action=Action.UPDATE,
-            event_type=QcCatalogueEvent.SPECIFICATION_WITHDRAWN,
-            entity_type="qc.specification",
-            entity_id=locked.pk,
-            entity_label=str(locked),
-            old={"status": VersionStatus.PENDING},
-            new={"status": VersionStatus.WITHDRAWN},
-            reason=reason,
-        )
+        _withdraw_pending(actor, locked, QcCatalogueEvent.SPECIFICATION_WITHDRAWN, reason)
     return locked
 
 
