@@ -304,9 +304,21 @@ def run(tmp: Path, rows: int) -> None:
 
         profiler = cProfile.Profile()
         run_ = profiler.runcall(imports.import_run_execute, run=run_)
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats(
+            os.environ.get("BENCH_PROFILE_SORT", "cumulative")
+        ).print_stats(35)
     else:
-        run_ = imports.import_run_execute(run=run_)
+        marks: dict[str, list[float]] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            now = time.perf_counter() - t0
+            marks.setdefault(phase, [now, now])[1] = now
+
+        run_ = imports.import_run_execute(run=run_, progress=progress)
+        log(
+            "  phases (s from start, first and last progress report): "
+            + ", ".join(f"{k} {a:.2f}..{b:.2f}" for k, (a, b) in marks.items())
+        )
     ours = time.perf_counter() - t0
     ours_cpu = time.process_time() - cpu0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -40,7 +40,7 @@ def row(seq: int, **over: str) -> dict[str, str]:
         "expires_on": "2035-03-01",
         "status": "quarantine",
         "storage_path": "main/t1/R1/B1",
-        "position": f"{'ABCDEFGHI'[seq // 9]}{seq % 9 + 1}",
+        "position": f"{'ABCDEFGHI'[seq // 9 % 9]}{seq % 9 + 1}",
     }
     base.update(over)
     return base

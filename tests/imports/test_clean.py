@@ -9,6 +9,7 @@ from celltrace.audit.verification import verify_database
 from celltrace.bank.models import Aliquot, BankBatch, Collection, Donor, Product
 from celltrace.imports.choices import ImportStatus
 from celltrace.storage.models import Placement
+from tests.bank import factories
 from tests.imports.conftest import csv_bytes, row
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,6 @@ def test_ledger_digests_match_the_rows_as_written(
     store: Any, write_file: Any, run_import: Any
 ) -> None:
     """The batch entry's digests are ledger.rows_digest over the rows read back from the DB."""
-    from celltrace.audit import ledger
     from celltrace.audit.models import AuditEvent
 
     rows = [row(i, sprec_code="SER-SST-A-B-N-B-A" if i < 4 else "") for i in range(10)]
@@ -62,10 +62,34 @@ def test_ledger_digests_match_the_rows_as_written(
     assert run.status == ImportStatus.WRITTEN, run.errors
     batch = BankBatch.objects.get()
     entry = AuditEvent.objects.get(seq=batch.ledger_seq).data["new"]
+    expected = _digests_read_back(batch)
+    for kind, (n, digest) in expected.items():
+        assert entry[kind] == {"rows": n, "digest": digest}, kind
+    assert entry["aliquots"]["rows"] == 10 and entry["placements"]["rows"] == 9
+    assert verify_database().ok
+
+
+def test_leading_blank_rows_and_a_blank_row_inside(
+    store: Any, write_file: Any, run_import: Any
+) -> None:
+    """Rows are numbered as a spreadsheet shows them, blank rows included."""
+    content = b"\n,,\n" + csv_bytes([row(0), row(1), row(2, volume_ul="x")])
+    lines = content.split(b"\n")
+    lines.insert(4, b"")  # a blank row between data rows
+    run = run_import(write_file(b"\n".join(lines)))
+    assert run.status == ImportStatus.FAILED
+    assert [(p["row"], p["column"]) for p in run.errors] == [(7, "volume_ul")]
+
+
+def _digests_read_back(batch: BankBatch) -> dict[str, Any]:
+    """What the batch's ledger entry should carry: rows_digest over the rows read back."""
+    from celltrace.audit import ledger
+
     aliquots = Aliquot.objects.filter(batch=batch).order_by("pk")
-    expected = {
+    return {
         "donors": ledger.rows_digest(
-            {"id": d.pk, "reference": d.reference} for d in Donor.objects.order_by("pk")
+            {"id": d.pk, "reference": d.reference}
+            for d in Donor.objects.filter(organisation_id=batch.organisation_id).order_by("pk")
         ),
         "collections": ledger.rows_digest(
             {
@@ -77,7 +101,7 @@ def test_ledger_digests_match_the_rows_as_written(
                 "volume_ml": c.volume_ml,
                 "sprec_code": c.sprec_code,
             }
-            for c in Collection.objects.order_by("pk")
+            for c in Collection.objects.filter(batch=batch).order_by("pk")
         ),
         "products": ledger.rows_digest(
             {
@@ -88,7 +112,7 @@ def test_ledger_digests_match_the_rows_as_written(
                 "isbt_collection_type": p.isbt_collection_type,
                 "processed_at": p.processed_at,
             }
-            for p in Product.objects.order_by("pk")
+            for p in Product.objects.filter(batch=batch).order_by("pk")
         ),
         "aliquots": ledger.rows_digest(
             {
@@ -109,22 +133,42 @@ def test_ledger_digests_match_the_rows_as_written(
         ),
         "placements": ledger.rows_digest(
             {"aliquot_id": p.aliquot_id, "position_id": p.position_id, "placed_at": p.placed_at}
-            for p in Placement.objects.order_by("pk")
+            for p in Placement.objects.filter(aliquot__batch=batch).order_by("pk")
         ),
     }
-    for kind, (n, digest) in expected.items():
+
+
+def test_a_larger_file_is_written_row_for_row(tech: Any, write_file: Any, run_import: Any) -> None:
+    """450 rows: SQLite inserts them 200 to a statement (two full statements and a rest of
+    50); every row arrives once, with its own values, and the digests match the rows."""
+    from celltrace.audit.models import AuditEvent
+
+    factories.hierarchy(tech, boxes=5, rows=10, columns=10, code="big")
+    rows = []
+    for i in range(450):
+        box, cell = divmod(i, 100)
+        rows.append(
+            row(
+                i,
+                cell_count=str(1_000_000 + i),
+                storage_path=f"main/big/R1/B{box + 1}",
+                position=f"{'ABCDEFGHIJ'[cell // 10]}{cell % 10 + 1}",
+            )
+        )
+    run = run_import(write_file(csv_bytes(rows), "big.csv"))
+    assert run.status == ImportStatus.WRITTEN, run.errors
+    assert run.counts["aliquots"] == 450 and run.counts["placements"] == 450
+    got = {
+        (a.barcode, a.cell_count, a.placements.get(removed_at__isnull=True).position.label)
+        for a in Aliquot.objects.prefetch_related("placements__position")
+    }
+    want = {
+        (r["din"][:13] + r["product_code"], 1_000_000 + i, r["position"])
+        for i, r in enumerate(rows)
+    }
+    assert got == want
+    batch = BankBatch.objects.get()
+    entry = AuditEvent.objects.get(seq=batch.ledger_seq).data["new"]
+    for kind, (n, digest) in _digests_read_back(batch).items():
         assert entry[kind] == {"rows": n, "digest": digest}, kind
-    assert entry["aliquots"]["rows"] == 10 and entry["placements"]["rows"] == 9
     assert verify_database().ok
-
-
-def test_leading_blank_rows_and_a_blank_row_inside(
-    store: Any, write_file: Any, run_import: Any
-) -> None:
-    """Rows are numbered as a spreadsheet shows them, blank rows included."""
-    content = b"\n,,\n" + csv_bytes([row(0), row(1), row(2, volume_ul="x")])
-    lines = content.split(b"\n")
-    lines.insert(4, b"")  # a blank row between data rows
-    run = run_import(write_file(b"\n".join(lines)))
-    assert run.status == ImportStatus.FAILED
-    assert [(p["row"], p["column"]) for p in run.errors] == [(7, "volume_ul")]

@@ -1120,6 +1120,29 @@ def _insert_sql(model: Any, names: Sequence[str]) -> str:
     return f"INSERT INTO {meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
 
 
+#: Rows per ``INSERT`` statement on SQLite (x columns stays far below its variable limit).
+ROWS_PER_STATEMENT = 200
+
+
+def _sqlite_insert(raw: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """``executemany`` with :data:`ROWS_PER_STATEMENT` rows in each statement's ``VALUES``.
+
+    SQLite runs an ``INSERT`` once per statement execution: the per-statement work
+    (``AUTOINCREMENT`` bookkeeping in ``sqlite_sequence``, deferred foreign key counters,
+    the virtual machine's setup) then happens once per 200 rows, not once per row, which
+    about halves the time of a large import. The rows are the same.
+    """
+    head, _sep, marks = sql.replace("%s", "?").partition(" VALUES ")
+    k = ROWS_PER_STATEMENT
+    full = len(rows) - len(rows) % k
+    if full:
+        many = f"{head} VALUES {', '.join([marks] * k)}"
+        chain = itertools.chain.from_iterable
+        raw.executemany(many, (tuple(chain(rows[i : i + k])) for i in range(0, full, k)))
+    if full < len(rows):
+        raw.executemany(f"{head} VALUES {marks}", rows[full:])
+
+
 class _Digest:
     """:func:`celltrace.audit.ledger.rows_digest`, fed row by row with canonical bytes."""
 
@@ -1218,7 +1241,7 @@ def write_staged(
         if not rows:
             return
         if raw is not None:
-            raw.executemany(sql.replace("%s", "?"), rows)
+            _sqlite_insert(raw, sql, rows)
         else:
             with connection.cursor() as c:
                 c.executemany(sql, rows)
