@@ -53,7 +53,7 @@ class QcConfig(AppConfig):
         from celltrace.audit.selectors import register_history
         from celltrace.qc import selectors, services
         from celltrace.qc.models import MethodVersion, Specification, TestPanel
-        from celltrace.storage.services import register_occupant_check
+        from celltrace.storage.services import register_occupant_check, register_occupant_source
 
         signing.register(
             MethodVersion,
@@ -71,3 +71,4 @@ class QcConfig(AppConfig):
         )
         register_history(TestPanel, selectors.panels_visible)
         register_occupant_check(services.refuse_position_with_sample)
+        register_occupant_source(services.positions_with_samples)

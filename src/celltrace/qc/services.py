@@ -2228,6 +2228,16 @@ def refuse_position_with_sample(position: Any) -> None:
         )
 
 
+def positions_with_samples(box_ids: Sequence[int]) -> dict[int, str]:
+    """``{position_id: sample number}`` of the QC samples stored in these boxes (the storage
+    app's occupant source, registered in :class:`celltrace.qc.apps.QcConfig`)."""
+    return dict(
+        SamplePlacement.objects.filter(
+            position__box_id__in=list(box_ids), removed_at__isnull=True
+        ).values_list("position_id", "sample__number")
+    )
+
+
 def sample_store(
     *, actor: User, sample: Sample, position: Any, reason: str = ""
 ) -> SamplePlacement:

@@ -317,6 +317,27 @@ def register_occupant_check(check: Callable[[Position], None]) -> None:
         _OCCUPANT_CHECKS.append(check)
 
 
+#: Other apps' views of many boxes at once: ``source(box_ids)`` returns
+#: ``{position_id: label}`` for the positions of those boxes their items occupy (e.g. the QC
+#: sample number). Used where positions are looked at in bulk (box maps, allocation, import).
+_OCCUPANT_SOURCES: list[Callable[[Sequence[int]], dict[int, str]]] = []
+
+
+def register_occupant_source(source: Callable[[Sequence[int]], dict[int, str]]) -> None:
+    """Have box maps, allocation and the importer see positions another app's items occupy."""
+    if source not in _OCCUPANT_SOURCES:
+        _OCCUPANT_SOURCES.append(source)
+
+
+def other_occupants(box_ids: Sequence[int]) -> dict[int, str]:
+    """``{position_id: label}`` of the positions in ``box_ids`` held by items other than
+    aliquots (as the registered sources report them)."""
+    out: dict[int, str] = {}
+    for source in _OCCUPANT_SOURCES:
+        out.update(source(box_ids))
+    return out
+
+
 def _refuse_if_taken(position: Position, aliquot: Aliquot) -> None:
     """The check in front of the constraints: a clear message for each of the two rules."""
     if Placement.objects.filter(position_id=position.pk, removed_at__isnull=True).exists():
