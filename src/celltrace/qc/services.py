@@ -2231,11 +2231,10 @@ def refuse_position_with_sample(position: Any) -> None:
 def positions_with_samples(box_ids: Sequence[int]) -> dict[int, str]:
     """``{position_id: sample number}`` of the QC samples stored in these boxes (the storage
     app's occupant source, registered in :class:`celltrace.qc.apps.QcConfig`)."""
-    return dict(
-        SamplePlacement.objects.filter(
-            position__box_id__in=list(box_ids), removed_at__isnull=True
-        ).values_list("position_id", "sample__number")
-    )
+    held = SamplePlacement.objects.filter(
+        position__box_id__in=list(box_ids), removed_at__isnull=True
+    ).values_list("position_id", "sample_id")
+    return {position_id: Sample(pk=sample_id).number for position_id, sample_id in held}
 
 
 def sample_store(
