@@ -71,4 +71,6 @@ class QcConfig(AppConfig):
         )
         register_history(TestPanel, selectors.panels_visible)
         register_occupant_check(services.refuse_position_with_sample)
-        register_occupant_source(services.positions_with_samples)
+        register_occupant_source(
+            services.positions_with_samples, held=services.positions_holding_samples
+        )

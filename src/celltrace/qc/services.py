@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -64,6 +64,11 @@ from celltrace.qc.models import (
     TestRequest,
 )
 from celltrace.qc.rounding import parse_decimal
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from celltrace.storage.services import Occupant
 
 LAB_ROLES = (Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA)
 RECEIPT_ROLES = (Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA, Role.BANK_TECHNICIAN)
@@ -2228,13 +2233,45 @@ def refuse_position_with_sample(position: Any) -> None:
         )
 
 
-def positions_with_samples(box_ids: Sequence[int]) -> dict[int, str]:
-    """``{position_id: sample number}`` of the QC samples stored in these boxes (the storage
-    app's occupant source, registered in :class:`celltrace.qc.apps.QcConfig`)."""
-    held = SamplePlacement.objects.filter(
-        position__box_id__in=list(box_ids), removed_at__isnull=True
-    ).values_list("position_id", "sample_id")
-    return {position_id: Sample(pk=sample_id).number for position_id, sample_id in held}
+def positions_with_samples(
+    box_ids: Sequence[int], viewer: User | None = None
+) -> dict[int, Occupant]:
+    """``{position_id: Occupant}`` of the QC samples stored in these boxes (the storage app's
+    occupant source, registered in :class:`celltrace.qc.apps.QcConfig`), in one query.
+
+    The sample number and a link to the sample's page are given only where ``viewer`` may see
+    the sample (:func:`celltrace.qc.selectors.samples_visible`); anyone else sees just "QC
+    sample". ``viewer=None`` is the system itself (the importer): numbers, no links.
+    """
+    from django.db.models import Exists, OuterRef, Value
+    from django.urls import reverse
+
+    from celltrace.qc.selectors import samples_visible
+    from celltrace.storage.services import Occupant
+
+    qs = SamplePlacement.objects.filter(position__box_id__in=list(box_ids), removed_at__isnull=True)
+    if viewer is None:
+        qs = qs.annotate(visible=Value(True))
+    else:
+        qs = qs.annotate(visible=Exists(samples_visible(viewer).filter(pk=OuterRef("sample_id"))))
+    kind = _("QC sample")
+    out: dict[int, Occupant] = {}
+    for position_id, sample_id, visible in qs.values_list("position_id", "sample_id", "visible"):
+        if not visible:
+            out[position_id] = Occupant(kind=kind)
+            continue
+        out[position_id] = Occupant(
+            kind=kind,
+            label=Sample(pk=sample_id).number,
+            url="" if viewer is None else reverse("qc:sample", args=[sample_id]),
+        )
+    return out
+
+
+def positions_holding_samples() -> QuerySet[SamplePlacement, Any]:
+    """The positions holding a QC sample, as a query of ``position_id`` (the storage app uses
+    it as a subquery for fill levels and allocation)."""
+    return SamplePlacement.objects.filter(removed_at__isnull=True).values("position_id")
 
 
 def sample_store(

@@ -1,6 +1,8 @@
 """Reads of the storage app. The hierarchy and box maps are for operator staff only: anyone
 else gets :class:`NotFound`, so a client can never see the freezer map or a neighbouring
-position. Occupancy is counted in SQL, one query per level.
+position. Occupancy is counted in SQL, one query per level; a position another app's item
+holds (a QC sample, through :func:`celltrace.storage.services.register_occupant_source`)
+counts as occupied and is never offered as free.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from celltrace.core.errors import Conflict, NotFound
 from celltrace.core.models import User
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.storage.models import Box, Placement, Position, Rack, Site, StorageUnit
+from celltrace.storage.services import (
+    Occupant,
+    held_by_others,
+    held_count,
+    occupants_seen_by,
+)
 
 
 def require_operator(actor: User) -> None:
@@ -59,7 +67,7 @@ def units_with_occupancy(actor: User) -> QuerySet[StorageUnit]:
         StorageUnit.objects.select_related("site")
         .annotate(
             capacity=_capacity("rack__unit"),
-            occupied=_active_count("position__box__rack__unit"),
+            occupied=_active_count("position__box__rack__unit") + held_count("box__rack__unit"),
             rack_count=Count("racks", distinct=True),
         )
         .order_by("site__name", "name")
@@ -80,7 +88,7 @@ def racks_with_occupancy(actor: User, unit: StorageUnit | None = None) -> QueryS
         qs = qs.filter(unit=unit)
     return qs.annotate(
         capacity=_capacity("rack"),
-        occupied=_active_count("position__box__rack"),
+        occupied=_active_count("position__box__rack") + held_count("box__rack"),
         box_count=Count("boxes", distinct=True),
     ).order_by("unit__name", "name")
 
@@ -99,7 +107,7 @@ def boxes_with_occupancy(actor: User, rack: Rack | None = None) -> QuerySet[Box]
         qs = qs.filter(rack=rack)
     return qs.annotate(
         capacity=F("box_type__rows") * F("box_type__columns"),
-        occupied=_active_count("position__box"),
+        occupied=_active_count("position__box") + held_count("box"),
     ).order_by("rack__name", "name")
 
 
@@ -140,6 +148,8 @@ def position_in_box(box: Box, label: str) -> Position:
 class Cell:
     position: Position
     aliquot: Aliquot | None = None
+    #: another app's item in the position (a QC sample), as the viewer may see it
+    other: Occupant | None = None
 
 
 @dataclass
@@ -149,6 +159,8 @@ class BoxMap:
     rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
     occupied: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+    #: positions held by other apps' items, by kind (e.g. {"QC sample": 2}); in ``occupied``
+    others: dict[str, int] = field(default_factory=dict)
 
     @property
     def capacity(self) -> int:
@@ -156,7 +168,8 @@ class BoxMap:
 
 
 def box_map(actor: User, pk: int | str) -> BoxMap:
-    """The grid of a box with the aliquot in each position (three queries)."""
+    """The grid of a box with the aliquot or other item (a QC sample) in each position (four
+    queries, whatever the box holds; one more per further occupant source)."""
     box = box_get(actor, pk)
     placements = {
         p.position_id: p.aliquot
@@ -173,6 +186,7 @@ def box_map(actor: User, pk: int | str) -> BoxMap:
             "aliquot__organisation_id",
         )
     }
+    others = occupants_seen_by([box.pk], actor)
     result = BoxMap(box=box, columns=list(range(1, box.box_type.columns + 1)))
     current: list[Cell] = []
     row_letter = ""
@@ -182,22 +196,33 @@ def box_map(actor: User, pk: int | str) -> BoxMap:
             current = []
             result.rows.append((row_letter, current))
         aliquot = placements.get(pos.pk)
-        current.append(Cell(pos, aliquot))
+        other = None if aliquot is not None else others.get(pos.pk)
+        current.append(Cell(pos, aliquot, other))
         if aliquot is not None:
             result.occupied += 1
             result.by_status[aliquot.status] = result.by_status.get(aliquot.status, 0) + 1
+        elif other is not None:
+            result.occupied += 1
+            result.others[other.kind] = result.others.get(other.kind, 0) + 1
     return result
 
 
 def first_free_position(box: Box) -> Position:
-    """The first free position of ``box`` in its unit's fill order (scanner desk default)."""
+    """The first free position of ``box`` in its unit's fill order (scanner desk default); a
+    position holding another app's item (a QC sample) is not free."""
     from celltrace.storage.choices import FillOrder
 
     order = ("col", "row") if box.rack.unit.fill_order == FillOrder.COLUMN_MAJOR else ("row", "col")
     taken = Placement.objects.filter(removed_at__isnull=True, position__box=box).values(
         "position_id"
     )
-    position = Position.objects.filter(box=box).exclude(pk__in=taken).order_by(*order).first()
+    position = (
+        Position.objects.filter(box=box)
+        .exclude(pk__in=taken)
+        .exclude(held_by_others())
+        .order_by(*order)
+        .first()
+    )
     if position is None:
         raise Conflict(_("Box %(box)s is full.") % {"box": box.name}, field="box")
     return position

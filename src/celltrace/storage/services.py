@@ -10,6 +10,8 @@ unique constraints, the last line of defence, surface as a clean :class:`Conflic
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -317,25 +319,77 @@ def register_occupant_check(check: Callable[[Position], None]) -> None:
         _OCCUPANT_CHECKS.append(check)
 
 
-#: Other apps' views of many boxes at once: ``source(box_ids)`` returns
-#: ``{position_id: label}`` for the positions of those boxes their items occupy (e.g. the QC
-#: sample number). Used where positions are looked at in bulk (box maps, allocation, import).
-_OCCUPANT_SOURCES: list[Callable[[Sequence[int]], dict[int, str]]] = []
+@dataclass(frozen=True)
+class Occupant:
+    """A position's non-aliquot item (e.g. a QC sample) as one viewer may see it.
+
+    ``kind`` always shows (translated, e.g. "QC sample"); ``label`` (the item's number) and
+    ``url`` (its page) are empty when the viewer may not see the item.
+    """
+
+    kind: str
+    label: str = ""
+    url: str = ""
+
+    def __str__(self) -> str:
+        return self.label or self.kind
 
 
-def register_occupant_source(source: Callable[[Sequence[int]], dict[int, str]]) -> None:
-    """Have box maps, allocation and the importer see positions another app's items occupy."""
-    if source not in _OCCUPANT_SOURCES:
-        _OCCUPANT_SOURCES.append(source)
+#: ``source(box_ids, viewer)`` → ``{position_id: Occupant}`` for the positions of those boxes
+#: an app's items occupy, as ``viewer`` may see them (``viewer=None``: the system itself, every
+#: label and no link).
+OccupantSource = Callable[[Sequence[int], "User | None"], dict[int, Occupant]]
+#: ``held()`` → a query of the ``position_id`` of every position an app's items occupy; used
+#: as a subquery (counts, allocation), so it is never evaluated on its own.
+HeldPositions = Callable[[], "models.QuerySet[Any]"]
+
+#: Other apps' views of positions their items hold (QC samples, registered by the qc app),
+#: for where positions are looked at in bulk: box maps, fill levels, allocation, import.
+_OCCUPANT_SOURCES: list[tuple[OccupantSource, HeldPositions]] = []
+
+
+def register_occupant_source(source: OccupantSource, *, held: HeldPositions) -> None:
+    """Have box maps, fill levels, allocation and the importer see positions another app's
+    items occupy: ``source`` names them per position, ``held`` is their positions as a query."""
+    if all(s != source for s, _h in _OCCUPANT_SOURCES):
+        _OCCUPANT_SOURCES.append((source, held))
+
+
+def occupants_seen_by(box_ids: Sequence[int], viewer: User | None) -> dict[int, Occupant]:
+    """``{position_id: Occupant}`` of the positions in ``box_ids`` held by items other than
+    aliquots, labelled and linked as far as ``viewer`` may see them (one query per source)."""
+    out: dict[int, Occupant] = {}
+    for source, _held in _OCCUPANT_SOURCES:
+        out.update(source(box_ids, viewer))
+    return out
 
 
 def other_occupants(box_ids: Sequence[int]) -> dict[int, str]:
     """``{position_id: label}`` of the positions in ``box_ids`` held by items other than
-    aliquots (as the registered sources report them)."""
-    out: dict[int, str] = {}
-    for source in _OCCUPANT_SOURCES:
-        out.update(source(box_ids))
-    return out
+    aliquots (as the registered sources report them, e.g. the QC sample number)."""
+    return {pid: str(o) for pid, o in occupants_seen_by(box_ids, None).items()}
+
+
+def held_by_others() -> models.Q:
+    """A condition on :class:`Position`: held by another app's item (a subquery per source;
+    no query of its own). ``~held_by_others()`` keeps the positions no other item holds."""
+    conditions = [models.Q(pk__in=held()) for _source, held in _OCCUPANT_SOURCES]
+    if not conditions:
+        return models.Q(pk__in=[])
+    return functools.reduce(operator.or_, conditions)
+
+
+def held_count(path: str) -> Coalesce:
+    """Positions held by other apps' items whose ``path`` (from Position, e.g. ``box__rack``)
+    is the outer row: a subquery for occupancy annotations next to the aliquot count."""
+    sub = (
+        Position.objects.filter(held_by_others(), **{path: OuterRef("pk")})
+        .order_by()
+        .values(path)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(sub, output_field=IntegerField()), Value(0))
 
 
 def _refuse_if_taken(position: Position, aliquot: Aliquot) -> None:
@@ -591,7 +645,8 @@ def _boxes_with_free(unit: StorageUnit | None) -> list[tuple[Box, int]]:
         boxes = boxes.filter(rack__unit=unit)
     boxes = (
         boxes.annotate(
-            used=Coalesce(Subquery(active, output_field=IntegerField()), Value(0)),
+            used=Coalesce(Subquery(active, output_field=IntegerField()), Value(0))
+            + held_count("box"),
             capacity=F("box_type__rows") * F("box_type__columns"),
         )
         .filter(used__lt=F("capacity"))
@@ -608,6 +663,7 @@ def _free_positions(box: Box, limit: int) -> list[Position]:
     return list(
         Position.objects.filter(box=box)
         .exclude(pk__in=taken)
+        .exclude(held_by_others())
         .select_related("box__rack__unit")
         .order_by(*order)[:limit]
     )
@@ -617,6 +673,8 @@ def allocate_positions(
     *, actor: User, count: int, unit: StorageUnit | None = None
 ) -> list[Position]:
     """Propose ``count`` free positions, together in one box where possible.
+
+    A free position holds neither an aliquot nor another app's item (a QC sample).
 
     The first box (site, unit, rack, box name order) with room for all of them wins; otherwise
     the positions spill over boxes in that order. Within a box, positions follow the unit's
