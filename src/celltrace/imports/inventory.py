@@ -932,8 +932,11 @@ class Checker:
             self.problems.count += len(found) - cap
 
     def bank_checks(self) -> None:
-        """A DIN or aliquot already in the bank; donors the organisation already has."""
+        """A DIN or aliquot already in the bank; a position another app's item holds (a QC
+        sample); donors the organisation already has."""
         db, add = self.db, self.problems.add
+        for rowno, label, item in held_by_others(db):
+            add(rowno, "position", label, _("holds %(item)s in the bank") % {"item": item})
         cursor = db.execute("SELECT DISTINCT din FROM rows ORDER BY din")
         while chunk := cursor.fetchmany(500):
             part = [d for (d,) in chunk]
@@ -1392,6 +1395,36 @@ def write_staged(
     out = {"donors": d_digest.result(), **{k: v.result() for k, v in digests.items()}}
     counts = {k: int(v["rows"]) for k, v in out.items()}
     return Written(counts=counts, digests=out)
+
+
+def held_by_others(db: sqlite3.Connection) -> list[tuple[int, str, str]]:
+    """``(row, position label, item)`` of the staged rows whose position holds an item of
+    another app (a QC sample), as :func:`celltrace.storage.services.other_occupants` reports
+    them; one query per 500 boxes of the file."""
+    from celltrace.storage.services import other_occupants
+
+    boxes = [
+        b
+        for (b,) in db.execute(
+            "SELECT DISTINCT box_id FROM rows WHERE box_id IS NOT NULL ORDER BY box_id"
+        )
+    ]
+    held: dict[int, str] = {}
+    for i in range(0, len(boxes), 500):
+        held.update(other_occupants(boxes[i : i + 500]))
+    if not held:
+        return []
+    labels = dict(Position.objects.filter(pk__in=list(held)).values_list("pk", "label"))
+    out = []
+    for i in range(0, len(held), 500):
+        part = list(held)[i : i + 500]
+        marks = ",".join("?" * len(part))
+        for rowno, pid in db.execute(
+            f"SELECT rowno, position_id FROM rows WHERE position_id IN ({marks})",  # noqa: S608
+            part,
+        ):
+            out.append((rowno, labels.get(pid, ""), str(held[pid])))
+    return sorted(out)
 
 
 def box_ids(checked: Checked) -> list[int]:

@@ -259,6 +259,10 @@ def _write(
                         "SELECT id FROM storage_box WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
                         [part],
                     )
+        assert checked.checker is not None
+        if inventory.held_by_others(checked.checker.db):
+            # a QC sample was stored in one of the file's positions after the check
+            raise IntegrityError("position taken by another item since the check")
         written = inventory.write_staged(
             checked,
             organisation_id=run.organisation_id,

@@ -1,0 +1,71 @@
+"""A QC sample stored in a storage position keeps the importer out of it: found while checking
+(row, column, rule), and again inside the write transaction if it arrived after the check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from celltrace.imports import services as imports
+from celltrace.imports.choices import ImportStatus
+from celltrace.qc import services as qc
+from tests.imports.conftest import csv_bytes, row, table_counts
+from tests.qc import conftest as qc_conftest
+
+pytestmark = pytest.mark.django_db
+
+lab = qc_conftest.lab
+
+
+def stored_sample(lab: Any, box: Any, label: str) -> Any:
+    req = qc_conftest.submitted(lab, sample="S-1")
+    qc.sample_receive(actor=lab.analyst, request=req, scanned_id="S-1", accept=True)
+    sample = req.samples.get()
+    return qc.sample_store(
+        actor=lab.analyst, sample=sample, position=box.positions.get(label=label)
+    )
+
+
+def test_a_position_holding_a_qc_sample_is_a_row_problem(
+    lab: Any, store: Any, write_file: Any, run_import: Any
+) -> None:
+    placement = stored_sample(lab, store["boxes"][0], "A3")
+    before = table_counts()
+    run = run_import(write_file(csv_bytes([row(i) for i in range(4)])))
+    assert run.status == ImportStatus.FAILED
+    assert run.errors == [
+        {
+            "row": 4,
+            "column": "position",
+            "value": "A3",
+            "rule": f"holds {placement.sample.number} in the bank",
+        }
+    ]
+    assert table_counts() == before
+
+
+def test_a_sample_stored_after_the_check_stops_the_write(
+    lab: Any, store: Any, tech: Any, client_a: Any, write_file: Any
+) -> None:
+    path = write_file(csv_bytes([row(i) for i in range(4)]))
+    run = imports.import_run_create(
+        actor=tech, organisation=client_a, file_name=path.name, content=path, reason="Legacy"
+    )
+
+    def progress(phase: str, done: int, total: int) -> None:
+        # the last report of the check phase: the file was found clean; store a sample in
+        # one of its positions before the write begins
+        if phase == "check" and done >= total and not stored:
+            stored.append(stored_sample(lab, store["boxes"][0], "A2"))
+
+    stored: list[Any] = []
+    before = table_counts()
+    run = imports.import_run_execute(run=run, progress=progress)
+    assert stored, "the check phase never reported its end"
+    assert run.status == ImportStatus.FAILED
+    assert "taken by someone else" in run.errors[0]["rule"]
+    after = table_counts()
+    # only the sample's own storage rows changed (its placement); no aliquot was written
+    assert after["bank.Aliquot"] == before["bank.Aliquot"] == 0
+    assert after["storage.Placement"] == before["storage.Placement"]
