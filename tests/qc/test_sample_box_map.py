@@ -76,6 +76,11 @@ def test_box_map_shows_the_sample(lab: Lab, store: dict[str, Any], tech: Any) ->
     assert storage_selectors.unit_get(tech, store["unit"].pk).occupied == 2  # type: ignore[attr-defined]
     api = ok(Api(tech).get(f"/storage/boxes/{box.pk}/map"))
     assert api["box"]["occupied"] == 2
+    by_label = {c["position"]: c for c in api["cells"]}
+    assert by_label["B2"]["occupant"] == "QC sample"
+    assert by_label["B2"]["occupant_label"] == sample.number
+    assert by_label["B2"]["aliquot_id"] is None
+    assert by_label["A1"]["occupant"] is None and by_label["C3"]["occupant"] is None
 
     # a retrieved sample frees the position again
     services.sample_retrieve(actor=lab.analyst, sample=sample, purpose="testing")

@@ -74,6 +74,12 @@ class CellOut(Schema):
     status: str | None
     din: str | None
     product_code: str | None
+    occupant: str | None = Field(
+        None, description="What else holds the position (e.g. 'QC sample'); null if nothing"
+    )
+    occupant_label: str | None = Field(
+        None, description="The item's number (e.g. QS-000123), if the caller may see it"
+    )
 
 
 class BoxMapOut(Schema):
