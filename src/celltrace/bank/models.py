@@ -241,8 +241,22 @@ class Aliquot(TenantOwned):
     along :data:`celltrace.bank.choices.ALLOWED_TRANSITIONS`.
     """
 
+    # Neither foreign key below has an index of its own: (organisation, barcode) and
+    # (organisation, status) lead with the organisation, (product, division) with the product.
+    # One index fewer per row is a large part of a million-row import's time.
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("organisation"),
+        db_index=False,
+    )
     product = models.ForeignKey(
-        Product, on_delete=models.PROTECT, related_name="aliquots", verbose_name=_("product")
+        Product,
+        on_delete=models.PROTECT,
+        related_name="aliquots",
+        verbose_name=_("product"),
+        db_index=False,
     )
     din = models.CharField(_("DIN"), max_length=13)
     pdc = models.CharField(_("product description code"), max_length=5)

@@ -232,10 +232,15 @@ class Placement(TenantOwned):
     aliquots.
     """
 
-    aliquot = models.ForeignKey("bank.Aliquot", on_delete=models.PROTECT, related_name="placements")
+    # No index of its own: "storage_placement_hist" (aliquot, placed_at) leads with it.
+    aliquot = models.ForeignKey(
+        "bank.Aliquot", on_delete=models.PROTECT, related_name="placements", db_index=False
+    )
     position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="placements")
     placed_at = models.DateTimeField(_("placed"))
     removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+    # Who placed and removed it: read with the placement, never searched by, so not indexed
+    # (users are deactivated, not deleted).
     placed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -243,6 +248,7 @@ class Placement(TenantOwned):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     removed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -251,6 +257,7 @@ class Placement(TenantOwned):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
 
     class Meta:
