@@ -69,3 +69,34 @@ def test_a_sample_stored_after_the_check_stops_the_write(
     # only the sample's own storage rows changed (its placement); no aliquot was written
     assert after["bank.Aliquot"] == before["bank.Aliquot"] == 0
     assert after["storage.Placement"] == before["storage.Placement"]
+
+
+def test_an_aliquot_placed_after_the_check_stops_the_write(
+    store: Any, tech: Any, client_a: Any, write_file: Any
+) -> None:
+    """The unique index refuses the file's placement inside the background inserts; the error
+    reaches the run (nothing written) rather than being lost on the inserting thread."""
+    from celltrace.storage import services as storage
+    from tests.bank import factories
+
+    box = store["boxes"][0]
+    [mine] = factories.aliquots(tech, client_a, 1, reference="D-OTHER")
+    path = write_file(csv_bytes([row(i) for i in range(12)]))
+    run = imports.import_run_create(
+        actor=tech, organisation=client_a, file_name=path.name, content=path, reason="Legacy"
+    )
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "check" and done >= total and not placed:
+            target = box.positions.get(label="A5")  # row 5 of the file
+            placed.append(storage.aliquot_place(actor=tech, aliquot=mine, box=box, position=target))
+
+    placed: list[Any] = []
+    before = table_counts()
+    run = imports.import_run_execute(run=run, progress=progress)
+    assert placed, "the check phase never reported its end"
+    assert run.status == ImportStatus.FAILED
+    assert "taken by someone else" in run.errors[0]["rule"]
+    after = table_counts()
+    assert after["bank.Aliquot"] == before["bank.Aliquot"] == 1
+    assert after["storage.Placement"] == before["storage.Placement"] + 1  # ours, not the file's
