@@ -207,6 +207,12 @@ def make_user(db: None) -> Callable[..., Any]:
 
 
 @pytest.fixture
+def tech(operator: Any, make_user: Callable[..., Any]) -> Any:
+    """The operator's bank technician (Tom Technician, username ``tech``)."""
+    return make_user(operator, "bank_technician", username="tech", full_name="Tom Technician")
+
+
+@pytest.fixture
 def qa_user(operator: Any, make_user: Callable[..., Any]) -> Any:
     return make_user(operator, "qa", username="qa", full_name="Quinn Assurance")
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -45,27 +46,36 @@ def test_a_position_holding_a_qc_sample_is_a_row_problem(
     assert table_counts() == before
 
 
+def run_with_a_taker(
+    tech: Any, client_a: Any, path: Any, take: Callable[[], Any]
+) -> tuple[Any, dict[str, int], dict[str, int]]:
+    """Import ``path``; when the check phase reports its end (the file was found clean),
+    ``take()`` occupies one of its positions before the write begins. Returns the finished
+    run and the table counts before and after; the run must have refused the whole file."""
+    run = imports.import_run_create(
+        actor=tech, organisation=client_a, file_name=path.name, content=path, reason="Legacy"
+    )
+    taken: list[Any] = []
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "check" and done >= total and not taken:
+            taken.append(take())
+
+    before = table_counts()
+    run = imports.import_run_execute(run=run, progress=progress)
+    assert taken, "the check phase never reported its end"
+    assert run.status == ImportStatus.FAILED
+    assert "taken by someone else" in run.errors[0]["rule"]
+    return run, before, table_counts()
+
+
 def test_a_sample_stored_after_the_check_stops_the_write(
     lab: Any, store: Any, tech: Any, client_a: Any, write_file: Any
 ) -> None:
     path = write_file(csv_bytes([row(i) for i in range(4)]))
-    run = imports.import_run_create(
-        actor=tech, organisation=client_a, file_name=path.name, content=path, reason="Legacy"
+    _run, before, after = run_with_a_taker(
+        tech, client_a, path, lambda: stored_sample(lab, store["boxes"][0], "A2")
     )
-
-    def progress(phase: str, done: int, total: int) -> None:
-        # the last report of the check phase: the file was found clean; store a sample in
-        # one of its positions before the write begins
-        if phase == "check" and done >= total and not stored:
-            stored.append(stored_sample(lab, store["boxes"][0], "A2"))
-
-    stored: list[Any] = []
-    before = table_counts()
-    run = imports.import_run_execute(run=run, progress=progress)
-    assert stored, "the check phase never reported its end"
-    assert run.status == ImportStatus.FAILED
-    assert "taken by someone else" in run.errors[0]["rule"]
-    after = table_counts()
     # only the sample's own storage rows changed (its placement); no aliquot was written
     assert after["bank.Aliquot"] == before["bank.Aliquot"] == 0
     assert after["storage.Placement"] == before["storage.Placement"]
@@ -81,22 +91,13 @@ def test_an_aliquot_placed_after_the_check_stops_the_write(
 
     box = store["boxes"][0]
     [mine] = factories.aliquots(tech, client_a, 1, reference="D-OTHER")
+    target = box.positions.get(label="A5")  # row 5 of the file
     path = write_file(csv_bytes([row(i) for i in range(12)]))
-    run = imports.import_run_create(
-        actor=tech, organisation=client_a, file_name=path.name, content=path, reason="Legacy"
+    _run, before, after = run_with_a_taker(
+        tech,
+        client_a,
+        path,
+        lambda: storage.aliquot_place(actor=tech, aliquot=mine, box=box, position=target),
     )
-
-    def progress(phase: str, done: int, total: int) -> None:
-        if phase == "check" and done >= total and not placed:
-            target = box.positions.get(label="A5")  # row 5 of the file
-            placed.append(storage.aliquot_place(actor=tech, aliquot=mine, box=box, position=target))
-
-    placed: list[Any] = []
-    before = table_counts()
-    run = imports.import_run_execute(run=run, progress=progress)
-    assert placed, "the check phase never reported its end"
-    assert run.status == ImportStatus.FAILED
-    assert "taken by someone else" in run.errors[0]["rule"]
-    after = table_counts()
     assert after["bank.Aliquot"] == before["bank.Aliquot"] == 1
     assert after["storage.Placement"] == before["storage.Placement"] + 1  # ours, not the file's

@@ -21,11 +21,6 @@ def fixture_path(name: str) -> Path:
 
 
 @pytest.fixture
-def tech(operator: Any, make_user: Any) -> Any:
-    return make_user(operator, "bank_technician", username="tech", full_name="Tom Technician")
-
-
-@pytest.fixture
 def analyst(operator: Any, make_user: Any) -> Any:
     return make_user(operator, "qc_analyst", username="analyst", full_name="Li Na Analyst")
 

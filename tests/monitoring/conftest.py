@@ -23,11 +23,6 @@ LOW = Decimal("-196.0")
 
 
 @pytest.fixture
-def tech(operator: Any, make_user: Any) -> Any:
-    return make_user(operator, "bank_technician", username="tech", full_name="Tom Technician")
-
-
-@pytest.fixture
 def store(tech: Any) -> dict[str, Any]:
     return factories.hierarchy(tech, boxes=1, rows=9, columns=9)
 

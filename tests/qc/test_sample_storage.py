@@ -23,11 +23,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def tech(operator: Any, make_user: Any) -> Any:
-    return make_user(operator, "bank_technician", username="tech", full_name="Tom Technician")
-
-
-@pytest.fixture
 def boxes(tech: Any) -> list[Any]:
     return list(factories.hierarchy(tech, boxes=2, rows=3, columns=3)["boxes"])
 

@@ -8,11 +8,6 @@ from tests.bank import factories
 
 
 @pytest.fixture
-def tech(operator: Any, make_user: Any) -> Any:
-    return make_user(operator, "bank_technician", username="tech", full_name="Tom Technician")
-
-
-@pytest.fixture
 def store(tech: Any) -> dict[str, Any]:
     return factories.hierarchy(tech, boxes=2, rows=9, columns=9)
 
