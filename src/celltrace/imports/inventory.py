@@ -10,7 +10,7 @@ The import works in two phases, so that only a clean file is ever written:
    SQLite file on disk. Checks across rows (the same aliquot twice, the same position twice,
    rows of one collection that disagree) and against the bank (a DIN or an aliquot identity
    already there) are then SQL queries over the staging file. Memory therefore does not grow
-   with the file: only the storage boxes the file names are held, as compact arrays.
+   with the file: only the storage racks the file names are held, box by box as compact arrays.
 2. **Write.** Only if no problem was found: one transaction inserts donors, collections,
    products, aliquots and placements with ``executemany`` in large chunks (every database
    constraint stays in force), and the caller appends the ledger entries in the same
@@ -30,6 +30,7 @@ import functools
 import hashlib
 import io
 import itertools
+import operator
 import os
 import sqlite3
 import tempfile
@@ -415,6 +416,7 @@ def _decimal(text: str, *, digits: int, places: int, low: int, high: int | None)
 @dataclass
 class _BoxInfo:
     box_id: int
+    rack_id: int
     rows: int
     cols: int
     #: position id per cell (row-major); negative if occupied in the bank, 0 if missing
@@ -441,6 +443,9 @@ class Checker:
         self.staged = 0
         self.today = dt.datetime.now(dt.UTC).isoformat()
         self.boxes = self._boxes()
+        self.rack_boxes: dict[int, list[_BoxInfo]] = {}
+        for info in self.boxes.values():
+            self.rack_boxes.setdefault(info.rack_id, []).append(info)
         self._dates: dict[str, dt.date | None] = {}
         self._moments: dict[str, str | None] = {}
         self._codes: dict[str, tuple[str, str, str] | str] = {}
@@ -460,6 +465,7 @@ class Checker:
         out: dict[str, _BoxInfo] = {}
         qs = Box.objects.values_list(
             "pk",
+            "rack_id",
             "name",
             "rack__name",
             "rack__unit__code",
@@ -467,24 +473,31 @@ class Checker:
             "box_type__rows",
             "box_type__columns",
         )
-        for pk, name, rack, unit, site, rows, cols in qs.iterator(chunk_size=5000):
-            out[f"{site}/{unit}/{rack}/{name}".casefold()] = _BoxInfo(pk, rows, cols)
+        for pk, rack_id, name, rack, unit, site, rows, cols in qs.iterator(chunk_size=5000):
+            out[f"{site}/{unit}/{rack}/{name}".casefold()] = _BoxInfo(pk, rack_id, rows, cols)
         return out
 
-    @staticmethod
-    def _load_cells(box: _BoxInfo) -> array[int]:
-        cells = array("q", bytes(8 * box.rows * box.cols))
-        pos, plc = Position._meta.db_table, Placement._meta.db_table
+    def _load_rack(self, rack_id: int) -> None:
+        """The positions of every box of a rack, in one query: files are laid out rack by
+        rack, so the next boxes a file names are usually loaded already (one query per box
+        made a tenth of a million-row check)."""
+        boxes = {b.box_id: b for b in self.rack_boxes[rack_id]}
+        for box in boxes.values():
+            box.cells = array("q", bytes(8 * box.rows * box.cols))
+            box.used = array("q", bytes(8 * box.rows * box.cols))
+        pos, plc, bx = Position._meta.db_table, Placement._meta.db_table, Box._meta.db_table
         with connection.cursor() as c:
             c.execute(
-                f"SELECT p.id, p.row, p.col, pl.id FROM {pos} p LEFT JOIN {plc} pl "  # noqa: S608
-                "ON pl.position_id = p.id AND pl.removed_at IS NULL WHERE p.box_id = %s",
-                [box.box_id],
+                f"SELECT p.box_id, p.id, p.row, p.col, pl.id FROM {pos} p "  # noqa: S608
+                f"JOIN {bx} b ON b.id = p.box_id LEFT JOIN {plc} pl "
+                "ON pl.position_id = p.id AND pl.removed_at IS NULL WHERE b.rack_id = %s",
+                [rack_id],
             )
-            for pk, row, col, taken in c.fetchall():
-                if 1 <= row <= box.rows and 1 <= col <= box.cols:
-                    cells[(row - 1) * box.cols + col - 1] = -pk if taken else pk
-        return cells
+            for box_id, pk, row, col, taken in c.fetchall():
+                info = boxes.get(box_id)
+                if info is not None and 1 <= row <= info.rows and 1 <= col <= info.cols:
+                    assert info.cells is not None
+                    info.cells[(row - 1) * info.cols + col - 1] = -pk if taken else pk
 
     def _date(self, text: str) -> dt.date | None:
         try:
@@ -602,14 +615,17 @@ class Checker:
             )
         return [names.index(c) if c in names else -1 for c in COLUMN_NAMES]
 
-    def row(self, rowno: int, record: Sequence[str], index: Sequence[int]) -> None:
-        """Check one data row (``record`` has an empty cell at every index of ``index`` that
-        names a column the file does not have) and stage it if it is clean."""
+    def row(
+        self, rowno: int, record: Sequence[str], pick: Callable[[Sequence[str]], Sequence[str]]
+    ) -> None:
+        """Check one data row and stage it if it is clean. ``pick(record)`` gives the cells of
+        :data:`COLUMN_NAMES` in order (``record`` has an empty cell at every index ``pick``
+        takes for a column the file does not have)."""
         (
             donor, din_text, ctype, collected_text, cvol_text, csite, sprec_text, ptype,
             code_text, frozen_text, container, vol_text, cells_text, viab_text, expires_text,
             status, path_text, label,
-        ) = [record[i].strip() for i in index]  # fmt: skip
+        ) = map(str.strip, pick(record))  # fmt: skip
         self.rows += 1
         before = self.problems.count
         key = (donor, din_text, ctype, collected_text, cvol_text, csite, sprec_text)
@@ -883,9 +899,8 @@ class Checker:
             )
             return None, None
         if box.cells is None:
-            box.cells = self._load_cells(box)
-            box.used = array("q", bytes(8 * box.rows * box.cols))
-        assert box.used is not None
+            self._load_rack(box.rack_id)
+        assert box.cells is not None and box.used is not None
         index = (cell[0] - 1) * box.cols + cell[1] - 1
         pid = box.cells[index]
         if pid == 0:
@@ -1086,6 +1101,7 @@ def check_file(
         width = len(header)
         # a column the file does not have reads the empty cell appended after the last one
         index = [width if i < 0 else i for i in checker.header(header, rowno)]
+        pick = operator.itemgetter(*index)
         tick = 0
         for record in records:
             rowno += 1
@@ -1103,7 +1119,7 @@ def check_file(
                 continue
             if len(record) <= width:
                 record.extend([""] * (width + 1 - len(record)))
-            checker.row(rowno, record, index)
+            checker.row(rowno, record, pick)
             tick += 1
             if progress is not None and tick >= 5000:
                 tick = 0
