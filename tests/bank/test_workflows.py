@@ -215,6 +215,27 @@ def test_signed_release_issues_the_aliquots_and_ends_their_storage(
     assert verify_database().ok
 
 
+def test_a_release_that_issued_the_aliquots_cannot_be_withdrawn(
+    tech: Any, qa_user: Any, client_a: Any, store: dict[str, Any]
+) -> None:
+    from celltrace.audit.models import SignatureWithdrawal
+    from celltrace.audit.services import signature_withdraw
+
+    aliquots = stock(tech, qa_user, client_a, 2, store)
+    dist = draft(tech, aliquots, recipient_organisation=client_a)
+    signature = sign_release(qa_user, dist)
+    before = ledger_count()
+    with pytest.raises(Conflict, match="have left the bank"):
+        signature_withdraw(actor=qa_user, signature=signature, reason="wrong recipient")
+    assert ledger_count() == before and not SignatureWithdrawal.objects.exists()
+    dist.refresh_from_db()
+    assert dist.status == DistributionStatus.RELEASED
+    assert {a.status for a in Aliquot.objects.filter(pk__in=[a.pk for a in aliquots])} == {
+        AliquotStatus.ISSUED
+    }
+    assert verify_database().ok
+
+
 def test_distribution_outside_consent_is_refused_and_writes_nothing(
     tech: Any, qa_user: Any, client_a: Any, store: dict[str, Any]
 ) -> None:

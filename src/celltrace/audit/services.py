@@ -211,13 +211,18 @@ def signature_withdraw(*, actor: User, signature: Signature, reason: str) -> Sig
             new={"withdrawn_at": now},
             reason=reason,
         )
-        return SignatureWithdrawal.objects.create(
+        withdrawal = SignatureWithdrawal.objects.create(
             signature=signature,
             withdrawn_by=actor,
             withdrawn_at=now,
             reason=reason,
             audit_seq=appended.seq,
         )
+        spec = signing.spec_for(signature.record_type)
+        if spec.on_withdrawn is not None:
+            record = spec.model._default_manager.get(pk=signature.record_id)
+            spec.on_withdrawn(actor, record, signature)
+        return withdrawal
 
 
 # --- audit-trail review (EU GMP Annex 11 §9) -----------------------------------------------

@@ -36,6 +36,10 @@ CanSign = Callable[[User, Any, str], str | None]
 Visible = Callable[[User], QuerySet[Any]]
 #: Runs in the signing transaction once the signature exists: (actor, record, signature).
 OnSigned = Callable[[User, Any, Signature], None]
+#: Run inside the withdrawal's transaction, after the withdrawal is recorded: brings the record
+#: in line (e.g. a request whose review broke), or raises ``Conflict`` to refuse a withdrawal
+#: whose effect cannot be undone by withdrawing (a release that issued aliquots).
+OnWithdrawn = Callable[[User, Any, Signature], None]
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class SignableSpec:
     can_sign: CanSign
     visible: Visible
     on_signed: OnSigned | None = None
+    on_withdrawn: OnWithdrawn | None = None
 
     @property
     def record_type(self) -> str:
@@ -61,8 +66,11 @@ def register(
     can_sign: CanSign,
     visible: Visible,
     on_signed: OnSigned | None = None,
+    on_withdrawn: OnWithdrawn | None = None,
 ) -> None:
-    spec = SignableSpec(model, tuple(str(m) for m in meanings), can_sign, visible, on_signed)
+    spec = SignableSpec(
+        model, tuple(str(m) for m in meanings), can_sign, visible, on_signed, on_withdrawn
+    )
     _REGISTRY[spec.record_type] = spec
 
 

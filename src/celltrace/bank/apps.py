@@ -25,6 +25,7 @@ class BankConfig(AppConfig):
             can_sign=services.distribution_can_sign,
             visible=selectors.distributions_visible,
             on_signed=services.distribution_released,
+            on_withdrawn=services.distribution_release_withdrawn,
         )
         from celltrace.bank import demo
         from celltrace.core import demo as core_demo

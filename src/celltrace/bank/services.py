@@ -1480,6 +1480,20 @@ def distribution_can_sign(actor: User, distribution: Distribution, meaning: str)
     return " ".join(problems) or None
 
 
+def distribution_release_withdrawn(actor: User, distribution: Distribution, signature: Any) -> None:
+    """``on_withdrawn`` hook: QA's release cannot be withdrawn once it has issued the aliquots
+    (they have left the bank, each hand-over on the ledger)."""
+    dist = Distribution.objects.select_for_update().get(pk=distribution.pk)
+    if dist.status == DistributionStatus.RELEASED:
+        raise Conflict(
+            _(
+                "Distribution %(d)s is released and its aliquots have left the bank: the "
+                "release signature stays."
+            )
+            % {"d": dist.number}
+        )
+
+
 def distribution_released(actor: User, distribution: Distribution, signature: Any) -> None:
     """``on_signed`` hook: QA's release signature issues every aliquot of the distribution for
     its intended use and ends its storage placement, each a custody hand-over on the ledger

@@ -30,6 +30,7 @@ class QcConfig(AppConfig):
             can_sign=services.result_can_sign,
             visible=selectors.results_signable,
             on_signed=services.result_signed,
+            on_withdrawn=services.result_signature_withdrawn,
         )
         signing.register(
             TestRequest,
@@ -37,6 +38,7 @@ class QcConfig(AppConfig):
             can_sign=services.request_can_sign,
             visible=selectors.requests_visible,
             on_signed=services.request_signed,
+            on_withdrawn=services.request_signature_withdrawn,
         )
         register_history(TestRequest, selectors.requests_visible)
         register_history(Sample, selectors.samples_visible)
@@ -61,6 +63,7 @@ class QcConfig(AppConfig):
             can_sign=services.method_version_can_sign,
             visible=selectors.method_versions_signable,
             on_signed=services.method_version_approved,
+            on_withdrawn=services.approval_withdrawn,
         )
         signing.register(
             Specification,
@@ -68,6 +71,7 @@ class QcConfig(AppConfig):
             can_sign=services.specification_can_sign,
             visible=selectors.specifications_signable,
             on_signed=services.specification_approved,
+            on_withdrawn=services.approval_withdrawn,
         )
         register_history(TestPanel, selectors.panels_visible)
         register_occupant_check(services.refuse_position_with_sample)

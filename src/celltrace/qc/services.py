@@ -1120,6 +1120,33 @@ def request_signed(actor: User, request: TestRequest, signature: Signature) -> N
     request_sync_status(actor=actor, request=request)
 
 
+def result_signature_withdrawn(actor: User, result: Result, signature: Signature) -> None:
+    """``on_withdrawn`` hook of results: a withdrawn review takes a reviewed request back into
+    testing; once the request is released its results stay as signed (amend the
+    certificate instead)."""
+    _refuse_if_released(result.test.request)
+    request_sync_status(actor=actor, request=result.test.request)
+
+
+def request_signature_withdrawn(actor: User, request: TestRequest, signature: Signature) -> None:
+    """``on_withdrawn`` hook of requests: QA's release cannot be withdrawn once it has
+    released the request (the certificate may be out: amend it instead)."""
+    _refuse_if_released(request)
+    request_sync_status(actor=actor, request=request)
+
+
+def _refuse_if_released(request: TestRequest) -> None:
+    req = _lock_request(request)
+    if req.status in (RequestStatus.RELEASED, RequestStatus.CERTIFIED):
+        raise Conflict(
+            _(
+                "Request %(request)s is released: its signatures stay as they are. Amend its "
+                "certificate to correct it."
+            )
+            % {"request": req.number}
+        )
+
+
 def request_sync_status(*, actor: User | None, request: TestRequest) -> TestRequest:
     """Bring the request's status in line with its signatures (idempotent): in testing ↔
     reviewed as the results' reviews complete or break, reviewed → released after QA's
@@ -1695,6 +1722,21 @@ def method_version_approved(actor: User, version: MethodVersion, signature: Any)
             actor, locked, previous, signature, QcCatalogueEvent.METHOD_VERSION_APPROVED
         )
         Method.objects.filter(pk=locked.method_id).update(name=locked.name)
+
+
+def approval_withdrawn(actor: User, record: MethodVersion | Specification, signature: Any) -> None:
+    """``on_withdrawn`` hook of method and specification versions: QA's approval cannot be
+    withdrawn once it has put the version into effect (tests and requests use it); a new
+    version replaces it instead."""
+    locked = type(record)._default_manager.select_for_update().get(pk=record.pk)
+    if locked.status in (VersionStatus.EFFECTIVE, VersionStatus.SUPERSEDED):
+        raise Conflict(
+            _(
+                "%(version)s is in effect or has been: its approval stays. Propose a new "
+                "version to replace it."
+            )
+            % {"version": str(locked)}
+        )
 
 
 def method_version_withdraw(*, actor: User, version: MethodVersion, reason: str) -> MethodVersion:
