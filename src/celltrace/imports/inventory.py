@@ -32,8 +32,10 @@ import io
 import itertools
 import operator
 import os
+import queue
 import sqlite3
 import tempfile
+import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -202,14 +204,10 @@ class _Writer:
     """
 
     def __init__(self) -> None:
-        import queue
-        import threading
-
         self.jobs: queue.Queue[tuple[Any, str, list[tuple[Any, ...]]] | None] = queue.Queue(2)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="inventory-writer", daemon=True)
         self.thread.start()
-        self.pending = 0
 
     def _run(self) -> None:
         while (job := self.jobs.get()) is not None:
