@@ -150,3 +150,19 @@ def test_box_map_queries_do_not_grow_with_samples(
         assert page.content.decode().count('class="cell held"') == n
         counts.append(len(page_queries))
     assert counts[0] == counts[1] <= 15
+
+
+def test_bulk_placement_refuses_a_sample_position(
+    lab: Lab, store: dict[str, Any], tech: Any
+) -> None:
+    """Aliquots registered in bulk with their positions (the bank's batch service) are refused
+    a position holding a QC sample, and nothing is written."""
+    from celltrace.bank.models import Aliquot
+    from celltrace.storage.models import Placement
+
+    box = store["boxes"][0]
+    stored(lab, box, "A2")
+    before = (Aliquot.objects.count(), Placement.objects.count())
+    with pytest.raises(Conflict, match="A2"):
+        factories.aliquots(tech, lab.client_a, 2, positions=[pos(box, "A1"), pos(box, "A2")])
+    assert (Aliquot.objects.count(), Placement.objects.count()) == before

@@ -1209,7 +1209,9 @@ def _sqlite_insert(raw: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]
     about halves the time of a large import. The rows are the same.
     """
     head, _sep, marks = sql.replace("%s", "?").partition(" VALUES ")
-    k = ROWS_PER_STATEMENT
+    # older SQLite builds allow only 999 variables per statement
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    k = max(1, min(ROWS_PER_STATEMENT, limit // max(1, marks.count("?"))))
     full = len(rows) - len(rows) % k
     if full:
         many = f"{head} VALUES {', '.join([marks] * k)}"
@@ -1267,8 +1269,9 @@ def write_staged(
     db = checked.checker.db
     raw = connection.connection if connection.vendor == "sqlite" else None
 
-    # SQLite: the inserts run on a background thread while the next chunk is built (the
-    # connection is used by no one else meanwhile: _Ids needs no query on SQLite)
+    # SQLite: the inserts run on a background thread while the next chunk is built; nothing
+    # else uses the connection meanwhile (the _Ids query before the first insert, their
+    # ``take`` needs no query on SQLite)
     writer = _Writer() if raw is not None else None
     # errors of the raw SQLite connection (also those the writer thread hands back) become
     # Django's (``IntegrityError`` for a position taken since the check)
@@ -1351,8 +1354,11 @@ def _write_rows(
             with connection.cursor() as c:
                 c.executemany(sql, rows)
 
-    # donors the organisation does not have yet
+    # every id query before the first insert goes to the writer thread
     donor_ids = _Ids(Donor._meta.db_table)
+    c_ids, p_ids = _Ids(Collection._meta.db_table), _Ids(Product._meta.db_table)
+    a_ids, pl_ids = _Ids(Aliquot._meta.db_table), _Ids(Placement._meta.db_table)
+    # donors the organisation does not have yet
     donor_sql = _insert_sql(
         Donor,
         [
@@ -1370,8 +1376,6 @@ def _write_rows(
             d_digest.add(f'{{"id":{pk},"reference":{_js(ref)}}}'.encode())
     del new_refs
 
-    c_ids, p_ids = _Ids(Collection._meta.db_table), _Ids(Product._meta.db_table)
-    a_ids, pl_ids = _Ids(Aliquot._meta.db_table), _Ids(Placement._meta.db_table)
     c_sql = _insert_sql(
         Collection,
         [

@@ -1116,7 +1116,15 @@ def result_signed(actor: User, result: Result, signature: Signature) -> None:
 
 
 def request_signed(actor: User, request: TestRequest, signature: Signature) -> None:
-    """``on_signed`` hook of requests: QA's release signature releases the request."""
+    """``on_signed`` hook of requests: QA's release signature releases the request. The status
+    is looked at again under the lock: a review withdrawn since the signing page was checked
+    refuses the release (it must not wait on the request to release it later)."""
+    req = _lock_request(request)
+    if signature.meaning == SignatureMeaning.RELEASED and req.status != RequestStatus.REVIEWED:
+        raise Conflict(
+            _("Request %(request)s is no longer reviewed; it cannot be released now.")
+            % {"request": req.number}
+        )
     request_sync_status(actor=actor, request=request)
 
 

@@ -728,10 +728,15 @@ def placements_bulk_insert(
         raise Conflict(_("Two aliquots are given the same position."), field="position")
     taken: set[int] = set()
     for i in range(0, len(wanted), 900):
+        part = wanted[i : i + 900]
         taken.update(
-            Placement.objects.filter(
-                position_id__in=wanted[i : i + 900], removed_at__isnull=True
-            ).values_list("position_id", flat=True)
+            Placement.objects.filter(position_id__in=part, removed_at__isnull=True).values_list(
+                "position_id", flat=True
+            )
+        )
+        # positions another app's items hold (QC samples): no constraint stands behind these
+        taken.update(
+            Position.objects.filter(held_by_others(), pk__in=part).values_list("pk", flat=True)
         )
     if taken:
         labels = sorted(Position.objects.filter(pk__in=taken).values_list("label", flat=True))
