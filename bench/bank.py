@@ -166,6 +166,37 @@ def setup_storage(actor: Any, boxes: int) -> None:
         log(f"  storage: {done}/{boxes} boxes")
 
 
+def copy_schema(
+    main_db: Path, db_path: Path, tables: tuple[str, ...], rename: tuple[str, str] | None = None
+) -> sqlite3.Connection:
+    """A fresh database file with the production settings (WAL, ``synchronous=FULL``) and
+    ``tables`` as the migrations made them in ``main_db`` (columns, CHECK and UNIQUE
+    constraints, indexes), foreign keys left out as there is nothing to refer to.
+    ``rename=(old, new)`` renames the table and its indexes."""
+    import re
+
+    source = sqlite3.connect(main_db)
+    marks = ",".join("?" * len(tables))
+    ddl = [
+        sql
+        for (sql,) in source.execute(
+            f"SELECT sql FROM sqlite_master WHERE tbl_name IN ({marks}) "
+            "AND sql IS NOT NULL ORDER BY type DESC",
+            tables,
+        )
+    ]
+    source.close()
+    db = sqlite3.connect(db_path, isolation_level=None)
+    db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+    for sql in ddl:
+        sql = re.sub(r' REFERENCES "[a-z_]+" \("id"\) DEFERRABLE INITIALLY DEFERRED', "", sql)
+        if rename is not None:
+            old, new = rename
+            sql = sql.replace(f'"{old}"', f'"{new}"').replace(f"{old}_", f"{new}_")
+        db.execute(sql)
+    return db
+
+
 def bare_executemany(csv_path: Path, db_path: Path, main_db: Path, client_id: int) -> float:
     """Seconds for csv.reader → sqlite3.executemany of the rows into an equivalent table.
 
@@ -174,26 +205,9 @@ def bare_executemany(csv_path: Path, db_path: Path, main_db: Path, client_id: in
     fresh database file with the same settings (WAL, ``synchronous=FULL``), one transaction.
     Each CSV row is mapped to the aliquot's columns without any checking.
     """
-    import re
-
     from celltrace.imports.inventory import CHUNK
 
-    source = sqlite3.connect(main_db)
-    ddl = [
-        sql
-        for (sql,) in source.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = 'bank_aliquot' AND sql IS NOT NULL "
-            "ORDER BY type DESC"
-        )
-    ]
-    source.close()
-    db = sqlite3.connect(db_path, isolation_level=None)
-    db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-    for sql in ddl:
-        sql = re.sub(r' REFERENCES "[a-z_]+" \("id"\) DEFERRABLE INITIALLY DEFERRED', "", sql)
-        db.execute(
-            sql.replace('"bank_aliquot"', '"bare_aliquot"').replace("bank_aliquot_", "bare_")
-        )
+    db = copy_schema(main_db, db_path, ("bank_aliquot",), rename=("bank_aliquot", "bare_aliquot"))
     sql = (
         "INSERT INTO bare_aliquot (organisation_id, product_id, din, pdc, isbt_collection_type,"
         " division, barcode, container_type, volume_ul, cell_count, viability_pct, expiry,"
@@ -225,7 +239,7 @@ def bare_executemany(csv_path: Path, db_path: Path, main_db: Path, client_id: in
     return seconds
 
 
-def write_floor(csv_path: Path, db_path: Path, main_db: Path, rows: int) -> float:
+def write_floor(csv_path: Path, db_path: Path, main_db: Path) -> float:
     """Seconds SQLite alone needs to write what the import writes, without Python or checks.
 
     The file's rows are first loaded into a plain table (not timed); then one transaction
@@ -234,24 +248,8 @@ def write_floor(csv_path: Path, db_path: Path, main_db: Path, rows: int) -> floa
     with the production settings, and commits. Printed on stderr as the engine's ceiling for
     ``rows_per_s`` on this machine.
     """
-    import re
-
     tables = ("bank_collection", "bank_product", "bank_aliquot", "storage_placement")
-    source = sqlite3.connect(main_db)
-    marks = ",".join("?" * len(tables))
-    ddl = [
-        sql
-        for (sql,) in source.execute(
-            f"SELECT sql FROM sqlite_master WHERE tbl_name IN ({marks}) "
-            "AND sql IS NOT NULL ORDER BY type DESC",
-            tables,
-        )
-    ]
-    source.close()
-    db = sqlite3.connect(db_path, isolation_level=None)
-    db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-    for sql in ddl:
-        db.execute(re.sub(r' REFERENCES "[a-z_]+" \("id"\) DEFERRABLE INITIALLY DEFERRED', "", sql))
+    db = copy_schema(main_db, db_path, tables)
     db.execute(
         "CREATE TABLE src (n INTEGER PRIMARY KEY, din TEXT, code TEXT, container TEXT, "
         "vol TEXT, cells TEXT, viab TEXT, expiry TEXT, status TEXT)"
@@ -416,9 +414,7 @@ def run(tmp: Path, rows: int) -> None:
     bare_per_s = rows / bare
     log(f"  bare executemany: {bare:.2f} s, {bare_per_s:,.0f} rows/s")
 
-    floor = write_floor(
-        csv_path, tmp / "floor.sqlite3", Path(connection.settings_dict["NAME"]), rows
-    )
+    floor = write_floor(csv_path, tmp / "floor.sqlite3", Path(connection.settings_dict["NAME"]))
     log(
         f"  engine floor (INSERT … SELECT of the same rows into the four tables, no Python, "
         f"no checks): {floor:.2f} s, {rows / floor:,.0f} rows/s"
