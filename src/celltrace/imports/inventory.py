@@ -1007,7 +1007,7 @@ class Checker:
         """A DIN or aliquot already in the bank; a position another app's item holds (a QC
         sample); donors the organisation already has."""
         db, add = self.db, self.problems.add
-        for rowno, label, item in held_by_others(db):
+        for rowno, label, item in rows_on_held_positions(db, staged_boxes(db)):
             add(rowno, "position", label, _("holds %(item)s in the bank") % {"item": item})
         cursor = db.execute("SELECT DISTINCT din FROM rows ORDER BY din")
         while chunk := cursor.fetchmany(500):
@@ -1503,42 +1503,37 @@ def _write_rows(
     return Written(counts=counts, digests=out)
 
 
-def held_by_others(db: sqlite3.Connection) -> list[tuple[int, str, str]]:
+def rows_on_held_positions(
+    db: sqlite3.Connection, boxes: Sequence[int]
+) -> list[tuple[int, str, str]]:
     """``(row, position label, item)`` of the staged rows whose position holds an item of
     another app (a QC sample), as :func:`celltrace.storage.services.other_occupants` reports
-    them; one query per 500 boxes of the file."""
+    them for ``boxes`` (the file's, :func:`staged_boxes`); one query per 500 boxes."""
     from celltrace.storage.services import other_occupants
 
-    boxes = [
-        b
-        for (b,) in db.execute(
-            "SELECT DISTINCT box_id FROM rows WHERE box_id IS NOT NULL ORDER BY box_id"
-        )
-    ]
     held: dict[int, str] = {}
     for i in range(0, len(boxes), 500):
         held.update(other_occupants(boxes[i : i + 500]))
-    if not held:
-        return []
-    labels = dict(Position.objects.filter(pk__in=list(held)).values_list("pk", "label"))
-    out = []
-    for i in range(0, len(held), 500):
-        part = list(held)[i : i + 500]
+    ids = list(held)
+    found: list[tuple[int, int]] = []
+    for i in range(0, len(ids), 500):
+        part = ids[i : i + 500]
         marks = ",".join("?" * len(part))
-        for rowno, pid in db.execute(
+        found += db.execute(
             f"SELECT rowno, position_id FROM rows WHERE position_id IN ({marks})",  # noqa: S608
             part,
-        ):
-            out.append((rowno, labels.get(pid, ""), str(held[pid])))
-    return sorted(out)
+        ).fetchall()
+    if not found:
+        return []
+    labels = dict(Position.objects.filter(pk__in=[p for _r, p in found]).values_list("pk", "label"))
+    return sorted((rowno, labels.get(pid, ""), str(held[pid])) for rowno, pid in found)
 
 
-def box_ids(checked: Checked) -> list[int]:
+def staged_boxes(db: sqlite3.Connection) -> list[int]:
     """The boxes the staged rows are placed in, in pk order (to lock them)."""
-    assert checked.checker is not None
     return [
         b
-        for (b,) in checked.checker.db.execute(
+        for (b,) in db.execute(
             "SELECT DISTINCT box_id FROM rows WHERE box_id IS NOT NULL ORDER BY box_id"
         )
     ]

@@ -252,7 +252,8 @@ def _write(
             source=f"inventory import {run.pk}: {run.file_name}"[:200],
             reason=run.reason,
         )
-        boxes = inventory.box_ids(checked)
+        assert checked.checker is not None
+        boxes = inventory.staged_boxes(checked.checker.db)
         if connection.vendor != "sqlite":
             with connection.cursor() as c:
                 for i in range(0, len(boxes), 1000):
@@ -261,8 +262,7 @@ def _write(
                         "SELECT id FROM storage_box WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
                         [part],
                     )
-        assert checked.checker is not None
-        if inventory.held_by_others(checked.checker.db):
+        if inventory.rows_on_held_positions(checked.checker.db, boxes):
             # a QC sample was stored in one of the file's positions after the check
             raise IntegrityError("position taken by another item since the check")
         written = inventory.write_staged(
