@@ -124,7 +124,9 @@ def test_client_tokens(lab: Lab) -> None:
 def test_sterility_operations(lab: Lab) -> None:
     test = lab_test(in_testing(lab, methods=["sterility"]), "sterility")
     api = Api(lab.analyst)
-    start = timezone.now().replace(microsecond=0) - dt.timedelta(days=1, hours=1)
+    # yesterday at midnight: today is day 1 whatever the time of day the test runs
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = midnight - dt.timedelta(days=1)
     rows = ok(
         api.post(
             f"/qc/tests/{test.pk}/sterility/incubations",
