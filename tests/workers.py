@@ -55,3 +55,34 @@ def append_worker(
     finished = time.time()
     cleanup()
     return seqs, started, finished
+
+
+def sign_worker(db_name: str, user_pk: int, review_pk: int, password: str, barrier: Any) -> str:
+    """Sign an audit-trail review as REVIEWED; returns ``"signed"`` or the error's class name."""
+    django_for(db_name)
+    from django.test import RequestFactory
+
+    from celltrace.audit.choices import SignatureMeaning
+    from celltrace.audit.models import AuditReview
+    from celltrace.audit.services import record_sign
+    from celltrace.core.models import User
+
+    actor = User.objects.get(pk=user_pk)
+    review = AuditReview.objects.get(pk=review_pk)
+    request = RequestFactory().post("/sign/")
+    request.user = actor
+    request.META["REMOTE_ADDR"] = "127.0.0.1"
+    barrier.wait()
+    try:
+        record_sign(
+            request=request,
+            actor=actor,
+            record=review,
+            meaning=SignatureMeaning.REVIEWED,
+            password=password,
+        )
+        outcome = "signed"
+    except Exception as exc:  # the parent asserts on the kind
+        outcome = type(exc).__name__
+    cleanup()
+    return outcome

@@ -121,9 +121,15 @@ def record_sign(
         raise PermissionDenied(refusal, field="meaning")
     mfa_used = reauthenticate(request=request, actor=actor, password=password, otp_token=otp_token)
     record_type, record_id = ledger.entity_of(record)
-    # sign what is stored now, not a copy the caller may have loaded before a change
-    record = type(record)._default_manager.get(pk=record.pk)
     with transaction.atomic():
+        # sign what is stored now, not a copy the caller may have loaded before a change; the
+        # record is locked before the ledger's head (as every other service does), so a hook
+        # locking it again cannot wait on a signer holding the head, and two signers of one
+        # record take turns
+        record = type(record)._default_manager.select_for_update().get(pk=record.pk)
+        refusal = spec.can_sign(actor, record, meaning)
+        if refusal:
+            raise PermissionDenied(refusal, field="meaning")
         if Signature.objects.filter(
             record_type=record_type,
             record_id=record_id,
@@ -192,7 +198,14 @@ def signature_withdraw(*, actor: User, signature: Signature, reason: str) -> Sig
         raise PermissionDenied(
             _("Only the signer, QA or an administrator can withdraw a signature.")
         )
+    spec = signing.spec_for(signature.record_type)
     with transaction.atomic():
+        # the signed record, then the signature, are locked before the ledger's head (the
+        # order every service keeps); two withdrawals of one signature take turns
+        record = (
+            spec.model._default_manager.select_for_update().filter(pk=signature.record_id).first()
+        )
+        signature = Signature.objects.select_for_update().get(pk=signature.pk)
         if SignatureWithdrawal.objects.filter(signature=signature).exists():
             raise Conflict(_("This signature is already withdrawn."))
         now = dt.datetime.now(dt.UTC)
@@ -218,9 +231,7 @@ def signature_withdraw(*, actor: User, signature: Signature, reason: str) -> Sig
             reason=reason,
             audit_seq=appended.seq,
         )
-        spec = signing.spec_for(signature.record_type)
-        if spec.on_withdrawn is not None:
-            record = spec.model._default_manager.get(pk=signature.record_id)
+        if spec.on_withdrawn is not None and record is not None:
             spec.on_withdrawn(actor, record, signature)
         return withdrawal
 
