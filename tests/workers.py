@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -17,6 +18,20 @@ def django_for(db_name: str) -> None:
     import django
 
     django.setup()
+
+
+def at_once(worker: Callable[..., Any], plans: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """``worker(db_name, *plan, barrier)`` in one spawned process per plan, pointed at the
+    test database and released together by a barrier; the results in plan order."""
+    import multiprocessing
+
+    from django.db import connection
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Manager().Barrier(len(plans))
+    db_name = connection.settings_dict["NAME"]
+    with ctx.Pool(len(plans)) as pool:
+        return pool.starmap(worker, [(db_name, *plan, barrier) for plan in plans])
 
 
 def cleanup() -> None:

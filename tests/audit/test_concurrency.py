@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pytest
-from django.db import connection
 
 from celltrace.audit.models import AuditEvent
 from celltrace.audit.verification import verify_database
@@ -19,13 +16,7 @@ EACH = 40
 @pytest.mark.django_db(transaction=True)
 def test_eight_processes_appending_leave_a_valid_gap_free_chain() -> None:
     helpers.fill(1)  # the head row exists before the race starts
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Manager().Barrier(WORKERS)
-    db_name = connection.settings_dict["NAME"]
-    with ctx.Pool(WORKERS) as pool:
-        results = pool.starmap(
-            workers.append_worker, [(db_name, w, EACH, barrier) for w in range(WORKERS)]
-        )
+    results = workers.at_once(workers.append_worker, [(w, EACH) for w in range(WORKERS)])
     all_seqs = sorted(s for r, _, _ in results for s in r)
     total = 1 + WORKERS * EACH
     assert all_seqs == list(range(2, total + 1)), "every append got its own seq"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from celltrace.audit.choices import SignatureMeaning
 from celltrace.audit.models import AuditEvent, Signature
@@ -22,14 +20,7 @@ SIGNERS = 4
 def test_one_record_signed_at_once_by_several_sessions_gets_one_signature(qa_user: Any) -> None:
     review = audit_review_create(actor=qa_user, conclusion="Nothing unexplained.")
     before = AuditEvent.objects.count()
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Manager().Barrier(SIGNERS)
-    db_name = connection.settings_dict["NAME"]
-    with ctx.Pool(SIGNERS) as pool:
-        outcomes = pool.starmap(
-            workers.sign_worker,
-            [(db_name, qa_user.pk, review.pk, PASSWORD, barrier)] * SIGNERS,
-        )
+    outcomes = workers.at_once(workers.sign_worker, [(qa_user.pk, review.pk, PASSWORD)] * SIGNERS)
     assert sorted(outcomes) == ["Conflict"] * (SIGNERS - 1) + ["signed"]
     signatures = Signature.objects.filter(
         record_type="audit.auditreview",

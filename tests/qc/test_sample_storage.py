@@ -234,11 +234,9 @@ def test_concurrent_samples_and_aliquots_never_share_a_position(
     """4 processes at once, each round all on ONE position: two store different samples, two
     place different aliquots. No constraint spans both tables; the box lock both services take
     must let exactly one win, and every other attempt end in a clean Conflict."""
-    import multiprocessing
-
-    from django.db import connection
 
     from tests.qc import workers
+    from tests.workers import at_once
 
     rounds, per_kind = 8, 2
     # one person may do both: a bank technician who is also a QC analyst
@@ -267,13 +265,7 @@ def test_concurrent_samples_and_aliquots_never_share_a_position(
             plans[k].append(("sample", samples[rnd * per_kind + k].pk, position.pk))
             plans[per_kind + k].append(("aliquot", aliquots[rnd * per_kind + k].pk, position.pk))
 
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Manager().Barrier(len(plans))
-    db_name = connection.settings_dict["NAME"]
-    with ctx.Pool(len(plans)) as pool:
-        results = pool.starmap(
-            workers.store_worker, [(db_name, "racer", plan, barrier) for plan in plans]
-        )
+    results = at_once(workers.store_worker, [("racer", plan) for plan in plans])
 
     outcomes = [o for r in results for o in r]
     assert [o for o in outcomes if o[1] == "error"] == []

@@ -7,11 +7,9 @@ other attempt must be a clean Conflict, never "database is locked" and never any
 
 from __future__ import annotations
 
-import multiprocessing
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 
 from celltrace.audit.models import AuditEvent
@@ -20,6 +18,7 @@ from celltrace.storage.choices import EventType
 from celltrace.storage.models import Placement
 from tests.bank import factories
 from tests.storage import workers
+from tests.workers import at_once
 
 WORKERS = 8
 #: Rounds per worker: WORKERS × ROUNDS placement attempts (8 × 60 = 480 in the committed
@@ -53,14 +52,7 @@ def test_concurrent_placements_never_double_book(
                 plans[w].append((aliquot.pk, pos.box_id, pos.pk))
     events_before = AuditEvent.objects.count()
 
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Manager().Barrier(WORKERS)
-    db_name = connection.settings_dict["NAME"]
-    with ctx.Pool(WORKERS) as pool:
-        results = pool.starmap(
-            workers.place_worker,
-            [("" + db_name, "racetech", plans[w], barrier) for w in range(WORKERS)],
-        )
+    results = at_once(workers.place_worker, [("racetech", plan) for plan in plans])
 
     outcomes = [o for r in results for o in r]
     assert len(outcomes) == WORKERS * ROUNDS

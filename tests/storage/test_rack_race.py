@@ -4,11 +4,9 @@ others get a clean Conflict, never "database is locked" or a constraint error.""
 
 from __future__ import annotations
 
-import multiprocessing
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 
 from celltrace.audit.models import AuditEvent
@@ -18,6 +16,7 @@ from celltrace.storage.choices import EventType
 from celltrace.storage.models import Rack
 from tests.bank import factories
 from tests.storage import rack_workers
+from tests.workers import at_once
 
 WORKERS = 4
 ROUNDS = 10
@@ -36,14 +35,7 @@ def test_concurrent_rack_moves_into_one_unit(operator: Any, make_user: Any) -> N
             plans[w].append((rack.pk, target.pk))
     before = AuditEvent.objects.count()
 
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Manager().Barrier(WORKERS)
-    db_name = connection.settings_dict["NAME"]
-    with ctx.Pool(WORKERS) as pool:
-        results = pool.starmap(
-            rack_workers.rack_move_worker,
-            [(db_name, "racktech", plans[w], barrier) for w in range(WORKERS)],
-        )
+    results = at_once(rack_workers.rack_move_worker, [("racktech", plan) for plan in plans])
 
     outcomes = [o for r in results for o in r]
     assert [o for o in outcomes if o[1] == "error"] == []
