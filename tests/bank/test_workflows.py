@@ -215,6 +215,24 @@ def test_signed_release_issues_the_aliquots_and_ends_their_storage(
     assert verify_database().ok
 
 
+@pytest.mark.postgres
+def test_a_release_locks_what_it_issues_before_the_ledger(
+    tech: Any, qa_user: Any, client_a: Any, store: dict[str, Any]
+) -> None:
+    """The distribution, its aliquots' boxes and the aliquots are locked before the ledger's
+    head, the storage services' order (boxes, aliquots, head): no deadlock with a move."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.locks import locked_tables
+
+    dist = draft(tech, stock(tech, qa_user, client_a, 2, store), recipient_organisation=client_a)
+    with CaptureQueriesContext(connection) as ctx:
+        sign_release(qa_user, dist)
+    order = locked_tables(ctx.captured_queries)
+    assert order[:4] == ["bank_distribution", "storage_box", "bank_aliquot", "audit_head"], order
+
+
 def test_a_release_that_issued_the_aliquots_cannot_be_withdrawn(
     tech: Any, qa_user: Any, client_a: Any, store: dict[str, Any]
 ) -> None:

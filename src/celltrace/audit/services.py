@@ -123,10 +123,12 @@ def record_sign(
     record_type, record_id = ledger.entity_of(record)
     with transaction.atomic():
         # sign what is stored now, not a copy the caller may have loaded before a change; the
-        # record is locked before the ledger's head (as every other service does), so a hook
-        # locking it again cannot wait on a signer holding the head, and two signers of one
-        # record take turns
-        record = type(record)._default_manager.select_for_update().get(pk=record.pk)
+        # record (with the rows its hooks lock, in its app's order) is locked before the
+        # ledger's head, as every other service does, so two signers of one record take turns
+        # and a signer cannot hold the head while it waits for a row another service holds
+        record = signing.lock_record(spec, record.pk)
+        if record is None:
+            raise NotFound(_("No such record."))
         refusal = spec.can_sign(actor, record, meaning)
         if refusal:
             raise PermissionDenied(refusal, field="meaning")
@@ -200,11 +202,9 @@ def signature_withdraw(*, actor: User, signature: Signature, reason: str) -> Sig
         )
     spec = signing.spec_for(signature.record_type)
     with transaction.atomic():
-        # the signed record, then the signature, are locked before the ledger's head (the
-        # order every service keeps); two withdrawals of one signature take turns
-        record = (
-            spec.model._default_manager.select_for_update().filter(pk=signature.record_id).first()
-        )
+        # the signed record (as when it was signed), then the signature, are locked before the
+        # ledger's head; two withdrawals of one signature take turns
+        record = signing.lock_record(spec, signature.record_id)
         signature = Signature.objects.select_for_update().get(pk=signature.pk)
         if SignatureWithdrawal.objects.filter(signature=signature).exists():
             raise Conflict(_("This signature is already withdrawn."))

@@ -12,6 +12,12 @@ the signature row exists: the place for what a signature sets in motion (a reque
 releasable, aliquots are issued). It is called explicitly by
 :func:`celltrace.audit.services.record_sign`, never through a signal, and anything it raises
 rolls the signature back.
+
+``lock(record)``, when given, locks the record for signing and withdrawing, together with the
+rows its hooks lock, in the order the app's other services take them (parent first: a test
+request before its result, a method before its version), and returns the locked record. It
+runs first in the transaction, before the ledger's head is taken. Without it the record's
+own row is locked.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ OnSigned = Callable[[User, Any, Signature], None]
 #: in line (e.g. a request whose review broke), or raises ``Conflict`` to refuse a withdrawal
 #: whose effect cannot be undone by withdrawing (a release that issued aliquots).
 OnWithdrawn = Callable[[User, Any, Signature], None]
+#: Locks the record (and what its hooks lock, parents first) and returns it, freshly read.
+Lock = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class SignableSpec:
     visible: Visible
     on_signed: OnSigned | None = None
     on_withdrawn: OnWithdrawn | None = None
+    lock: Lock | None = None
 
     @property
     def record_type(self) -> str:
@@ -67,9 +76,10 @@ def register(
     visible: Visible,
     on_signed: OnSigned | None = None,
     on_withdrawn: OnWithdrawn | None = None,
+    lock: Lock | None = None,
 ) -> None:
     spec = SignableSpec(
-        model, tuple(str(m) for m in meanings), can_sign, visible, on_signed, on_withdrawn
+        model, tuple(str(m) for m in meanings), can_sign, visible, on_signed, on_withdrawn, lock
     )
     _REGISTRY[spec.record_type] = spec
 
@@ -83,6 +93,17 @@ def spec_for(record_type: str) -> SignableSpec:
 
 def spec_of(record: Model) -> SignableSpec:
     return spec_for(record._meta.label_lower)
+
+
+def lock_record(spec: SignableSpec, pk: Any) -> Any:
+    """The record ``pk`` of ``spec``'s model, locked as :attr:`SignableSpec.lock` says (its own
+    row by default), read afresh; None if it does not exist."""
+    record = spec.model._default_manager.filter(pk=pk).first()
+    if record is None:
+        return None
+    if spec.lock is not None:
+        return spec.lock(record)
+    return spec.model._default_manager.select_for_update().get(pk=pk)
 
 
 def record_for(actor: User, record_type: str, record_id: str) -> Model:

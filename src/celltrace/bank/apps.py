@@ -26,6 +26,7 @@ class BankConfig(AppConfig):
             visible=selectors.distributions_visible,
             on_signed=services.distribution_released,
             on_withdrawn=services.distribution_release_withdrawn,
+            lock=services.distribution_lock,
         )
         from celltrace.bank import demo
         from celltrace.core import demo as core_demo

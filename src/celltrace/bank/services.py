@@ -1494,37 +1494,53 @@ def distribution_release_withdrawn(actor: User, distribution: Distribution, sign
         )
 
 
+def _lock_distribution(pk: int) -> tuple[Distribution, dict[int, Any], list[Aliquot]]:
+    """Lock the distribution, then the boxes its aliquots are in (pk order), then the aliquots
+    (pk order): the storage services' order of boxes before aliquots. Returns the distribution,
+    the aliquots' open placements by aliquot id, and the locked aliquots."""
+    from celltrace.storage.models import Box, Placement
+
+    dist = Distribution.objects.select_for_update().get(pk=pk)
+    ids = sorted(dist.items.values_list("aliquot_id", flat=True))
+    placements = {
+        p.aliquot_id: p
+        for p in Placement.objects.select_related("position__box__rack__unit").filter(
+            aliquot_id__in=ids, removed_at__isnull=True
+        )
+    }
+    box_ids = sorted({p.position.box_id for p in placements.values()})
+    list(Box.objects.select_for_update().filter(pk__in=box_ids).order_by("pk"))
+    locked = list(
+        Aliquot.objects.select_for_update()
+        .select_related("product__collection__donor")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    return dist, placements, locked
+
+
+def distribution_lock(distribution: Distribution) -> Distribution:
+    """Signing lock of a distribution (``signing.register(lock=…)``): the rows the release
+    hook changes, taken before the ledger's head as the storage services take them."""
+    return _lock_distribution(distribution.pk)[0]
+
+
 def distribution_released(actor: User, distribution: Distribution, signature: Any) -> None:
     """``on_signed`` hook: QA's release signature issues every aliquot of the distribution for
     its intended use and ends its storage placement, each a custody hand-over on the ledger
     (``ALIQUOT_DISPATCHED``), then marks the distribution released (``DISTRIBUTION_RELEASED``).
     Runs inside the signing transaction: anything refused here rolls the signature back.
     Locks: the distribution, then the boxes (pk order), then the aliquots (pk order)."""
-    from celltrace.storage.models import Box, Placement
+    from celltrace.storage.models import Placement
     from celltrace.storage.services import location_of
 
     with transaction.atomic():
-        dist = Distribution.objects.select_for_update().get(pk=distribution.pk)
+        dist, placements, locked = _lock_distribution(distribution.pk)
         if dist.status != DistributionStatus.DRAFT:
             raise Conflict(
                 _("Distribution %(d)s is %(status)s.")
                 % {"d": dist.number, "status": DistributionStatus(dist.status).label}
             )
-        ids = sorted(dist.items.values_list("aliquot_id", flat=True))
-        placements = {
-            p.aliquot_id: p
-            for p in Placement.objects.select_related("position__box__rack__unit").filter(
-                aliquot_id__in=ids, removed_at__isnull=True
-            )
-        }
-        box_ids = sorted({p.position.box_id for p in placements.values()})
-        list(Box.objects.select_for_update().filter(pk__in=box_ids).order_by("pk"))
-        locked = list(
-            Aliquot.objects.select_for_update()
-            .select_related("product__collection__donor")
-            .filter(pk__in=ids)
-            .order_by("pk")
-        )
         problems = distribution_problems(locked, dist.intended_use, distribution_id=dist.pk)
         if problems:
             raise Conflict(" ".join(problems), field="aliquots")
@@ -1585,7 +1601,7 @@ def distribution_released(actor: User, distribution: Distribution, signature: An
                 "status": DistributionStatus.RELEASED,
                 "released_at": now,
                 "signature_id": signature.pk,
-                "aliquot_ids": ids,
+                "aliquot_ids": [a.pk for a in locked],
                 "placements_ended": ended,
             },
         )

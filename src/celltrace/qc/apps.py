@@ -31,6 +31,7 @@ class QcConfig(AppConfig):
             visible=selectors.results_signable,
             on_signed=services.result_signed,
             on_withdrawn=services.result_signature_withdrawn,
+            lock=services.result_lock,
         )
         signing.register(
             TestRequest,
@@ -64,6 +65,7 @@ class QcConfig(AppConfig):
             visible=selectors.method_versions_signable,
             on_signed=services.method_version_approved,
             on_withdrawn=services.approval_withdrawn,
+            lock=services.method_version_lock,
         )
         signing.register(
             Specification,
@@ -72,6 +74,7 @@ class QcConfig(AppConfig):
             visible=selectors.specifications_signable,
             on_signed=services.specification_approved,
             on_withdrawn=services.approval_withdrawn,
+            lock=services.specification_lock,
         )
         register_history(TestPanel, selectors.panels_visible)
         register_occupant_check(services.refuse_position_with_sample)

@@ -1110,6 +1110,14 @@ def request_can_sign(actor: User, req: TestRequest, meaning: str) -> str | None:
     return release_refusal(req)
 
 
+def result_lock(result: Result) -> Result:
+    """Signing lock of a result: its request, then the result (the order of result entry,
+    correction and invalidation)."""
+    request_id = Test.objects.filter(pk=result.test_id).values_list("request_id", flat=True).get()
+    TestRequest.objects.select_for_update().get(pk=request_id)
+    return Result.objects.select_for_update().get(pk=result.pk)
+
+
 def result_signed(actor: User, result: Result, signature: Signature) -> None:
     """``on_signed`` hook of results: a performed/reviewed signature may complete the request."""
     request_sync_status(actor=actor, request=result.test.request)
@@ -1730,6 +1738,20 @@ def method_version_approved(actor: User, version: MethodVersion, signature: Any)
             actor, locked, previous, signature, QcCatalogueEvent.METHOD_VERSION_APPROVED
         )
         Method.objects.filter(pk=locked.method_id).update(name=locked.name)
+
+
+def method_version_lock(version: MethodVersion) -> MethodVersion:
+    """Signing lock of a method version: its method, then the version (the order of
+    proposing, approving and withdrawing versions)."""
+    Method.objects.select_for_update().get(pk=version.method_id)
+    return MethodVersion.objects.select_for_update().get(pk=version.pk)
+
+
+def specification_lock(spec: Specification) -> Specification:
+    """Signing lock of a specification version: every version of its code in pk order (the
+    order of approval)."""
+    versions = Specification.objects.select_for_update().filter(code=spec.code).order_by("pk")
+    return next(s for s in versions if s.pk == spec.pk)
 
 
 def approval_withdrawn(actor: User, record: MethodVersion | Specification, signature: Any) -> None:
