@@ -73,9 +73,23 @@ def test_a_sample_stored_after_the_check_stops_the_write(
     lab: Any, store: Any, tech: Any, client_a: Any, write_file: Any
 ) -> None:
     path = write_file(csv_bytes([row(i) for i in range(4)]))
-    _run, before, after = run_with_a_taker(
-        tech, client_a, path, lambda: stored_sample(lab, store["boxes"][0], "A2")
+    taken: list[Any] = []
+    run, before, after = run_with_a_taker(
+        tech,
+        client_a,
+        path,
+        lambda: taken.append(stored_sample(lab, store["boxes"][0], "A2")),
     )
+    # the row that collides is named, found again against the bank as it is now
+    assert run.errors[1:] == [
+        {
+            "row": 3,
+            "column": "position",
+            "value": "A2",
+            "rule": f"holds {taken[0].sample.number} in the bank",
+        }
+    ]
+    assert run.error_count == 2
     # only the sample's own storage rows changed (its placement); no aliquot was written
     assert after["bank.Aliquot"] == before["bank.Aliquot"] == 0
     assert after["storage.Placement"] == before["storage.Placement"]
@@ -93,11 +107,49 @@ def test_an_aliquot_placed_after_the_check_stops_the_write(
     [mine] = factories.aliquots(tech, client_a, 1, reference="D-OTHER")
     target = box.positions.get(label="A5")  # row 5 of the file
     path = write_file(csv_bytes([row(i) for i in range(12)]))
-    _run, before, after = run_with_a_taker(
+    run, before, after = run_with_a_taker(
         tech,
         client_a,
         path,
         lambda: storage.aliquot_place(actor=tech, aliquot=mine, box=box, position=target),
     )
+    assert run.errors[1:] == [
+        {"row": 6, "column": "position", "value": "A5", "rule": "occupied in the bank"}
+    ]
     assert after["bank.Aliquot"] == before["bank.Aliquot"] == 1
     assert after["storage.Placement"] == before["storage.Placement"] + 1  # ours, not the file's
+
+
+def test_a_din_registered_after_the_check_names_its_rows(
+    store: Any, tech: Any, client_a: Any, write_file: Any, run_import: Any
+) -> None:
+    """Another import registers the file's DIN between the check and the write: the unique
+    index refuses the write, and the rows are named against the bank as it is now."""
+    path = write_file(csv_bytes([row(i) for i in range(4)]))
+    other = write_file(csv_bytes([row(0, position="I9")]), name="other.csv")
+
+    def take() -> Any:
+        done = run_import(other)
+        assert done.status == ImportStatus.WRITTEN, done.errors
+        return done
+
+    run, before, after = run_with_a_taker(tech, client_a, path, take)
+    din = row(0)["din"][:13]
+    assert run.errors[1:] == [
+        {
+            "row": 2,
+            "column": "product_code",
+            "value": f"{din} S1234VA0",
+            "rule": "this aliquot (DIN, product code and division) is already in the bank",
+        },
+        *(
+            {
+                "row": n,
+                "column": "din",
+                "value": din,
+                "rule": "this DIN is already assigned to a collection",
+            }
+            for n in (3, 4, 5)
+        ),
+    ]
+    assert after["bank.Aliquot"] == before["bank.Aliquot"] + 1  # the other file's only

@@ -483,13 +483,16 @@ class Checker:
         for box in boxes.values():
             box.cells = array("q", bytes(8 * box.rows * box.cols))
             box.used = array("q", bytes(8 * box.rows * box.cols))
-        pos, plc, bx = Position._meta.db_table, Placement._meta.db_table, Box._meta.db_table
+        pos, plc = Position._meta.db_table, Placement._meta.db_table
+        # the boxes the rack held when the check began (``_boxes``): a box moved meanwhile
+        # keeps the path the file was checked against
+        marks = ", ".join(["%s"] * len(boxes))
         with connection.cursor() as c:
             c.execute(
                 f"SELECT p.box_id, p.id, p.row, p.col, pl.id FROM {pos} p "  # noqa: S608
-                f"JOIN {bx} b ON b.id = p.box_id LEFT JOIN {plc} pl "
-                "ON pl.position_id = p.id AND pl.removed_at IS NULL WHERE b.rack_id = %s",
-                [rack_id],
+                f"LEFT JOIN {plc} pl ON pl.position_id = p.id AND pl.removed_at IS NULL "
+                f"WHERE p.box_id IN ({marks})",
+                list(boxes),
             )
             for box_id, pk, row, col, taken in c.fetchall():
                 info = boxes.get(box_id)
@@ -1516,6 +1519,8 @@ def rows_on_held_positions(
         held.update(other_occupants(boxes[i : i + 500]))
     ids = list(held)
     found: list[tuple[int, int]] = []
+    if ids:
+        db.execute("CREATE INDEX IF NOT EXISTS rows_position ON rows (position_id)")
     for i in range(0, len(ids), 500):
         part = ids[i : i + 500]
         marks = ",".join("?" * len(part))
@@ -1537,3 +1542,34 @@ def staged_boxes(db: sqlite3.Connection) -> list[int]:
             "SELECT DISTINCT box_id FROM rows WHERE box_id IS NOT NULL ORDER BY box_id"
         )
     ]
+
+
+def taken_since_check(checked: Checked) -> Problems:
+    """After the write was refused because something of the file was taken since the check
+    (a DIN, an aliquot identity, a position holding an aliquot or a QC sample): the rows
+    concerned, found again against the bank as it is now (row, column, value, rule)."""
+    checker = checked.checker
+    assert checker is not None
+    problems = checker.problems = Problems()
+    checker.bank_checks()
+    db = checker.db
+    db.execute("CREATE INDEX IF NOT EXISTS rows_position ON rows (position_id)")
+    cursor = db.execute(
+        "SELECT DISTINCT position_id FROM rows WHERE position_id IS NOT NULL ORDER BY 1"
+    )
+    while chunk := cursor.fetchmany(500):
+        taken = dict(
+            Placement.objects.filter(
+                position_id__in=[p for (p,) in chunk], removed_at__isnull=True
+            ).values_list("position_id", "position__label")
+        )
+        if not taken:
+            continue
+        marks = ",".join("?" * len(taken))
+        for rowno, position_id in db.execute(
+            f"SELECT rowno, position_id FROM rows WHERE position_id IN ({marks})",  # noqa: S608
+            list(taken),
+        ).fetchall():
+            problems.add(rowno, "position", taken[position_id], _("occupied in the bank"))
+    problems.items.sort(key=lambda p: (p.row or 0, p.column))
+    return problems

@@ -179,23 +179,26 @@ def import_run_execute(
         try:
             _write(run, actor, checked, report)
         except IntegrityError:
+            # rolled back; say which rows collide with what the bank holds now
+            rows = inventory.taken_since_check(checked)
+            if rows:
+                rule = _(
+                    "A position, DIN or aliquot of the file was taken by someone else while "
+                    "it was being checked; nothing was written. Correct the rows below and "
+                    "submit it again."
+                )
+            else:
+                rule = _(
+                    "A position, DIN or aliquot of the file was taken by someone else while "
+                    "it was being checked; nothing was written. Submit it again."
+                )
+            first = inventory.Problem(None, "", "", rule)
             _mark(
                 run,
                 status=ImportStatus.FAILED,
                 finished_at=_now(),
-                error_count=1,
-                errors=[
-                    inventory.Problem(
-                        None,
-                        "",
-                        "",
-                        _(
-                            "A position, DIN or aliquot of the file was taken by someone "
-                            "else while it was being checked; nothing was written. Submit "
-                            "it again."
-                        ),
-                    ).as_dict()
-                ],
+                error_count=1 + rows.count,
+                errors=[p.as_dict() for p in [first, *rows.items][: inventory.MAX_ERRORS]],
             )
         return run
     except BaseException:
