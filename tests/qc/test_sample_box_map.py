@@ -50,7 +50,7 @@ def test_box_map_shows_the_sample(lab: Lab, store: dict[str, Any], tech: Any) ->
     held = cells["B2"]
     assert held.aliquot is None
     assert held.other == Occupant(
-        kind="QC sample", label=sample.number, url=f"/qc/samples/{sample.pk}/"
+        code="qc_sample", kind="QC sample", label=sample.number, url=f"/qc/samples/{sample.pk}/"
     )
     assert cells["A1"].aliquot == aliquot and cells["A1"].other is None
     assert all(c.other is None for label, c in cells.items() if label != "B2")
@@ -72,7 +72,8 @@ def test_box_map_shows_the_sample(lab: Lab, store: dict[str, Any], tech: Any) ->
     api = ok(Api(tech).get(f"/storage/boxes/{box.pk}/map"))
     assert api["box"]["occupied"] == 2
     by_label = {c["position"]: c for c in api["cells"]}
-    assert by_label["B2"]["occupant"] == "QC sample"
+    assert by_label["B2"]["occupant"] == "qc_sample"
+    assert by_label["B2"]["occupant_name"] == "QC sample"
     assert by_label["B2"]["occupant_label"] == sample.number
     assert by_label["B2"]["aliquot_id"] is None
     assert by_label["A1"]["occupant"] is None and by_label["C3"]["occupant"] is None
@@ -88,7 +89,7 @@ def test_only_who_may_see_the_sample_gets_its_number(lab: Lab, store: dict[str, 
     [sample] = stored(lab, box, "A1")  # a sample of client A (Alice)
     position = pos(box, "A1").pk
     seen = storage.occupants_seen_by([box.pk], lab.bob)
-    assert seen == {position: Occupant(kind="QC sample")}
+    assert seen == {position: Occupant(code="qc_sample", kind="QC sample")}
     assert str(seen[position]) == "QC sample"
     own = storage.occupants_seen_by([box.pk], lab.alice)[position]
     assert own.label == sample.number and own.url == f"/qc/samples/{sample.pk}/"

@@ -2330,9 +2330,10 @@ def positions_with_samples(
     out: dict[int, Occupant] = {}
     for position_id, sample_id, visible in qs.values_list("position_id", "sample_id", "visible"):
         if not visible:
-            out[position_id] = Occupant(kind=kind)
+            out[position_id] = Occupant(code="qc_sample", kind=kind)
             continue
         out[position_id] = Occupant(
+            code="qc_sample",
             kind=kind,
             label=Sample(pk=sample_id).number,
             url="" if viewer is None else reverse("qc:sample", args=[sample_id]),

@@ -138,7 +138,8 @@ def box_map_get(request: HttpRequest, box_id: int) -> dict[str, Any]:
             "status": c.aliquot.status if c.aliquot else None,
             "din": c.aliquot.din if c.aliquot else None,
             "product_code": c.aliquot.product_code_text if c.aliquot else None,
-            "occupant": c.other.kind if c.other else None,
+            "occupant": c.other.code if c.other else None,
+            "occupant_name": c.other.kind if c.other else None,
             "occupant_label": (c.other.label or None) if c.other else None,
         }
         for _, row in grid.rows

@@ -75,7 +75,11 @@ class CellOut(Schema):
     din: str | None
     product_code: str | None
     occupant: str | None = Field(
-        None, description="What else holds the position (e.g. 'QC sample'); null if nothing"
+        None,
+        description="What else holds the position, as a stable code ('qc_sample'); null if nothing",
+    )
+    occupant_name: str | None = Field(
+        None, description="The occupant's kind in the caller's language (e.g. 'QC sample')"
     )
     occupant_label: str | None = Field(
         None, description="The item's number (e.g. QS-000123), if the caller may see it"

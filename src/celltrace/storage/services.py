@@ -323,10 +323,12 @@ def register_occupant_check(check: Callable[[Position], None]) -> None:
 class Occupant:
     """A position's non-aliquot item (e.g. a QC sample) as one viewer may see it.
 
-    ``kind`` always shows (translated, e.g. "QC sample"); ``label`` (the item's number) and
-    ``url`` (its page) are empty when the viewer may not see the item.
+    ``code`` (stable, e.g. ``qc_sample``, for the API) and ``kind`` (its translated name, e.g.
+    "QC sample") always show; ``label`` (the item's number) and ``url`` (its page) are empty
+    when the viewer may not see the item.
     """
 
+    code: str
     kind: str
     label: str = ""
     url: str = ""
