@@ -126,6 +126,15 @@ def test_naive_timestamp_and_extra_fields_are_refused(sensor: Sensor, tech: Any)
     assert counts() == before
 
 
+def test_an_empty_batch_is_refused(sensor: Sensor, tech: Any) -> None:
+    api = Api(tech)
+    before = counts()
+    r = api.post("/monitoring/readings", "[]")
+    assert r.status_code == 422
+    assert r.json()["detail"] == "Send at least one reading."
+    assert counts() == before
+
+
 def test_domain_rules_answer_422_with_every_row_field_and_rule(sensor: Sensor, tech: Any) -> None:
     api = Api(tech)
     data = rows([-190, -191, -192])

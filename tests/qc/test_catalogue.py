@@ -603,3 +603,27 @@ def test_specification_version_in_chromium(browser_page: Any, live_server: Any, 
     v2.refresh_from_db()
     assert v2.is_current
     assert v2.limits.get(method__code="viability").display == "≥ 80.0 %"
+
+
+def test_api_schema_choices_match_the_models() -> None:
+    """The API's enumerations of method and specification fields are the models' choices."""
+    from typing import get_args
+
+    from celltrace.qc import choices, schemas
+
+    assert set(get_args(schemas.ResultTypeIn)) == set(choices.ResultType.values)
+    assert set(get_args(schemas.LimitKindIn)) == set(choices.LimitKind.values)
+    assert set(get_args(schemas.RoundingModeIn)) == set(choices.RoundingMode.values)
+
+
+def test_api_refuses_codes_and_kinds_outside_the_schema(lab: Lab) -> None:
+    api = Api(lab.qa)
+    before = AuditEvent.objects.count()
+    for body, field in (
+        ({**VIABILITY, "code": "Bad Code", "reason": "r"}, "code"),
+        ({**VIABILITY, "code": "new", "result_type": "colour", "reason": "r"}, "result_type"),
+    ):
+        r = api.post("/qc/methods", body)
+        assert r.status_code == 422, r.content
+        assert r.json()["errors"][0]["loc"][-1] == field
+    assert AuditEvent.objects.count() == before

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 from pydantic import Field
 
@@ -60,15 +61,20 @@ def _rejected(request: HttpRequest, exc: services.ReadingsRejected) -> HttpRespo
     summary="Send a batch of temperature readings (all or nothing)",
 )
 def monitoring_readings_ingest(
-    request: HttpRequest, payload: list[ReadingIn]
+    request: HttpRequest,
+    payload: list[ReadingIn],
 ) -> Status[dict[str, Any]] | HttpResponse:
     """Rows are numbered by their index in the list (from 0) in error documents: each error's
     ``loc`` is ``["body", index, field]`` and its ``type`` the rule broken. Nothing is written
     when any row is refused."""
     actor = actor_of(request)
     selectors.require_operator(actor)
+    if not payload:
+        raise Invalid(_("Send at least one reading."), field="body")
     if len(payload) > MAX_BATCH:
-        raise Invalid(f"At most {MAX_BATCH} readings per request.", field="body")
+        raise Invalid(
+            _("At most %(n)s readings per request.") % {"n": f"{MAX_BATCH:,}"}, field="body"
+        )
     rows = [r.model_dump() for r in payload]
     try:
         result = services.readings_ingest(

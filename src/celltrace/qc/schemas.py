@@ -5,12 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from celltrace.api.schemas import StrictIn
+
+#: A method, specification or panel code, as ``qc.services`` accepts it (e.g. car-t-release).
+Code = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+ResultTypeIn = Literal["numeric", "qualitative", "text"]
+LimitKindIn = Literal["at_least", "at_most", "range", "qualitative", "report"]
+RoundingModeIn = Literal["usp", "astm_e29", "astm_e29_absolute", "ph_eur"]
 
 
 class MethodOut(Schema):
@@ -304,7 +310,7 @@ class MethodDetailOut(Schema):
 class MethodVersionIn(StrictIn):
     name: StrictStr = Field(min_length=1, max_length=200)
     reference: StrictStr = Field(min_length=1, max_length=300)
-    result_type: StrictStr = Field(max_length=20, description="numeric, qualitative or text")
+    result_type: ResultTypeIn
     unit: StrictStr = Field(default="", max_length=40)
     reported_decimals: StrictInt | None = None
     lod: StrictStr = Field(default="", max_length=40)
@@ -315,14 +321,12 @@ class MethodVersionIn(StrictIn):
 
 
 class MethodCreateIn(MethodVersionIn):
-    code: StrictStr = Field(min_length=1, max_length=40)
+    code: Code
 
 
 class LimitIn(StrictIn):
-    method_code: StrictStr = Field(min_length=1, max_length=40)
-    kind: StrictStr = Field(
-        max_length=20, description="at_least, at_most, range, qualitative, report"
-    )
+    method_code: Code
+    kind: LimitKindIn
     lower: StrictStr = Field(default="", max_length=40, description='As written, e.g. "70.0".')
     lower_inclusive: StrictBool = True
     upper: StrictStr = Field(default="", max_length=40)
@@ -334,13 +338,11 @@ class LimitIn(StrictIn):
 
 
 class SpecificationIn(StrictIn):
-    code: StrictStr = Field(
-        min_length=1, max_length=40, description="An existing code proposes its next version."
-    )
+    code: Code = Field(description="An existing code proposes its next version.")
     title: StrictStr = Field(min_length=1, max_length=200)
     product_type: StrictStr = Field(min_length=1, max_length=100)
     client_id: StrictInt | None = None
-    rounding_mode: StrictStr = Field(default="usp", max_length=20)
+    rounding_mode: RoundingModeIn = "usp"
     limits: list[LimitIn] = Field(min_length=1, max_length=100)
     reason: StrictStr = Field(min_length=1, max_length=2000)
 
@@ -384,10 +386,10 @@ class SpecificationOut(Schema):
 
 
 class PanelIn(StrictIn):
-    code: StrictStr = Field(min_length=1, max_length=40)
+    code: Code
     name: StrictStr = Field(min_length=1, max_length=200)
     description: StrictStr = Field(default="", max_length=4000)
-    method_codes: list[StrictStr] = Field(min_length=1, max_length=50)
+    method_codes: list[Code] = Field(min_length=1, max_length=50)
     product_type: StrictStr = Field(default="", max_length=100)
     client_id: StrictInt | None = None
     is_active: StrictBool = True
@@ -396,7 +398,7 @@ class PanelIn(StrictIn):
 class PanelUpdateIn(StrictIn):
     name: StrictStr = Field(min_length=1, max_length=200)
     description: StrictStr = Field(default="", max_length=4000)
-    method_codes: list[StrictStr] = Field(min_length=1, max_length=50)
+    method_codes: list[Code] = Field(min_length=1, max_length=50)
     product_type: StrictStr = Field(default="", max_length=100)
     client_id: StrictInt | None = None
     is_active: StrictBool = True
