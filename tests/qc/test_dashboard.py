@@ -474,3 +474,22 @@ def test_workload_legend_uses_the_bar_colours() -> None:
     fills = set(re.findall(r"fill: ?(#[0-9a-f]{6})", svg))
     assert {charts.GREEN.lower(), charts.VERMILION.lower()} <= fills
     assert "#1f77b4" not in fills
+
+
+def test_all_zero_figures_draw_axes_from_zero() -> None:
+    """Turnarounds of 0 days (certificate on the day of receipt) or a 0 % rate: the value axes
+    start at 0, with no negative ticks."""
+    import re
+
+    from celltrace.qc import charts
+    from celltrace.qc.dashboard import MonthPoint, OosGroup, TatGroup
+
+    svgs = [
+        charts.tat_bars([TatGroup("a", "Aurora", 2, 0.0, 0.0)], "Turnaround"),
+        charts.oos_bars([OosGroup("v", "viability", 4, 0)], "OOS"),
+        charts.month_line([MonthPoint("2026-12", 2, 0.0)], "By month", "days", "line-median"),
+    ]
+    for svg in svgs:
+        ticks = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+        assert "0" in [t.strip() for t in ticks] or "0.0" in [t.strip() for t in ticks], ticks
+        assert not any(t.strip().startswith(("−", "-")) for t in ticks), ticks

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 from django.utils.translation import gettext as _
@@ -61,6 +62,34 @@ def _short(label: str, n: int = 28) -> str:
     return label if len(label) <= n else label[: n - 1] + "…"
 
 
+def _hbars(fig: Figure, ax: Any, labels: Sequence[str], xlabel: str, title: str) -> str:
+    """The frame shared by the horizontal-bar charts: one labelled row per group, top to
+    bottom, the value axis from 0 (at least 0 to 1, so that all-zero figures do not draw a
+    negative axis), a vertical grid."""
+    ax.set_yticks(list(range(len(labels))))
+    ax.set_yticklabels(labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(1.0, ax.get_xlim()[1]))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left")
+    ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
+    fig.subplots_adjust(
+        left=0.34, right=0.97, top=0.85, bottom=max(0.12, 0.5 / fig.get_figheight())
+    )
+    return _svg(fig)
+
+
+def _legend(ax: Any, handles: list[Any]) -> None:
+    ax.legend(
+        handles=handles,
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncol=2,
+        frameon=False,
+        fontsize=8,
+    )
+
+
 def tat_bars(groups: Sequence[TatGroup], title: str) -> str:
     """Horizontal bars of the median turnaround per group, the p90 as a diamond."""
     with rc_context():
@@ -69,25 +98,16 @@ def tat_bars(groups: Sequence[TatGroup], title: str) -> str:
         if not groups:
             _empty(ax, title)
             return _svg(fig)
-        ys = list(range(len(groups)))
         for i, g in enumerate(groups):
             ax.barh(i, g.median_days or 0.0, color=BLUE, height=0.6, gid=f"bar-{i}")
             if g.p90_days is not None:
                 (marker,) = ax.plot([g.p90_days], [i], "D", color=VERMILION, markersize=5)
                 marker.set_gid(f"p90-{i}")
-        ax.set_yticks(ys)
-        ax.set_yticklabels([f"{_short(g.label)} (n={g.count})" for g in groups])
-        ax.invert_yaxis()
-        ax.set_xlabel(_("days from receipt"))
-        ax.set_title(title, loc="left")
-        ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
-        ax.plot([], [], "s", color=BLUE, label=_("median"))
-        ax.plot([], [], "D", color=VERMILION, label="p90")
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False, fontsize=8)
-        fig.subplots_adjust(
-            left=0.34, right=0.97, top=0.85, bottom=max(0.12, 0.5 / fig.get_figheight())
-        )
-        return _svg(fig)
+        (median,) = ax.plot([], [], "s", color=BLUE, label=_("median"))
+        (p90,) = ax.plot([], [], "D", color=VERMILION, label="p90")
+        _legend(ax, [median, p90])
+        labels = [f"{_short(g.label)} (n={g.count})" for g in groups]
+        return _hbars(fig, ax, labels, _("days from receipt"), title)
 
 
 def oos_bars(groups: Sequence[OosGroup], title: str) -> str:
@@ -100,16 +120,8 @@ def oos_bars(groups: Sequence[OosGroup], title: str) -> str:
             return _svg(fig)
         for i, g in enumerate(groups):
             ax.barh(i, g.rate_percent or 0.0, color=ORANGE, height=0.6, gid=f"bar-{i}")
-        ax.set_yticks(list(range(len(groups))))
-        ax.set_yticklabels([f"{_short(g.label)} ({g.oos}/{g.results})" for g in groups])
-        ax.invert_yaxis()
-        ax.set_xlabel(_("OOS investigations per 100 results"))
-        ax.set_title(title, loc="left")
-        ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
-        fig.subplots_adjust(
-            left=0.34, right=0.97, top=0.85, bottom=max(0.12, 0.5 / fig.get_figheight())
-        )
-        return _svg(fig)
+        labels = [f"{_short(g.label)} ({g.oos}/{g.results})" for g in groups]
+        return _hbars(fig, ax, labels, _("OOS investigations per 100 results"), title)
 
 
 def workload_bars(rows: Sequence[WorkloadRow], title: str) -> str:
@@ -123,28 +135,12 @@ def workload_bars(rows: Sequence[WorkloadRow], title: str) -> str:
         for i, r in enumerate(rows):
             ax.barh(i, r.open - r.overdue, color=GREEN, height=0.6, gid=f"bar-{i}")
             ax.barh(i, r.overdue, left=r.open - r.overdue, color=VERMILION, height=0.6)
-        ax.set_yticks(list(range(len(rows))))
-        ax.set_yticklabels([_short(r.label) for r in rows])
-        ax.invert_yaxis()
-        ax.set_xlabel(_("open tests"))
-        ax.set_title(title, loc="left")
         # explicit patches: an empty bar container gives its legend entry the default colour
-        ax.legend(
-            handles=[
-                Patch(color=GREEN, label=_("on time")),
-                Patch(color=VERMILION, label=_("overdue")),
-            ],
-            loc="lower right",
-            bbox_to_anchor=(1.0, 1.0),
-            ncol=2,
-            frameon=False,
-            fontsize=8,
+        _legend(
+            ax,
+            [Patch(color=GREEN, label=_("on time")), Patch(color=VERMILION, label=_("overdue"))],
         )
-        ax.grid(True, axis="x", linewidth=0.3, alpha=0.5)
-        fig.subplots_adjust(
-            left=0.34, right=0.97, top=0.85, bottom=max(0.12, 0.5 / fig.get_figheight())
-        )
-        return _svg(fig)
+        return _hbars(fig, ax, [_short(r.label) for r in rows], _("open tests"), title)
 
 
 def month_line(points: Sequence[MonthPoint], title: str, ylabel: str, gid: str) -> str:
@@ -163,7 +159,7 @@ def month_line(points: Sequence[MonthPoint], title: str, ylabel: str, gid: str) 
         ax.set_xticks(xs[::step])
         ax.set_xticklabels([p.month for p in points][::step], rotation=0, fontsize=7.5)
         ax.set_xlim(-0.5, len(points) - 0.5)
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, max(1.0, ax.get_ylim()[1]))
         ax.set_ylabel(ylabel)
         ax.set_title(title, loc="left")
         ax.grid(True, linewidth=0.3, alpha=0.5)
