@@ -12,7 +12,7 @@ def locked_tables(queries: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     for q in queries:
         sql = q["sql"]
-        if sql.startswith("SELECT") and sql.rstrip().endswith("FOR UPDATE"):
+        if sql.startswith("SELECT") and re.search(r'FOR UPDATE( OF "\w+")?\s*$', sql):
             table = re.search(r'FROM "?(\w+)"?', sql)
             assert table is not None, sql
             if not out or out[-1] != table.group(1):

@@ -231,6 +231,25 @@ def test_a_release_locks_what_it_issues_before_the_ledger(
         sign_release(qa_user, dist)
     order = locked_tables(ctx.captured_queries)
     assert order[:4] == ["bank_distribution", "storage_box", "bank_aliquot", "audit_head"], order
+    # after the head, the hook locks no box the signing did not hold already
+    box_locks = [
+        (i, q["sql"])
+        for i, q in enumerate(ctx.captured_queries)
+        if "FOR UPDATE" in q["sql"] and 'FROM "storage_box"' in q["sql"]
+    ]
+    head = next(i for i, q in enumerate(ctx.captured_queries) if "audit_head" in q["sql"])
+    held = {sql for i, sql in box_locks if i < head}
+    assert held and {sql for i, sql in box_locks if i > head} <= held
+    # joined rows (product, collection, donor) are not locked with the aliquots
+    aliquot_locks = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].rstrip().endswith(("FOR UPDATE", 'FOR UPDATE OF "bank_aliquot"'))
+        and 'FROM "bank_aliquot"' in q["sql"]
+    ]
+    assert aliquot_locks and all(
+        sql.rstrip().endswith('FOR UPDATE OF "bank_aliquot"') for sql in aliquot_locks
+    ), aliquot_locks
 
 
 def test_a_release_that_issued_the_aliquots_cannot_be_withdrawn(

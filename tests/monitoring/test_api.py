@@ -131,7 +131,8 @@ def test_an_empty_batch_is_refused(sensor: Sensor, tech: Any) -> None:
     before = counts()
     r = api.post("/monitoring/readings", "[]")
     assert r.status_code == 422
-    assert r.json()["detail"] == "Send at least one reading."
+    errors = r.json()["errors"]
+    assert [(e["loc"], e["type"]) for e in errors] == [(["body", 0, "readings"], "empty")]
     assert counts() == before
 
 

@@ -44,3 +44,19 @@ def test_a_method_version_is_approved_under_its_method_then_its_own_lock(
         sign(qa2, pending, "approved")
     order = locked_tables(ctx.captured_queries)
     assert order[:3] == ["qc_method", "qc_methodversion", "audit_head"], order
+
+
+def test_result_entry_locks_the_test_without_its_method_version(lab: Lab) -> None:
+    """Approving a method version supersedes the effective one under the method's lock; result
+    entry must not lock that version row through its join, or the two deadlock."""
+    test = lab_test(in_testing(lab), "viability")
+    with CaptureQueriesContext(connection) as ctx:
+        services.result_enter(actor=lab.analyst, test=test, value="85.2")
+    test_locks = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if 'FROM "qc_test"' in q["sql"] and "FOR UPDATE" in q["sql"]
+    ]
+    assert test_locks and all(
+        sql.rstrip().endswith('FOR UPDATE OF "qc_test"') for sql in test_locks
+    ), test_locks

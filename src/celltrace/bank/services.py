@@ -534,7 +534,11 @@ def aliquot_create(
     if parent is not None and parent.product_id != product.pk:
         raise Invalid(_("A child aliquot belongs to its parent's product."), field="parent")
     with transaction.atomic():
-        locked = Product.objects.select_for_update().select_related("collection").get(pk=product.pk)
+        locked = (
+            Product.objects.select_for_update(of=("self",))
+            .select_related("collection")
+            .get(pk=product.pk)
+        )
         if parent is not None:
             _refuse_overdrawn_parent(parent, volume_ul)
         division = _next_division(locked, parent)
@@ -619,7 +623,7 @@ def aliquot_set_status(
             else None
         )
         locked = (
-            Aliquot.objects.select_for_update()
+            Aliquot.objects.select_for_update(of=("self",))
             .select_related("product__collection__donor")
             .get(pk=aliquot.pk)
         )
@@ -1353,7 +1357,7 @@ def distribution_create(
         raise Invalid(_("Scan at least one aliquot."), field="aliquots")
     with transaction.atomic():
         locked = list(
-            Aliquot.objects.select_for_update()
+            Aliquot.objects.select_for_update(of=("self",))
             .select_related("product__collection__donor", "organisation")
             .filter(pk__in=ids)
             .order_by("pk")
@@ -1497,26 +1501,35 @@ def distribution_release_withdrawn(actor: User, distribution: Distribution, sign
 def _lock_distribution(pk: int) -> tuple[Distribution, dict[int, Any], list[Aliquot]]:
     """Lock the distribution, then the boxes its aliquots are in (pk order), then the aliquots
     (pk order): the storage services' order of boxes before aliquots. Returns the distribution,
-    the aliquots' open placements by aliquot id, and the locked aliquots."""
+    the aliquots' open placements by aliquot id, and the locked aliquots. An aliquot moved to
+    another box between reading its place and locking it is refused (its new box would be
+    locked out of order)."""
     from celltrace.storage.models import Box, Placement
 
     dist = Distribution.objects.select_for_update().get(pk=pk)
     ids = sorted(dist.items.values_list("aliquot_id", flat=True))
-    placements = {
-        p.aliquot_id: p
-        for p in Placement.objects.select_related("position__box__rack__unit").filter(
-            aliquot_id__in=ids, removed_at__isnull=True
-        )
-    }
-    box_ids = sorted({p.position.box_id for p in placements.values()})
+
+    def placements() -> dict[int, Any]:
+        return {
+            p.aliquot_id: p
+            for p in Placement.objects.select_related("position__box__rack__unit").filter(
+                aliquot_id__in=ids, removed_at__isnull=True
+            )
+        }
+
+    before = placements()
+    box_ids = sorted({p.position.box_id for p in before.values()})
     list(Box.objects.select_for_update().filter(pk__in=box_ids).order_by("pk"))
     locked = list(
-        Aliquot.objects.select_for_update()
+        Aliquot.objects.select_for_update(of=("self",))
         .select_related("product__collection__donor")
         .filter(pk__in=ids)
         .order_by("pk")
     )
-    return dist, placements, locked
+    now = placements()
+    if {a: p.pk for a, p in now.items()} != {a: p.pk for a, p in before.items()}:
+        raise Conflict(_("An aliquot was moved meanwhile; reload and try again."))
+    return dist, now, locked
 
 
 def distribution_lock(distribution: Distribution) -> Distribution:

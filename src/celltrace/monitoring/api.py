@@ -69,8 +69,6 @@ def monitoring_readings_ingest(
     when any row is refused."""
     actor = actor_of(request)
     selectors.require_operator(actor)
-    if not payload:
-        raise Invalid(_("Send at least one reading."), field="body")
     if len(payload) > MAX_BATCH:
         raise Invalid(
             _("At most %(n)s readings per request.") % {"n": f"{MAX_BATCH:,}"}, field="body"

@@ -641,7 +641,11 @@ def alarm_comment_set(*, actor: User, alarm: Alarm, comment: str) -> Alarm:
     if not comment:
         raise Invalid(_("Write a comment."), field="comment")
     with transaction.atomic():
-        locked = Alarm.objects.select_for_update().select_related("excursion").get(pk=alarm.pk)
+        locked = (
+            Alarm.objects.select_for_update(of=("self",))
+            .select_related("excursion")
+            .get(pk=alarm.pk)
+        )
         if alarm_is_acknowledged(locked):
             raise Conflict(
                 _("The alarm is already acknowledged; its comment cannot change."), field="comment"

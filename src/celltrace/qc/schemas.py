@@ -5,18 +5,29 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from ninja import Schema
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from celltrace.api.schemas import StrictIn
 
-#: A method, specification or panel code, as ``qc.services`` accepts it (e.g. car-t-release).
-Code = Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
-ResultTypeIn = Literal["numeric", "qualitative", "text"]
-LimitKindIn = Literal["at_least", "at_most", "range", "qualitative", "report"]
-RoundingModeIn = Literal["usp", "astm_e29", "astm_e29_absolute", "ph_eur"]
+# The values below are documented in the schema (pattern, enum) and checked by the services,
+# which refuse others with a translated message naming the field as the documentation says
+# (``code``, ``limits.<method>.kind``), rather than by pydantic here.
+
+#: The pattern of a method, specification or panel code (e.g. car-t-release).
+CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+Code = Annotated[
+    StrictStr, Field(min_length=1, max_length=40, json_schema_extra={"pattern": CODE_PATTERN})
+]
+RESULT_TYPES = ("numeric", "qualitative", "text")
+LIMIT_KINDS = ("at_least", "at_most", "range", "qualitative", "report")
+ROUNDING_MODES = ("usp", "astm_e29", "astm_e29_absolute", "ph_eur")
+
+
+def _one_of(values: tuple[str, ...]) -> Any:
+    return Field(max_length=20, json_schema_extra={"enum": list(values)})
 
 
 class MethodOut(Schema):
@@ -310,7 +321,7 @@ class MethodDetailOut(Schema):
 class MethodVersionIn(StrictIn):
     name: StrictStr = Field(min_length=1, max_length=200)
     reference: StrictStr = Field(min_length=1, max_length=300)
-    result_type: ResultTypeIn
+    result_type: StrictStr = _one_of(RESULT_TYPES)
     unit: StrictStr = Field(default="", max_length=40)
     reported_decimals: StrictInt | None = None
     lod: StrictStr = Field(default="", max_length=40)
@@ -326,7 +337,7 @@ class MethodCreateIn(MethodVersionIn):
 
 class LimitIn(StrictIn):
     method_code: Code
-    kind: LimitKindIn
+    kind: StrictStr = _one_of(LIMIT_KINDS)
     lower: StrictStr = Field(default="", max_length=40, description='As written, e.g. "70.0".')
     lower_inclusive: StrictBool = True
     upper: StrictStr = Field(default="", max_length=40)
@@ -342,7 +353,9 @@ class SpecificationIn(StrictIn):
     title: StrictStr = Field(min_length=1, max_length=200)
     product_type: StrictStr = Field(min_length=1, max_length=100)
     client_id: StrictInt | None = None
-    rounding_mode: RoundingModeIn = "usp"
+    rounding_mode: StrictStr = Field(
+        default="usp", max_length=20, json_schema_extra={"enum": list(ROUNDING_MODES)}
+    )
     limits: list[LimitIn] = Field(min_length=1, max_length=100)
     reason: StrictStr = Field(min_length=1, max_length=2000)
 

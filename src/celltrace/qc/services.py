@@ -868,7 +868,11 @@ def result_enter(
     _require_lab(actor, (Role.QC_ANALYST,), _("Only QC analysts enter results."))
     with transaction.atomic():
         req = _lock_request(test.request)
-        locked = Test.objects.select_for_update().select_related("method_version").get(pk=test.pk)
+        locked = (
+            Test.objects.select_for_update(of=("self",))
+            .select_related("method_version")
+            .get(pk=test.pk)
+        )
         if req.status != RequestStatus.IN_TESTING:
             raise Conflict(
                 _("Results are entered while the request is in testing; it is %(s)s.")
@@ -1741,10 +1745,12 @@ def method_version_approved(actor: User, version: MethodVersion, signature: Any)
 
 
 def method_version_lock(version: MethodVersion) -> MethodVersion:
-    """Signing lock of a method version: its method, then the version (the order of
-    proposing, approving and withdrawing versions)."""
+    """Signing lock of a method version: its method, then every version of it in pk order
+    (approval supersedes the effective one): the order of proposing, approving and
+    withdrawing versions."""
     Method.objects.select_for_update().get(pk=version.method_id)
-    return MethodVersion.objects.select_for_update().get(pk=version.pk)
+    versions = MethodVersion.objects.select_for_update().filter(method_id=version.method_id)
+    return next(v for v in versions.order_by("pk") if v.pk == version.pk)
 
 
 def specification_lock(spec: Specification) -> Specification:
@@ -2360,7 +2366,7 @@ def sample_store(
     with transaction.atomic():
         Box.objects.select_for_update().get(pk=position.box_id)
         pos = (
-            Position.objects.select_for_update()
+            Position.objects.select_for_update(of=("self",))
             .select_related("box__rack__unit")
             .get(pk=position.pk)
         )

@@ -97,7 +97,9 @@ def _sterility_test(actor: User, test: Test) -> tuple[TestRequest, Test]:
     """Lock the request and the test; refuse when readings can no longer be recorded."""
     req = services._lock_request(test.request)
     locked = (
-        Test.objects.select_for_update().select_related("method_version__method").get(pk=test.pk)
+        Test.objects.select_for_update(of=("self",))
+        .select_related("method_version__method")
+        .get(pk=test.pk)
     )
     if locked.method_version.method.code not in STERILITY_METHODS:
         raise Invalid(_("Only sterility tests are read from incubated media."))
