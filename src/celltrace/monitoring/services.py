@@ -563,7 +563,7 @@ def sensors_check_silent(
     opened: list[Excursion] = []
     with transaction.atomic():
         sensors = list(
-            Sensor.objects.select_for_update()
+            Sensor.objects.select_for_update(of=("self",))
             .filter(is_active=True)
             .exclude(
                 pk__in=Excursion.objects.filter(
