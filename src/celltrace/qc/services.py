@@ -1202,6 +1202,12 @@ def oos_complete_phase1(
         locked = OosInvestigation.objects.select_for_update().get(pk=oos.pk)
         if locked.phase != OosPhase.PHASE_1:
             raise Conflict(_("Phase I of this investigation is complete."))
+        # the result too, before the ledger's head (request, investigation, result, head)
+        result = (
+            Result.objects.select_for_update().get(pk=locked.result_id)
+            if assignable_cause
+            else None
+        )
         now = _now()
         locked.phase1_summary = summary
         locked.assignable_cause = assignable_cause
@@ -1234,12 +1240,10 @@ def oos_complete_phase1(
             },
             reason=summary,
         )
-        if assignable_cause:
-            result = Result.objects.select_for_update().get(pk=locked.result_id)
-            if result.status == ResultStatus.VALID:
-                _invalidate(actor, result, summary)
-                if req.status == RequestStatus.REVIEWED:
-                    _transition(actor, req, RequestStatus.IN_TESTING, summary)
+        if result is not None and result.status == ResultStatus.VALID:
+            _invalidate(actor, result, summary)
+            if req.status == RequestStatus.REVIEWED:
+                _transition(actor, req, RequestStatus.IN_TESTING, summary)
     return locked
 
 
@@ -1263,6 +1267,12 @@ def oos_close(
         locked = OosInvestigation.objects.select_for_update().get(pk=oos.pk)
         if locked.phase != OosPhase.PHASE_2:
             raise Conflict(_("Only an investigation in phase II is closed this way."))
+        # the result too, before the ledger's head (request, investigation, result, head)
+        result = (
+            Result.objects.select_for_update().get(pk=locked.result_id)
+            if invalidate_result
+            else None
+        )
         now = _now()
         locked.phase = OosPhase.CLOSED
         locked.phase2_summary = summary
@@ -1299,12 +1309,10 @@ def oos_close(
             },
             reason=conclusion,
         )
-        if invalidate_result:
-            result = Result.objects.select_for_update().get(pk=locked.result_id)
-            if result.status == ResultStatus.VALID:
-                _invalidate(actor, result, conclusion)
-                if req.status == RequestStatus.REVIEWED:
-                    _transition(actor, req, RequestStatus.IN_TESTING, conclusion)
+        if result is not None and result.status == ResultStatus.VALID:
+            _invalidate(actor, result, conclusion)
+            if req.status == RequestStatus.REVIEWED:
+                _transition(actor, req, RequestStatus.IN_TESTING, conclusion)
     return locked
 
 
