@@ -25,7 +25,9 @@ from tests.bank import factories
 from tests.imports.conftest import csv_bytes, din
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = 6000
+#: large enough that an import outlasts the kill delays (at most 0.3 s after the run starts)
+#: on a fast machine: with 6,000 rows CI's fourth kill came after the commit
+ROWS = 20_000
 KILLS = 4
 
 
