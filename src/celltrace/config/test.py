@@ -45,6 +45,10 @@ if os.environ.get("CELLTRACE_TEST_DATABASE", "sqlite") == "postgres":
             )
         )
     }
+    # CELLTRACE_TEST_DB_SUFFIX (set by .ci/run) gives one run's test databases their own names
+    # (test_celltrace_<suffix>_gw0 …), so that two runs on one server never share them
+    if suffix := os.environ.get("CELLTRACE_TEST_DB_SUFFIX", ""):
+        DATABASES["default"]["TEST"] = {"NAME": f"test_celltrace_{suffix}"}
 else:
     # A file, not :memory:, so that race tests can share it between processes.
     _db = sqlite_database(TEST_TMP / "db.sqlite3")
