@@ -1199,15 +1199,14 @@ def oos_complete_phase1(
     summary = _require_text(summary, "summary", _("Write the findings of phase I."))
     with transaction.atomic():
         req = _lock_request(oos.request)
+        # the result it may invalidate, then the investigation (which refers to the result),
+        # all before the ledger's head
+        result = (
+            Result.objects.select_for_update().get(pk=oos.result_id) if assignable_cause else None
+        )
         locked = OosInvestigation.objects.select_for_update().get(pk=oos.pk)
         if locked.phase != OosPhase.PHASE_1:
             raise Conflict(_("Phase I of this investigation is complete."))
-        # the result too, before the ledger's head (request, investigation, result, head)
-        result = (
-            Result.objects.select_for_update().get(pk=locked.result_id)
-            if assignable_cause
-            else None
-        )
         now = _now()
         locked.phase1_summary = summary
         locked.assignable_cause = assignable_cause
@@ -1264,15 +1263,14 @@ def oos_close(
     conclusion = _require_text(conclusion, "conclusion", _("Write the conclusion."))
     with transaction.atomic():
         req = _lock_request(oos.request)
+        # the result it may invalidate, then the investigation (which refers to the result),
+        # all before the ledger's head
+        result = (
+            Result.objects.select_for_update().get(pk=oos.result_id) if invalidate_result else None
+        )
         locked = OosInvestigation.objects.select_for_update().get(pk=oos.pk)
         if locked.phase != OosPhase.PHASE_2:
             raise Conflict(_("Only an investigation in phase II is closed this way."))
-        # the result too, before the ledger's head (request, investigation, result, head)
-        result = (
-            Result.objects.select_for_update().get(pk=locked.result_id)
-            if invalidate_result
-            else None
-        )
         now = _now()
         locked.phase = OosPhase.CLOSED
         locked.phase2_summary = summary
