@@ -98,12 +98,11 @@ def spec_of(record: Model) -> SignableSpec:
 def lock_record(spec: SignableSpec, pk: Any) -> Any:
     """The record ``pk`` of ``spec``'s model, locked as :attr:`SignableSpec.lock` says (its own
     row by default), read afresh; None if it does not exist."""
-    record = spec.model._default_manager.filter(pk=pk).first()
-    if record is None:
-        return None
-    if spec.lock is not None:
-        return spec.lock(record)
-    return spec.model._default_manager.select_for_update().get(pk=pk)
+    manager = spec.model._default_manager
+    if spec.lock is None:
+        return manager.select_for_update().filter(pk=pk).first()
+    record = manager.filter(pk=pk).first()
+    return None if record is None else spec.lock(record)
 
 
 def record_for(actor: User, record_type: str, record_id: str) -> Model:
