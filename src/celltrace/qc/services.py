@@ -1239,11 +1239,18 @@ def oos_complete_phase1(
             },
             reason=summary,
         )
-        if result is not None and result.status == ResultStatus.VALID:
-            _invalidate(actor, result, summary)
-            if req.status == RequestStatus.REVIEWED:
-                _transition(actor, req, RequestStatus.IN_TESTING, summary)
+        if result is not None:
+            _invalidate_for_oos(actor, req, result, summary)
     return locked
+
+
+def _invalidate_for_oos(actor: User, req: TestRequest, result: Result, reason: str) -> None:
+    """An investigation found a laboratory cause: the result (locked) is invalidated if still
+    valid, and a reviewed request goes back into testing for the retest."""
+    if result.status == ResultStatus.VALID:
+        _invalidate(actor, result, reason)
+        if req.status == RequestStatus.REVIEWED:
+            _transition(actor, req, RequestStatus.IN_TESTING, reason)
 
 
 def oos_close(
@@ -1307,10 +1314,8 @@ def oos_close(
             },
             reason=conclusion,
         )
-        if result is not None and result.status == ResultStatus.VALID:
-            _invalidate(actor, result, conclusion)
-            if req.status == RequestStatus.REVIEWED:
-                _transition(actor, req, RequestStatus.IN_TESTING, conclusion)
+        if result is not None:
+            _invalidate_for_oos(actor, req, result, conclusion)
     return locked
 
 
@@ -1739,8 +1744,7 @@ def method_version_approved(actor: User, version: MethodVersion, signature: Any)
     """``on_signed`` hook: QA's approval makes the version effective (in the signing
     transaction); the previous effective version is superseded."""
     with transaction.atomic():
-        Method.objects.select_for_update().get(pk=version.method_id)
-        locked = MethodVersion.objects.select_for_update().get(pk=version.pk)
+        locked = method_version_lock(version)
         if locked.status != VersionStatus.PENDING:
             raise Conflict(_("Only a version awaiting approval is approved."))
         previous = MethodVersion.objects.filter(method_id=locked.method_id, is_current=True).first()
@@ -2074,13 +2078,10 @@ def specification_approved(actor: User, spec: Specification, signature: Any) -> 
     """``on_signed`` hook: QA's approval makes the specification version effective; requests
     created from now on use it (existing requests keep theirs)."""
     with transaction.atomic():
-        versions = list(
-            Specification.objects.select_for_update().filter(code=spec.code).order_by("pk")
-        )
-        locked = next(s for s in versions if s.pk == spec.pk)
+        locked = specification_lock(spec)
         if locked.status != VersionStatus.PENDING:
             raise Conflict(_("Only a version awaiting approval is approved."))
-        previous = next((s for s in versions if s.is_current), None)
+        previous = Specification.objects.filter(code=locked.code, is_current=True).first()
         _make_effective(actor, locked, previous, signature, QcCatalogueEvent.SPECIFICATION_APPROVED)
 
 
