@@ -1517,21 +1517,31 @@ def rows_on_held_positions(
     held: dict[int, str] = {}
     for i in range(0, len(boxes), 500):
         held.update(other_occupants(boxes[i : i + 500]))
-    ids = list(held)
+    found = _staged_on(db, list(held))
+    if not found:
+        return []
+    labels = dict(Position.objects.filter(pk__in=[p for _r, p in found]).values_list("pk", "label"))
+    return sorted((rowno, labels.get(pid, ""), str(held[pid])) for rowno, pid in found)
+
+
+def _staged_on(db: sqlite3.Connection, position_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """``(row, position id)`` of the staged rows placed on ``position_ids`` (500 a query; the
+    staging index on position_id is built on first use)."""
     found: list[tuple[int, int]] = []
-    if ids:
-        db.execute("CREATE INDEX IF NOT EXISTS rows_position ON rows (position_id)")
-    for i in range(0, len(ids), 500):
-        part = ids[i : i + 500]
+    if position_ids:
+        _index_positions(db)
+    for i in range(0, len(position_ids), 500):
+        part = position_ids[i : i + 500]
         marks = ",".join("?" * len(part))
         found += db.execute(
             f"SELECT rowno, position_id FROM rows WHERE position_id IN ({marks})",  # noqa: S608
             part,
         ).fetchall()
-    if not found:
-        return []
-    labels = dict(Position.objects.filter(pk__in=[p for _r, p in found]).values_list("pk", "label"))
-    return sorted((rowno, labels.get(pid, ""), str(held[pid])) for rowno, pid in found)
+    return found
+
+
+def _index_positions(db: sqlite3.Connection) -> None:
+    db.execute("CREATE INDEX IF NOT EXISTS rows_position ON rows (position_id)")
 
 
 def staged_boxes(db: sqlite3.Connection) -> list[int]:
@@ -1552,9 +1562,8 @@ def taken_since_check(checked: Checked) -> Problems:
     assert checker is not None
     problems = checker.problems = Problems()
     checker.bank_checks()
-    db = checker.db
-    db.execute("CREATE INDEX IF NOT EXISTS rows_position ON rows (position_id)")
-    cursor = db.execute(
+    _index_positions(checker.db)  # before the cursor below is open on the staged rows
+    cursor = checker.db.execute(
         "SELECT DISTINCT position_id FROM rows WHERE position_id IS NOT NULL ORDER BY 1"
     )
     while chunk := cursor.fetchmany(500):
@@ -1563,13 +1572,7 @@ def taken_since_check(checked: Checked) -> Problems:
                 position_id__in=[p for (p,) in chunk], removed_at__isnull=True
             ).values_list("position_id", "position__label")
         )
-        if not taken:
-            continue
-        marks = ",".join("?" * len(taken))
-        for rowno, position_id in db.execute(
-            f"SELECT rowno, position_id FROM rows WHERE position_id IN ({marks})",  # noqa: S608
-            list(taken),
-        ).fetchall():
+        for rowno, position_id in _staged_on(checker.db, list(taken)):
             problems.add(rowno, "position", taken[position_id], _("occupied in the bank"))
     problems.items.sort(key=lambda p: (p.row or 0, p.column))
     return problems
