@@ -26,8 +26,8 @@ LIMIT_KINDS = ("at_least", "at_most", "range", "qualitative", "report")
 ROUNDING_MODES = ("usp", "astm_e29", "astm_e29_absolute", "ph_eur")
 
 
-def _one_of(values: tuple[str, ...]) -> Any:
-    return Field(max_length=20, json_schema_extra={"enum": list(values)})
+def _one_of(values: tuple[str, ...], **kw: Any) -> Any:
+    return Field(max_length=20, json_schema_extra={"enum": list(values)}, **kw)
 
 
 class MethodOut(Schema):
@@ -353,9 +353,7 @@ class SpecificationIn(StrictIn):
     title: StrictStr = Field(min_length=1, max_length=200)
     product_type: StrictStr = Field(min_length=1, max_length=100)
     client_id: StrictInt | None = None
-    rounding_mode: StrictStr = Field(
-        default="usp", max_length=20, json_schema_extra={"enum": list(ROUNDING_MODES)}
-    )
+    rounding_mode: StrictStr = _one_of(ROUNDING_MODES, default="usp")
     limits: list[LimitIn] = Field(min_length=1, max_length=100)
     reason: StrictStr = Field(min_length=1, max_length=2000)
 
