@@ -224,7 +224,7 @@ def test_a_release_locks_what_it_issues_before_the_ledger(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tests.locks import locked_tables
+    from tests.locks import lock_statements, locked_tables, locks_only_its_own_table
 
     dist = draft(tech, stock(tech, qa_user, client_a, 2, store), recipient_organisation=client_a)
     with CaptureQueriesContext(connection) as ctx:
@@ -232,23 +232,14 @@ def test_a_release_locks_what_it_issues_before_the_ledger(
     order = locked_tables(ctx.captured_queries)
     assert order[:4] == ["bank_distribution", "storage_box", "bank_aliquot", "audit_head"], order
     # after the head, the hook locks no box the signing did not hold already
-    box_locks = [
-        (i, q["sql"])
-        for i, q in enumerate(ctx.captured_queries)
-        if "FOR UPDATE" in q["sql"] and 'FROM "storage_box"' in q["sql"]
-    ]
+    box_locks = lock_statements(ctx.captured_queries, "storage_box")
     head = next(i for i, q in enumerate(ctx.captured_queries) if "audit_head" in q["sql"])
     held = {sql for i, sql in box_locks if i < head}
     assert held and {sql for i, sql in box_locks if i > head} <= held
     # joined rows (product, collection, donor) are not locked with the aliquots
-    aliquot_locks = [
-        q["sql"]
-        for q in ctx.captured_queries
-        if q["sql"].rstrip().endswith(("FOR UPDATE", 'FOR UPDATE OF "bank_aliquot"'))
-        and 'FROM "bank_aliquot"' in q["sql"]
-    ]
+    aliquot_locks = [sql for _i, sql in lock_statements(ctx.captured_queries, "bank_aliquot")]
     assert aliquot_locks and all(
-        sql.rstrip().endswith('FOR UPDATE OF "bank_aliquot"') for sql in aliquot_locks
+        locks_only_its_own_table(sql, "bank_aliquot") for sql in aliquot_locks
     ), aliquot_locks
 
 

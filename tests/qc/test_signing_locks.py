@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from celltrace.qc import services
 from celltrace.qc.models import Method
-from tests.locks import locked_tables
+from tests.locks import lock_statements, locked_tables, locks_only_its_own_table
 from tests.qc.conftest import Lab, in_testing, lab_test, sign
 from tests.qc.test_catalogue import VIABILITY
 
@@ -52,11 +52,7 @@ def test_result_entry_locks_the_test_without_its_method_version(lab: Lab) -> Non
     test = lab_test(in_testing(lab), "viability")
     with CaptureQueriesContext(connection) as ctx:
         services.result_enter(actor=lab.analyst, test=test, value="85.2")
-    test_locks = [
-        q["sql"]
-        for q in ctx.captured_queries
-        if 'FROM "qc_test"' in q["sql"] and "FOR UPDATE" in q["sql"]
-    ]
-    assert test_locks and all(
-        sql.rstrip().endswith('FOR UPDATE OF "qc_test"') for sql in test_locks
-    ), test_locks
+    test_locks = [sql for _i, sql in lock_statements(ctx.captured_queries, "qc_test")]
+    assert test_locks and all(locks_only_its_own_table(sql, "qc_test") for sql in test_locks), (
+        test_locks
+    )
