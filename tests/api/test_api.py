@@ -170,3 +170,50 @@ def test_withdrawing_a_signature_through_the_api_and_the_page(qa_user: Any) -> N
     done_page = browser.post(f"/signatures/{sig.pk}/withdraw/", {"reason": "typo in conclusion"})
     assert done_page.status_code == 302
     assert Signature.objects.filter(withdrawal__isnull=True).count() == 0
+
+
+def test_a_browser_session_must_send_the_csrf_token_to_change_anything(qa_user: Any) -> None:
+    """The session cookie rides along with any cross-site request (a form posting text/plain
+    JSON): unsafe API calls made with it need Django's CSRF token, as the pages do. A bearer
+    token needs none (a browser never adds it by itself)."""
+    from django.middleware.csrf import _get_new_csrf_string
+
+    from celltrace.audit.models import AuditEvent
+    from celltrace.core.models import ApiToken
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(qa_user)
+    assert browser.get("/api/v1/me").status_code == 200  # reading needs no token
+    tokens, entries = ApiToken.objects.count(), AuditEvent.objects.count()
+    forged = browser.post(
+        "/api/v1/tokens",
+        data=json.dumps({"name": "planted"}),
+        content_type="text/plain",
+        HTTP_ORIGIN="https://evil.example",
+    )
+    assert forged.status_code == 403
+    assert forged["Content-Type"] == "application/problem+json"
+    assert forged.json()["code"] == "permission_denied"
+    assert "X-CSRFToken" in forged.json()["detail"]
+    assert (ApiToken.objects.count(), AuditEvent.objects.count()) == (tokens, entries)
+
+    secret = _get_new_csrf_string()
+    browser.cookies["csrftoken"] = secret
+    made = browser.post(
+        "/api/v1/tokens",
+        data={"name": "from the docs page"},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=secret,
+    )
+    assert made.status_code == 201, made.content
+    bearer_secret = made.json()["token"]
+
+    scripted = Client(enforce_csrf_checks=True)
+    by_token = scripted.post(
+        "/api/v1/tokens",
+        data={"name": "script"},
+        content_type="application/json",
+        **bearer(bearer_secret),
+    )
+    assert by_token.status_code == 201
+    assert scripted.post("/api/v1/tokens", data={"name": "x"}).status_code == 401

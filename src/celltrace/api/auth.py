@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
 
+from celltrace.core.errors import PermissionDenied
 from celltrace.core.services import api_token_authenticate
 
 
@@ -30,9 +33,20 @@ class SessionAuth(APIKeyCookie):
         super().__init__(csrf=True)
 
     def _get_key(self, request: HttpRequest) -> str | None:
+        """The session cookie (under its configured name), after Django's CSRF check for
+        unsafe methods: a session rides along with any cross-site request, a bearer token
+        does not (:class:`TokenAuth` is tried first and needs no CSRF token)."""
         from django.conf import settings
 
-        return request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        if key is not None and check_csrf(request) is not None:
+            raise PermissionDenied(
+                _(
+                    "The CSRF check failed: a request made with the browser session must send "
+                    "the X-CSRFToken header (or use an API token)."
+                )
+            )
+        return key
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = getattr(request, "user", None)
