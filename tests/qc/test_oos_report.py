@@ -138,6 +138,7 @@ def test_report_in_simplified_chinese(lab: Lab, investigation: OosInvestigation)
 
 
 def test_report_through_the_api(lab: Lab, investigation: OosInvestigation) -> None:
+    sign(lab.qa, investigation.request, "released")  # a client's once released
     secret = core_services.api_token_create(actor=lab.alice, name="reports").secret
     api = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
     response = api.get(f"/api/v1/qc/oos/{investigation.pk}/report?language=en")
@@ -158,7 +159,6 @@ def test_foreign_report_is_404_and_changes_nothing(
     alice = Client()
     alice.force_login(lab.alice)
     assert alice.get(f"/qc/oos/{oos_b.pk}/report.pdf").status_code == 404
-    assert alice.get(f"/qc/oos/{investigation.pk}/report.pdf").status_code == 200  # her own
     secret = core_services.api_token_create(actor=lab.alice, name="reports").secret
     before = snapshot()
     api = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
@@ -167,3 +167,46 @@ def test_foreign_report_is_404_and_changes_nothing(
     assert b"%PDF" not in refused.content
     assert api.get("/api/v1/qc/oos/999999/report").status_code == 404
     assert snapshot() == before
+
+
+def test_a_client_sees_its_investigation_once_the_request_is_released(
+    lab: Lab, investigation: OosInvestigation
+) -> None:
+    """Like its results: before the release, the investigation, its report, its history and
+    the test's current result are not the client's to see (404, null), after it they are."""
+    req = investigation.request
+    test = req.tests.get()
+    alice = Client()
+    alice.force_login(lab.alice)
+    api = Client(
+        HTTP_AUTHORIZATION="Bearer "
+        + core_services.api_token_create(actor=lab.alice, name="portal").secret
+    )
+    assert alice.get(f"/qc/oos/{investigation.pk}/").status_code == 404  # a laboratory page
+    urls = (
+        f"/qc/oos/{investigation.pk}/report.pdf",
+        f"/audit/history/qc.oosinvestigation/{investigation.pk}/",
+    )
+    api_urls = (
+        f"/api/v1/qc/oos/{investigation.pk}",
+        f"/api/v1/qc/oos/{investigation.pk}/report",
+        f"/api/v1/history/qc.oosinvestigation/{investigation.pk}",
+    )
+    for url in urls:
+        assert alice.get(url).status_code == 404, url
+    for url in api_urls:
+        assert api.get(url).status_code == 404, url
+    assert api.get("/api/v1/qc/oos").json()["count"] == 0
+    assert api.get(f"/api/v1/qc/tests/{test.pk}").json()["current_result_id"] is None
+    assert alice.get("/audit/history/qc.oosinvestigation/abc/").status_code == 404
+    assert api.get("/api/v1/history/qc.oosinvestigation/abc").status_code == 404
+
+    sign(lab.qa, req, "released")
+    for url in urls:
+        assert alice.get(url).status_code == 200, url
+    for url in api_urls:
+        assert api.get(url).status_code == 200, url
+    assert api.get("/api/v1/qc/oos").json()["count"] == 1
+    assert api.get(f"/api/v1/qc/tests/{test.pk}").json()["current_result_id"] == (
+        test.current_result.pk
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from celltrace.audit import signing
@@ -99,6 +101,28 @@ def test_workflow_transitions_are_enforced(lab: Lab) -> None:
     assert services.request_submit(actor=lab.alice, request=draft).status == RequestStatus.SUBMITTED
     with pytest.raises(NotFound):
         services.request_cancel(actor=lab.bob, request=draft, reason="not mine")
+
+
+def test_a_request_is_cancelled_by_its_client_or_laboratory_staff_only(
+    lab: Lab, operator: Any, make_user: Any
+) -> None:
+    """Like submitting: a bank technician or an administrator without a laboratory role is
+    refused and nothing changes; the client's user and QC staff may cancel."""
+
+    tech = make_user(operator, "bank_technician", username="tech")
+    admin = make_user(operator, "admin", username="admin")
+    first, second = submitted(lab, sample="C-1"), submitted(lab, sample="C-2")
+    entries = AuditEvent.objects.count()
+    for who in (tech, admin):
+        with pytest.raises(PermissionDenied):
+            services.request_cancel(actor=who, request=first, reason="tidying up")
+    first.refresh_from_db()
+    assert first.status == RequestStatus.SUBMITTED
+    assert AuditEvent.objects.count() == entries
+    done = services.request_cancel(actor=lab.alice, request=first, reason="batch withdrawn")
+    assert done.status == RequestStatus.CANCELLED
+    done = services.request_cancel(actor=lab.analyst, request=second, reason="client's e-mail")
+    assert done.status == RequestStatus.CANCELLED
 
 
 def test_receipt_by_scanning_with_condition_and_custody_entries(lab: Lab) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
@@ -78,7 +79,11 @@ def object_history(actor: User, entity_type: str, entity_id: str) -> QuerySet[Au
     """Every entry about one object, oldest first; 404 unless ``actor`` may see the object."""
     if not can_browse_ledger(actor):
         visible = _HISTORY_VISIBILITY.get(entity_type)
-        if visible is None or not visible(actor).filter(pk=entity_id).exists():
+        try:
+            seen = visible is not None and visible(actor).filter(pk=entity_id).exists()
+        except (ValueError, ValidationError):  # not a primary key of that kind
+            seen = False
+        if not seen:
             raise NotFound(_("No such object."))
     qs = AuditEvent.objects.where(entity_type=entity_type, entity_id=str(entity_id)).order_by("seq")
     if not qs.exists():

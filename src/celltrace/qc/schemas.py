@@ -157,7 +157,9 @@ class TestOut(Schema):
     method_reference: str
     analyst_id: int | None
     due_on: dt.date
-    current_result_id: int | None
+    current_result_id: int | None = Field(
+        description="The test's current result; null for a client until the request is released."
+    )
 
     @staticmethod
     def resolve_request_number(obj: Any) -> str:
@@ -180,7 +182,14 @@ class TestOut(Schema):
         return str(obj.method_version.reference)
 
     @staticmethod
-    def resolve_current_result_id(obj: Any) -> int | None:
+    def resolve_current_result_id(obj: Any, context: Any) -> int | None:
+        """None for a client until the request is released (its results are not visible)."""
+        from celltrace.core.tenancy import sees_all_tenants
+        from celltrace.qc.selectors import RELEASED
+
+        actor = context["request"].user
+        if not sees_all_tenants(actor) and obj.request.status not in RELEASED:
+            return None
         current = obj.current_result
         return current.pk if current else None
 

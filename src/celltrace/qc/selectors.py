@@ -1,8 +1,8 @@
 """Reads of the QC laboratory, scoped to what the acting user may see.
 
 Laboratory staff see every client's rows. A client user sees only its own organisation's
-requests, samples, tests, OOS investigations and certificates, and its results only once the
-request is released; everything else answers :class:`~celltrace.core.errors.NotFound`.
+requests, samples, tests and certificates, and its results and OOS investigations only once
+the request is released; everything else answers :class:`~celltrace.core.errors.NotFound`.
 """
 
 from __future__ import annotations
@@ -83,12 +83,17 @@ def results_signable(actor: User) -> QuerySet[Result]:
 
 
 def oos_visible(actor: User) -> QuerySet[OosInvestigation]:
-    return scope(
+    """Laboratory staff: every investigation. A client: its own, once the request is
+    released, like its results (an investigation carries the result it is about)."""
+    qs = scope(
         OosInvestigation.objects.select_related(
             "request", "result__test__method_version__method", "opened_by"
         ),
         actor,
     )
+    if not sees_all_tenants(actor):
+        qs = qs.filter(request__status__in=RELEASED)
+    return qs
 
 
 def oos_get(actor: User, pk: int | str) -> OosInvestigation:

@@ -558,20 +558,36 @@ def request_submit(*, actor: User, request: TestRequest) -> TestRequest:
     """Send a draft request to the laboratory (its client's users, or laboratory staff)."""
     if not _sees(actor, request.organisation_id):
         raise NotFound(_("Not found."))
-    if actor.is_operator_staff:
-        _require_lab(actor, LAB_ROLES, _("Only laboratory staff submit for a client."))
-    elif not actor.has_role(Role.CLIENT_USER):
-        raise PermissionDenied(_("Only client users submit test requests."))
+    _require_requester(
+        actor,
+        _("Only laboratory staff submit for a client."),
+        _("Only client users submit test requests."),
+    )
     with transaction.atomic():
         req = _lock_request(request)
         _transition(actor, req, RequestStatus.SUBMITTED)
     return req
 
 
+def _require_requester(actor: User, lab_message: str, client_message: str) -> None:
+    """A request is submitted or cancelled by its client's users or by laboratory staff
+    (QC analysts, reviewers, QA) on the client's behalf; not by other operator roles."""
+    if actor.is_operator_staff:
+        _require_lab(actor, LAB_ROLES, lab_message)
+    elif not actor.has_role(Role.CLIENT_USER):
+        raise PermissionDenied(client_message)
+
+
 def request_cancel(*, actor: User, request: TestRequest, reason: str) -> TestRequest:
-    """Withdraw a request before the laboratory has received it."""
+    """Withdraw a request before the laboratory has received it (its client's users, or
+    laboratory staff)."""
     if not _sees(actor, request.organisation_id):
         raise NotFound(_("Not found."))
+    _require_requester(
+        actor,
+        _("Only laboratory staff cancel a client's request."),
+        _("Only client users cancel test requests."),
+    )
     reason = _require_text(reason, "reason", _("Give the reason for cancelling."))
     with transaction.atomic():
         req = _lock_request(request)
