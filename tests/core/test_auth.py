@@ -157,3 +157,46 @@ def test_deactivated_account_cannot_log_in_until_reactivated(qa_user: Any, admin
     )
     assert len(kinds) >= 3
     assert AuditEvent.objects.where(event_type=EventType.USER_REACTIVATED).count() == 1
+
+
+def test_a_temporary_password_must_be_changed_before_anything_else(
+    admin_user: Any, tech: Any
+) -> None:
+    """After an administrator's reset (the administrator knows the new password), the user's
+    pages lead to the password page and the API refuses, by session and by an earlier token,
+    until the user has chosen a password; logging out and the language switch still work."""
+    from celltrace.core.models import ApiToken
+
+    old_token = services.api_token_create(actor=tech, name="scanner bridge").secret
+    temporary = "temporary pass phrase 77"
+    services.user_reset_password(actor=admin_user, user=tech, new_password=temporary, reason="x")
+    browser = Client()
+    assert login(browser, "tech", temporary)["Location"] == "/account/password/"
+    for page in ("/", "/bank/donors/", "/account/", "/audit/"):
+        response = browser.get(page)
+        assert response.status_code == 302 and response["Location"] == "/account/password/", page
+    tokens = ApiToken.objects.count()
+    for response in (
+        browser.post("/api/v1/tokens", data={"name": "mine"}, content_type="application/json"),
+        browser.get("/api/v1/me"),
+        Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {old_token}"),
+    ):
+        assert response.status_code == 403
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "password_change_required"
+    assert ApiToken.objects.count() == tokens
+    assert browser.get("/account/password/").status_code == 200
+    assert browser.post("/i18n/setlang/", {"language": "zh-hans"}).status_code == 302
+
+    changed = browser.post(
+        "/account/password/",
+        {
+            "old_password": temporary,
+            "new_password": "my own new pass phrase 88",
+            "new_password2": "my own new pass phrase 88",
+        },
+    )
+    assert changed.status_code == 302, changed.content[:500]
+    assert browser.get("/bank/donors/").status_code == 200
+    assert browser.get("/api/v1/me").status_code == 200
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {old_token}").status_code == 200

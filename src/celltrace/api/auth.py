@@ -9,7 +9,9 @@ from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
+from celltrace.core.choices import ErrorCode
 from celltrace.core.errors import PermissionDenied
+from celltrace.core.middleware import password_change_message
 from celltrace.core.services import api_token_authenticate
 
 
@@ -20,6 +22,10 @@ class TokenAuth(HttpBearer):
         user = api_token_authenticate(token)
         if user is None:
             return None
+        if user.must_change_password:
+            raise PermissionDenied(
+                password_change_message(), code=ErrorCode.PASSWORD_CHANGE_REQUIRED
+            )
         request.user = user
         return user
 

@@ -23,6 +23,25 @@ TITLES = {
 }
 
 
+def problem_body(
+    status: int,
+    detail: str,
+    code: str,
+    field: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """An RFC 9457 problem document with celltrace's ``code``, ``field`` and ``errors``."""
+    return {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "field": field,
+        "errors": errors or [],
+    }
+
+
 def problem(
     api: NinjaAPI,
     request: HttpRequest,
@@ -32,15 +51,7 @@ def problem(
     field: str | None = None,
     errors: list[dict[str, Any]] | None = None,
 ) -> HttpResponse:
-    body = {
-        "type": "about:blank",
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "field": field,
-        "errors": errors or [],
-    }
+    body = problem_body(status, detail, code, field, errors)
     response = api.create_response(request, body, status=status)
     response["Content-Type"] = "application/problem+json"
     return response

@@ -1,7 +1,9 @@
-"""Security headers, the absolute session limit, and request context for the ledger."""
+"""Security headers, the absolute session limit, the password change a temporary password
+calls for, and request context for the ledger."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -10,8 +12,10 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from celltrace.audit import context
+from celltrace.core.choices import ErrorCode
 
 Handler = Callable[[HttpRequest], HttpResponse]
 LOGIN_AT_KEY = "celltrace_login_at"
@@ -57,6 +61,49 @@ class SessionLifetimeMiddleware:
                     return HttpResponse(status=401)
                 return HttpResponseRedirect(f"{reverse('web:login')}?expired=1")
         return self.get_response(request)
+
+
+class PasswordChangeRequiredMiddleware:
+    """A user holding a temporary password (created or reset by an administrator, who knows
+    it) changes it before anything else: pages redirect to the password page, the API answers
+    403 ``password_change_required``; logging out and switching the language still work.
+    (API tokens are refused the same way in :class:`celltrace.api.auth.TokenAuth`.)"""
+
+    ALLOWED = ("web:password_change", "web:logout", "set_language")
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+        self._allowed: tuple[str, ...] | None = None
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and getattr(user, "must_change_password", False)
+            and request.path not in self._allowed_paths()
+        ):
+            if request.path.startswith("/api/"):
+                return password_change_problem()
+            return HttpResponseRedirect(reverse("web:password_change"))
+        return self.get_response(request)
+
+    def _allowed_paths(self) -> tuple[str, ...]:
+        if self._allowed is None:
+            self._allowed = tuple(reverse(name) for name in self.ALLOWED)
+        return self._allowed
+
+
+def password_change_problem() -> HttpResponse:
+    """The API's refusal for a user who must change a temporary password first."""
+    from celltrace.api.errors import problem_body
+
+    body = problem_body(403, password_change_message(), ErrorCode.PASSWORD_CHANGE_REQUIRED.value)
+    return HttpResponse(json.dumps(body), status=403, content_type="application/problem+json")
+
+
+def password_change_message() -> str:
+    return _("Change your temporary password on your account page first.")
 
 
 class RequestContextMiddleware:
