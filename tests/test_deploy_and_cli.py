@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import sqlite3
 import subprocess
@@ -37,12 +38,22 @@ def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
         DJANGO_SETTINGS_MODULE="celltrace.config.production",
         SECRET_KEY="x7$Qp!" + "k2Vd9zLr4Tn8Wy3Bc6Hm1Jf5Gs0Xe7Ua" * 2,
         ALLOWED_HOSTS="celltrace.example.org",
+        CELLTRACE_FIELD_KEY=base64.b64encode(os.urandom(32)).decode(),
     )
-    result = run(
-        [sys.executable, "-m", "django", "check", "--deploy", "--fail-level", "WARNING"], env
-    )
+    check = [sys.executable, "-m", "django", "check", "--deploy", "--fail-level", "WARNING"]
+    result = run(check, env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+    # without the donor field key (or with a malformed one) production does not start
+    for value in (None, "too-short"):
+        if value is None:
+            del env["CELLTRACE_FIELD_KEY"]
+        else:
+            env["CELLTRACE_FIELD_KEY"] = value
+        refused = run(check, env)
+        assert refused.returncode != 0
+        assert "celltrace.E001" in refused.stderr + refused.stdout
+        assert "CELLTRACE_FIELD_KEY" in refused.stderr + refused.stdout
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path: Path) -> None:
@@ -162,3 +173,40 @@ def test_backup_restore_drill(tmp_path: Path) -> None:
     copy.commit()
     tampered = run([*celltrace, "audit", "verify", "--database", str(backup)], env)
     assert tampered.returncode == 1 and "first bad entry seq" in tampered.stderr
+
+
+@pytest.mark.sqlite
+@pytest.mark.slow
+def test_setup_keeps_a_restored_verifier_key_and_checkpoints_refuse_a_mismatched_key(
+    tmp_path: Path,
+) -> None:
+    """A data directory restored without its private key (kept by its custodian): setup does
+    not make a new pair over the verifier key earlier checkpoints were signed with. A signing
+    key or origin the verifier key does not match signs nothing (the read-only file it would
+    write could never verify)."""
+    env = base_env(tmp_path)
+    celltrace = [sys.executable, "-m", "celltrace.cli"]
+    keys = tmp_path / "var" / "keys"
+    assert run([*celltrace, "setup", "--no-static"], env).returncode == 0
+    assert run([*celltrace, "audit", "checkpoint"], env).returncode == 0
+    pub_before = (keys / "checkpoint.pub").read_text()
+    custodian = tmp_path / "custodian.key"
+    (keys / "checkpoint.key").rename(custodian)
+
+    again = run([*celltrace, "setup", "--no-static"], env)
+    assert again.returncode == 0, again.stderr
+    assert "exists without its signing key" in again.stdout
+    assert (keys / "checkpoint.pub").read_text() == pub_before
+    assert not (keys / "checkpoint.key").exists()
+
+    checkpoints = sorted((tmp_path / "var" / "checkpoints").iterdir())
+    env["CELLTRACE_SIGNING_KEY"] = str(custodian)
+    env["CELLTRACE_LEDGER_ORIGIN"] = "celltrace.example.org/ledger"
+    refused = run([*celltrace, "audit", "checkpoint"], env)
+    assert refused.returncode != 0
+    assert "do not match the verifier key" in refused.stdout + refused.stderr
+    assert sorted((tmp_path / "var" / "checkpoints").iterdir()) == checkpoints
+    del env["CELLTRACE_LEDGER_ORIGIN"]
+    signed = run([*celltrace, "audit", "checkpoint"], env)  # the restored key signs again
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    assert run([*celltrace, "audit", "verify"], env).returncode == 0

@@ -39,7 +39,15 @@ def cmd_setup(args: argparse.Namespace) -> int:
     print("Migrating the database …", flush=True)
     call_command("migrate", interactive=False, verbosity=0)
     key, pub = Path(settings.CELLTRACE_SIGNING_KEY), Path(settings.CELLTRACE_VERIFY_KEY)
-    if not key.exists():
+    if not key.exists() and pub.exists():
+        # a restored data directory, or a web host whose signer lives elsewhere: a new pair
+        # would replace the verifier key every earlier checkpoint was signed with
+        print(
+            f"The verifier key {pub} exists without its signing key {key}: no new key pair was "
+            "made. Restore the signing key from its custodian (or point CELLTRACE_SIGNING_KEY "
+            "at it) before signing checkpoints; docs/operations.md."
+        )
+    elif not key.exists():
         generate_key_files(key, pub, settings.CELLTRACE_ORIGIN)
         print(f"Created the checkpoint signing key {key} (keep it away from the web server)")
         print(f"  and its verifier key {pub}")

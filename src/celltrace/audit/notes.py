@@ -141,7 +141,10 @@ def open_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
 
 
 def generate_key_files(private_path: Path, public_path: Path, name: str) -> VerifierKey:
-    """Create an Ed25519 key pair: PKCS#8 PEM private key (mode 0600) and verifier key text."""
+    """Create an Ed25519 key pair: PKCS#8 PEM private key (mode 0600) and verifier key text.
+    Neither file may exist (``FileExistsError``)."""
+    if public_path.exists():
+        raise FileExistsError(f"{public_path} exists; choose a new path for a new key pair")
     private_key = Ed25519PrivateKey.generate()
     pem = private_key.private_bytes(
         serialization.Encoding.PEM,
@@ -154,7 +157,8 @@ def generate_key_files(private_path: Path, public_path: Path, name: str) -> Veri
         fh.write(pem)
     vkey = VerifierKey(name, private_key.public_key())
     public_path.parent.mkdir(parents=True, exist_ok=True)
-    public_path.write_text(vkey.encode() + "\n")
+    with public_path.open("x") as fh:  # never replace a verifier key checkpoints rely on
+        fh.write(vkey.encode() + "\n")
     return vkey
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import connection, transaction
@@ -32,6 +33,7 @@ from celltrace.audit.models import (
 from celltrace.audit.notes import (
     Checkpoint,
     NoteError,
+    VerifierKey,
     load_private_key,
     load_verifier_key,
     sign_checkpoint,
@@ -353,6 +355,7 @@ def checkpoint_create(
         raise NotFound(
             f"No checkpoint signing key at {signing_key}; run 'celltrace setup'."
         ) from exc
+    _require_matching_verifier(private_key, origin)
     report = verify_database(checkpoint_dir=checkpoint_dir, merkle=True)
     if not report.ok:
         raise Conflict(
@@ -392,6 +395,26 @@ def checkpoint_create(
             new={"tree_size": size, "root_hash": checkpoint.root.hex(), "file": path.name},
         )
     return CheckpointResult(row, path)
+
+
+def _require_matching_verifier(private_key: Ed25519PrivateKey, origin: str) -> None:
+    """Refuse to sign what the configured verifier key could never verify (a key pair named
+    other than the origin, or a signing key that is not the verifier key's): such a file,
+    written read-only, would break the checkpoint directory for good."""
+    path = Path(settings.CELLTRACE_VERIFY_KEY)
+    try:
+        configured = load_verifier_key(path)
+    except FileNotFoundError as exc:
+        raise NotFound(f"No checkpoint verifier key at {path}; run 'celltrace setup'.") from exc
+    signing = VerifierKey(origin, private_key.public_key())
+    if signing.encode() != configured.encode():
+        raise Conflict(
+            f"The signing key and the origin {origin!r} do not match the verifier key {path} "
+            f"({configured.name}, key id {configured.key_id.hex()}); no checkpoint was signed. "
+            "Name a new key pair after CELLTRACE_LEDGER_ORIGIN and switch "
+            "CELLTRACE_SIGNING_KEY and CELLTRACE_VERIFY_KEY together.",
+            code=ErrorCode.LEDGER_INVALID,
+        )
 
 
 def _same_checkpoint(path: Path, checkpoint: Checkpoint) -> bool:

@@ -9,7 +9,11 @@ class BankConfig(AppConfig):
     def ready(self) -> None:
         from celltrace.audit import signing
         from celltrace.audit.selectors import register_history
-        from celltrace.bank import selectors, services
+        from celltrace.bank import (
+            checks,  # noqa: F401 (registers the system checks)
+            selectors,
+            services,
+        )
         from celltrace.bank.models import Collection, Distribution, Donor
 
         # Client users may read the history of their own donors and collections. Aliquots are

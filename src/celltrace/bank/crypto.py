@@ -82,7 +82,7 @@ def current_key() -> bytes:
     )
 
 
-def _all_keys() -> list[bytes]:
+def all_keys() -> list[bytes]:
     keys = [current_key()]
     for i, part in enumerate(p for p in env.str(PREVIOUS_ENV, default="").split(",") if p):
         keys.append(_decode_key(part, f"{PREVIOUS_ENV}[{i}]"))
@@ -114,7 +114,7 @@ def decrypt(token: str, *, purpose: str) -> str:
         raise DecryptionError("malformed encrypted value") from exc
     if version != VERSION:
         raise DecryptionError(f"unknown encryption version {version!r}")
-    for key in _all_keys():
+    for key in all_keys():
         if key_id(key) != kid:
             continue
         try:
