@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -366,3 +367,37 @@ def test_certificate_issue_amend_and_verify(lab: Lab) -> None:
     old = services.certificate_verify(certificate=cert, pdf=pdf)
     assert old.matches and old.superseded_by == amended
     assert verify_database().ok
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        ("1e21", "too large"),
+        ("1e999", "too large"),
+        ("-1.5E+21", "too large"),
+        ("< 1E+30", "too large"),
+        ("0.12345678901", "decimal places"),
+        ("1234567890.1234567", "significant digits"),
+    ],
+)
+def test_a_result_the_database_cannot_hold_is_refused(lab: Lab, value: str, rule: str) -> None:
+    """A value beyond Result.value (30 digits, 10 decimals; 15 significant digits on SQLite)
+    used to be stored, and then every page reading the test back failed; it is refused naming
+    the field, and nothing is written."""
+    req = in_testing(lab)
+    test = req.tests.get(method_version__method__code="viability")
+    before = (Result.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(Invalid) as exc:
+        services.result_enter(actor=lab.analyst, test=test, value=value)
+    assert exc.value.field == "value" and rule in exc.value.message
+    assert (Result.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_the_largest_storable_result_reads_back_exactly(lab: Lab) -> None:
+    req = in_testing(lab)
+    test = req.tests.get(method_version__method__code="viability")
+    for text in ("99999999999999900000", "12345.0123456789", "70.0000000001"):
+        result = services.result_enter(actor=lab.analyst, test=test, value=text)
+        assert Result.objects.get(pk=result.pk).value == Decimal(text)
+        assert test.current_result is not None and test.current_result.pk == result.pk
+        services.result_invalidate(actor=lab.reviewer, result=result, reason="next value")

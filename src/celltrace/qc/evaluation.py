@@ -30,6 +30,10 @@ class Evaluation:
     limit_text: str
 
 
+#: Significant digits a stored result keeps on every database (SQLite stores 15).
+SIGNIFICANT_DIGITS = 15
+
+
 def _decimals(limit: str) -> int:
     return -int(Decimal(limit).as_tuple().exponent)
 
@@ -41,12 +45,45 @@ def parse_reported(text: str) -> tuple[str, Decimal]:
     if raw[:1] in {"<", ">"}:
         comparator, raw = raw[0], raw[1:].strip()
     try:
-        return comparator, parse_decimal(raw, "value")
+        value = parse_decimal(raw, "value")
     except (TypeError, ValueError) as exc:
         raise Invalid(
             _("%(value)s is not a number; write it like 69.5, 0.25 or < 0.05.") % {"value": text},
             field="value",
         ) from exc
+    _require_storable(text, value)
+    return comparator, value
+
+
+def _require_storable(text: str, value: Decimal) -> None:
+    """The stored value (``Result.value``) holds at most ``max_digits - decimal_places``
+    digits before the point and ``decimal_places`` after it, and SQLite keeps 15 significant
+    digits: refuse a value beyond that rather than store one that cannot be read back, or
+    round it silently."""
+    from celltrace.qc.models import Result
+
+    field = Result._meta.get_field("value")
+    places = int(field.decimal_places)
+    whole = int(field.max_digits) - places
+    exponent = int(value.as_tuple().exponent)
+    if -exponent > places:
+        raise Invalid(
+            _("%(value)s has more than %(n)s decimal places; round it as the method reports it.")
+            % {"value": text, "n": places},
+            field="value",
+        )
+    if len(value.normalize().as_tuple().digits) > SIGNIFICANT_DIGITS:
+        raise Invalid(
+            _("%(value)s has more than %(n)s significant digits.")
+            % {"value": text, "n": SIGNIFICANT_DIGITS},
+            field="value",
+        )
+    if value.copy_abs() >= Decimal(1).scaleb(whole):  # exact (abs() rounds to 28 digits)
+        raise Invalid(
+            _("%(value)s is too large: at most %(n)s digits before the decimal point.")
+            % {"value": text, "n": whole},
+            field="value",
+        )
 
 
 def _meets(comparator: str, value: Decimal, limit: str, relation: str, mode: str) -> bool:
