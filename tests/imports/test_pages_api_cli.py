@@ -79,6 +79,28 @@ def test_upload_page_lists_the_problems(store: Any, tech: Any, client_a: Any) ->
     assert table_counts() == before
 
 
+@pytest.mark.django_db(transaction=True)
+def test_problems_are_in_the_language_of_whoever_submitted_the_file(
+    store: Any, tech: Any, client_a: Any
+) -> None:
+    """The check runs on a background thread, which does not inherit the request's language:
+    it is handed over, so a Chinese page shows the rules in Chinese."""
+    from django.utils import translation
+
+    web = _login(tech)
+    web.cookies["django_language"] = "zh-hans"
+    rows = [row(i) for i in range(2)]
+    rows[1]["expires_on"] = "tomorrow"
+    upload = io.BytesIO(csv_bytes(rows))
+    upload.name = "legacy.csv"
+    web.post("/imports/", {"organisation": client_a.pk, "file": upload, "reason": "Migration"})
+    run = _wait(web, ImportRun.objects.get().pk)
+    with translation.override("zh-hans"):
+        chinese = translation.gettext("not a date (YYYY-MM-DD)")
+    assert chinese != "not a date (YYYY-MM-DD)"
+    assert [e["rule"] for e in run.errors] == [chinese]
+
+
 @pytest.mark.django_db
 def test_upload_page_refuses_a_wrong_file_type(store: Any, tech: Any, client_a: Any) -> None:
     web = _login(tech)

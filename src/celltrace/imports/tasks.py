@@ -13,17 +13,20 @@ import logging
 import threading
 
 from django.db import connection
+from django.utils import translation
 
 logger = logging.getLogger(__name__)
 
 
-def _work(run_id: int) -> None:
+def _work(run_id: int, language: str | None) -> None:
     from celltrace.imports import services
     from celltrace.imports.models import ImportRun
 
     try:
         run = ImportRun.objects.select_related("created_by").get(pk=run_id)
-        services.import_run_execute(run=run)
+        # the problems are stored as text: in the language the file was submitted in
+        with translation.override(language):
+            services.import_run_execute(run=run)
     except Exception:
         logger.exception("inventory import %s stopped on an error", run_id)
     finally:
@@ -31,7 +34,11 @@ def _work(run_id: int) -> None:
 
 
 def start(run_id: int) -> threading.Thread:
-    """Check and write the run in a background thread; returns the thread."""
-    thread = threading.Thread(target=_work, args=(run_id,), name=f"import-{run_id}", daemon=True)
+    """Check and write the run in a background thread, in the caller's active language (a
+    thread does not inherit it); returns the thread."""
+    language = translation.get_language()
+    thread = threading.Thread(
+        target=_work, args=(run_id, language), name=f"import-{run_id}", daemon=True
+    )
     thread.start()
     return thread
