@@ -3,7 +3,8 @@
 Code tables from ``shared/design/domain-facts.md`` §2 (Betsou et al. 2018, SPREC 3.0; Lehmann
 et al. 2012, SPREC 2.0). Domain facts marks the 3.0 additions and the lists beyond the SPREC 2.0
 publication "verify against the primary text"; they are kept here as data tables, in one place,
-so that a reviewed correction is a one-line change. Pure Python, no Django.
+so that a reviewed correction is a one-line change. Pure Python; Django only translates the
+element names that :data:`ELEMENTS` gives to forms (English when Django is not configured).
 
 Fluid code: 7 hyphen-separated elements, 17 characters, e.g. ``CEL-ACD-A-M-N-N-C``.
 Solid-tissue codes (sample type, collection type, warm/cold ischaemia, fixation type/time,
@@ -14,12 +15,18 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import overload
+
+from django.conf import settings
+from django.utils.translation import gettext, gettext_noop
 
 __all__ = [
     "CENTRIFUGATION",
     "ELEMENTS",
+    "ELEMENTS_EN",
     "LONG_TERM_STORAGE",
     "POST_CENTRIFUGATION",
     "PRE_CENTRIFUGATION",
@@ -197,16 +204,54 @@ LONG_TERM_STORAGE: dict[str, tuple[str, str]] = {
     "Z": ("Other", "2.0"),
 }
 
-#: Element order: (attribute name, human name, table, length).
-ELEMENTS: tuple[tuple[str, str, dict[str, tuple[str, str]], int], ...] = (
-    ("type_of_sample", "type of sample", TYPE_OF_SAMPLE, 3),
-    ("primary_container", "primary container", PRIMARY_CONTAINER, 3),
-    ("pre_centrifugation", "pre-centrifugation", PRE_CENTRIFUGATION, 1),
-    ("centrifugation", "centrifugation", CENTRIFUGATION, 1),
-    ("second_centrifugation", "second centrifugation", CENTRIFUGATION, 1),
-    ("post_centrifugation", "post-centrifugation", POST_CENTRIFUGATION, 1),
-    ("long_term_storage", "long-term storage", LONG_TERM_STORAGE, 1),
+#: (attribute name, human name, table, length)
+Element = tuple[str, str, dict[str, tuple[str, str]], int]
+
+#: Element order, with the English human names (validation messages, :meth:`SprecCode.describe`).
+ELEMENTS_EN: tuple[Element, ...] = (
+    ("type_of_sample", gettext_noop("type of sample"), TYPE_OF_SAMPLE, 3),
+    ("primary_container", gettext_noop("primary container"), PRIMARY_CONTAINER, 3),
+    ("pre_centrifugation", gettext_noop("pre-centrifugation"), PRE_CENTRIFUGATION, 1),
+    ("centrifugation", gettext_noop("centrifugation"), CENTRIFUGATION, 1),
+    ("second_centrifugation", gettext_noop("second centrifugation"), CENTRIFUGATION, 1),
+    ("post_centrifugation", gettext_noop("post-centrifugation"), POST_CENTRIFUGATION, 1),
+    ("long_term_storage", gettext_noop("long-term storage"), LONG_TERM_STORAGE, 1),
 )
+
+
+def _translated(text: str) -> str:
+    """``text`` in Django's active language; as is when Django is not configured."""
+    return gettext(text) if settings.configured else text
+
+
+class _Elements(Sequence[Element]):
+    """:data:`ELEMENTS_EN` with each human name in the active language, looked up on access.
+
+    Forms label their fields from it while a request's language is active, so the names follow
+    the page's language (``makemessages`` extracts them from the ``gettext_noop`` marks).
+    """
+
+    @overload
+    def __getitem__(self, index: int) -> Element: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Element, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Element | tuple[Element, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(len(ELEMENTS_EN))[index])
+        attr, human, table, length = ELEMENTS_EN[index]
+        return attr, _translated(human), table, length
+
+    def __len__(self) -> int:
+        return len(ELEMENTS_EN)
+
+    def __repr__(self) -> str:
+        return f"ELEMENTS({[attr for attr, *_ in ELEMENTS_EN]})"
+
+
+#: Element order: (attribute name, human name in the active language, table, length).
+ELEMENTS: Sequence[Element] = _Elements()
 
 _FLUID_RE = re.compile(r"[A-Z0-9]{3}-[A-Z0-9]{3}-[A-Z]-[A-Z]-[A-Z]-[A-Z]-[A-Z]")
 
@@ -239,7 +284,7 @@ class SprecCode:
 
     def __post_init__(self) -> None:
         _check_version(self.version)
-        for attr, name, table, length in ELEMENTS:
+        for attr, name, table, length in ELEMENTS_EN:
             value = getattr(self, attr)
             if not isinstance(value, str) or len(value) != length:
                 got = repr(value)
@@ -258,14 +303,14 @@ class SprecCode:
 
     @property
     def code(self) -> str:
-        return "-".join(getattr(self, attr) for attr, _, _, _ in ELEMENTS)
+        return "-".join(getattr(self, attr) for attr, _, _, _ in ELEMENTS_EN)
 
     def __str__(self) -> str:
         return self.code
 
     def describe(self) -> dict[str, str]:
         """Human-readable meaning of each element, keyed by element name."""
-        return {name: table[getattr(self, attr)][0] for attr, name, table, _ in ELEMENTS}
+        return {name: table[getattr(self, attr)][0] for attr, name, table, _ in ELEMENTS_EN}
 
 
 def build_sprec(
@@ -297,9 +342,9 @@ def parse_sprec(code: str, version: str = "3.0") -> SprecCode:
     if not isinstance(code, str):
         raise ValueError(f"SPREC: expected a string, got {type(code).__name__}")
     parts = code.split("-")
-    if len(parts) != len(ELEMENTS):
+    if len(parts) != len(ELEMENTS_EN):
         raise ValueError(
-            f"SPREC: expected {len(ELEMENTS)} hyphen-separated elements "
+            f"SPREC: expected {len(ELEMENTS_EN)} hyphen-separated elements "
             f"(type-container-pre-centrifugation-centrifugation-second centrifugation-"
             f"post-centrifugation-storage), got {len(parts)}"
         )
