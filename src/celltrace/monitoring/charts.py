@@ -1,6 +1,7 @@
 """Temperature chart of a storage unit as server-side SVG (matplotlib, SVG backend, no pyplot).
 
-Deterministic: fixed ``svg.hashsalt``, no date in the metadata, text kept as ``<text>``.
+Deterministic: fixed ``svg.hashsalt``, no date in the metadata, text kept as ``<text>`` (the
+browser draws it, so the legend is in the page's language, Chinese included).
 Threshold lines carry the ids ``threshold-alarm-high``, ``threshold-alarm-low`` (solid) and
 ``threshold-warn-high``, ``threshold-warn-low`` (dashed); excursions are shaded spans with ids
 ``excursion-<pk>``, so that pages and tests can find them.
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
+from django.utils.translation import gettext as _
 from matplotlib import rc_context
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
@@ -75,9 +78,9 @@ def temperature_chart(
             )
             span.set_gid(f"excursion-{exc.pk}")
         lines = (
-            ("threshold-alarm-high", thresholds.high_c, ALARM, "-", "alarm high"),
-            ("threshold-alarm-low", thresholds.low_c, ALARM, "-", "alarm low"),
-            ("threshold-warn-high", thresholds.warn_high_c, WARN, "--", "warning"),
+            ("threshold-alarm-high", thresholds.high_c, ALARM, "-", _("alarm high")),
+            ("threshold-alarm-low", thresholds.low_c, ALARM, "-", _("alarm low")),
+            ("threshold-warn-high", thresholds.warn_high_c, WARN, "--", _("warning")),
             ("threshold-warn-low", thresholds.warn_low_c, WARN, "--", None),
         )
         for gid, value, colour, style, label in lines:
@@ -106,5 +109,11 @@ def temperature_chart(
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
         fig.subplots_adjust(left=0.08, right=0.82, top=0.88, bottom=0.14)
         buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "celltrace"})
+        with warnings.catch_warnings():
+            # Chinese legend (or unit names): matplotlib measures them without CJK glyphs, but
+            # the text stays <text> and the browser draws it with its own CJK font
+            warnings.filterwarnings(
+                "ignore", message="Glyph .* missing from font", category=UserWarning
+            )
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "celltrace"})
     return buf.getvalue()
