@@ -15,7 +15,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from celltrace.metabolism import charts
+from celltrace.metabolism import charts, labels
 from celltrace.metabolism.choices import AssayType
 from celltrace.metabolism.models import MetabolismRun
 from celltrace.metabolism.selectors import Profile
@@ -52,7 +52,7 @@ def assay_tables(runs: list[MetabolismRun]) -> list[dict[str, Any]]:
                     groups.append(row["group"])
         rows = [
             {
-                "label": p["label"],
+                "label": labels.parameter_label(p),
                 "unit": p["unit"],
                 "group": group,
                 "cells": [_cell(r, group, p["key"]) for r in chosen],
