@@ -75,18 +75,29 @@ def ledger_event(actor: User, seq: int) -> AuditEvent:
         raise NotFound(_("No such ledger entry.")) from exc
 
 
+def history_subject(actor: User, entity_type: str, entity_id: str) -> Model | None:
+    """The object a history is about, if its kind is registered and ``actor`` may see it."""
+    visible = _HISTORY_VISIBILITY.get(entity_type)
+    if visible is None:
+        return None
+    try:
+        obj: Model | None = visible(actor).filter(pk=entity_id).first()
+    except (ValueError, ValidationError):  # not a primary key of that kind
+        return None
+    return obj
+
+
 def object_history(actor: User, entity_type: str, entity_id: str) -> QuerySet[AuditEvent]:
-    """Every entry about one object, oldest first; 404 unless ``actor`` may see the object."""
-    if not can_browse_ledger(actor):
-        visible = _HISTORY_VISIBILITY.get(entity_type)
-        try:
-            seen = visible is not None and visible(actor).filter(pk=entity_id).exists()
-        except (ValueError, ValidationError):  # not a primary key of that kind
-            seen = False
-        if not seen:
-            raise NotFound(_("No such object."))
+    """Every entry about one object, oldest first; 404 unless ``actor`` may see the object.
+
+    An object created as part of a bulk entry (an import, the method catalogue, a batch of
+    readings that raised an alarm) may have no entry of its own yet: its history is then
+    empty, not a 404."""
+    subject = history_subject(actor, entity_type, entity_id)
+    if subject is None and not can_browse_ledger(actor):
+        raise NotFound(_("No such object."))
     qs = AuditEvent.objects.where(entity_type=entity_type, entity_id=str(entity_id)).order_by("seq")
-    if not qs.exists():
+    if subject is None and not qs.exists():
         raise NotFound(_("No such object."))
     return qs
 

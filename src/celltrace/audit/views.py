@@ -71,14 +71,18 @@ def event(request: HttpRequest, seq: int) -> HttpResponse:
 
 @login_required
 def history(request: HttpRequest, entity_type: str, entity_id: str) -> HttpResponse:
+    actor = actor_of(request)
     try:
-        events = list(selectors.object_history(actor_of(request), entity_type, entity_id))
+        events = list(selectors.object_history(actor, entity_type, entity_id))
     except NotFound as exc:
         raise Http404 from exc
     label = next(
         (e.data.get("entity_label") for e in reversed(events) if e.data.get("entity_label")),
-        f"{entity_type} {entity_id}",
+        None,
     )
+    if label is None:
+        subject = selectors.history_subject(actor, entity_type, entity_id)
+        label = str(subject) if subject is not None else f"{entity_type} {entity_id}"
     return render(
         request,
         "audit/history.html",

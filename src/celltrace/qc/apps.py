@@ -77,6 +77,7 @@ class QcConfig(AppConfig):
             lock=services.specification_lock,
         )
         register_history(TestPanel, selectors.panels_visible)
+        register_history(MethodVersion, selectors.method_versions_visible)
         register_occupant_check(services.refuse_position_with_sample)
         register_occupant_source(
             services.positions_with_samples, held=services.positions_holding_samples

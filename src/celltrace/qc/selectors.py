@@ -238,6 +238,16 @@ def method_get(actor: User, code: str) -> Method:
     return method
 
 
+def method_versions_visible(actor: User) -> QuerySet[MethodVersion]:
+    """Laboratory staff: every version; a client: the effective ones (as on the catalogue)."""
+    from celltrace.qc.choices import VersionStatus
+
+    qs = MethodVersion.objects.select_related("method")
+    if not sees_all_tenants(actor):
+        qs = qs.filter(status=VersionStatus.EFFECTIVE)
+    return qs
+
+
 def method_versions_signable(actor: User) -> QuerySet[MethodVersion]:
     """Method versions are signed (approved), and their signatures listed, by laboratory
     staff only."""
