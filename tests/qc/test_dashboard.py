@@ -255,6 +255,13 @@ def test_client_sees_only_its_own_figures(lab: Lab, data: Data) -> None:
         csv.reader(io.StringIO(alice.get("/qc/dashboard/overdue.csv").content.decode()))
     )
     assert [r[4] for r in csv_rows[1:]] == ["C1"]
+    assert csv_rows[0][7] == "analyst" and [r[7] for r in csv_rows[1:]] == [""]  # not Li Na
+    staff = Client()
+    staff.force_login(lab.qa)
+    lab_rows = list(
+        csv.reader(io.StringIO(staff.get("/qc/dashboard/overdue.csv").content.decode()))
+    )
+    assert {r[4]: r[7] for r in lab_rows[1:]}["C1"] == "Li Na"  # the laboratory sees who
     assert snapshot() == before
 
     # the API with client B's token: B's figures only, no analyst names

@@ -643,11 +643,13 @@ OVERDUE_COLUMNS = (
 )
 
 
-def overdue_csv_rows(rows: Iterable[OverdueTest]) -> Iterable[list[object]]:
-    """The overdue list as CSV rows: text neutralised, day counts as numbers."""
+def overdue_csv_rows(rows: Iterable[OverdueTest], *, lab: bool) -> Iterable[list[object]]:
+    """The overdue list as CSV rows: text neutralised, day counts as numbers. The analyst's
+    name only in the laboratory's view (``lab``), as on the page and in the API."""
     yield list(OVERDUE_COLUMNS)
     for r in rows:
         t = r.test
+        analyst = t.analyst.full_name if (lab and t.analyst) else ""
         yield [
             csv_text(t.request.number),
             csv_text(t.request.organisation.name),
@@ -656,7 +658,7 @@ def overdue_csv_rows(rows: Iterable[OverdueTest]) -> Iterable[list[object]]:
             csv_text(t.sample.client_sample_id),
             csv_text(t.method_version.method.code),
             t.method_version.version,
-            csv_text(t.analyst.full_name if t.analyst else ""),
+            csv_text(analyst),
             r.received_on.isoformat(),
             r.due_on.isoformat(),
             r.age_days,

@@ -155,7 +155,7 @@ def dashboard_overdue_csv(request: HttpRequest) -> HttpResponse:
     _total, rows = dashboard.overdue(f, limit=None)
     buf = io.StringIO()
     writer = csv.writer(buf)  # RFC 4180 quoting; text cells neutralised in overdue_csv_rows
-    for row in dashboard.overdue_csv_rows(rows):
+    for row in dashboard.overdue_csv_rows(rows, lab=f.lab):
         writer.writerow(row)
     response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
