@@ -126,3 +126,23 @@ def test_label_api(lab: Lab, request_with_samples: Any) -> None:
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     numbers = {s.number for s in req.samples.exclude(status="rejected")}
     assert {text for _fmt, text in decoded(response.content)} == numbers
+
+
+def test_another_site_cannot_print_labels_in_the_users_name(
+    lab: Lab, request_with_samples: Any
+) -> None:
+    """Printing is on the ledger, and a GET is not covered by CSRF protection: a link or an
+    image on another site (the browser says so in Sec-Fetch-Site) is refused, page and API
+    through the session alike, and writes nothing."""
+    req = request_with_samples
+    analyst = logged_in(lab.analyst)
+    before = snapshot()
+    for site in ("cross-site", "same-site"):
+        page = analyst.get(f"/qc/requests/{req.pk}/labels.pdf", HTTP_SEC_FETCH_SITE=site)
+        assert page.status_code == 403 and b"%PDF" not in page.content
+        api = analyst.get(f"/api/v1/qc/requests/{req.pk}/labels", HTTP_SEC_FETCH_SITE=site)
+        assert api.status_code == 403 and api.json()["code"] == "permission_denied"
+    assert snapshot() == before
+    own = analyst.get(f"/qc/requests/{req.pk}/labels.pdf", HTTP_SEC_FETCH_SITE="same-origin")
+    assert own.status_code == 200 and own.content.startswith(b"%PDF")
+    assert snapshot() != before  # this printing is on the ledger

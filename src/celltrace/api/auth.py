@@ -13,6 +13,7 @@ from celltrace.core.choices import ErrorCode
 from celltrace.core.errors import PermissionDenied
 from celltrace.core.middleware import password_change_message
 from celltrace.core.services import api_token_authenticate
+from celltrace.web.decorators import OWN_SITE
 
 
 class TokenAuth(HttpBearer):
@@ -45,7 +46,16 @@ class SessionAuth(APIKeyCookie):
         from django.conf import settings
 
         key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-        if key is not None and check_csrf(request) is not None:
+        if key is None:
+            return None
+        site = request.headers.get("Sec-Fetch-Site")
+        if site is not None and site not in OWN_SITE:
+            # another site's link or form: a session is for celltrace's own pages (the
+            # browser's Fetch Metadata; some GETs record something, e.g. printing labels)
+            raise PermissionDenied(
+                _("A request another site started cannot use your celltrace session.")
+            )
+        if check_csrf(request) is not None:
             raise PermissionDenied(
                 _(
                     "The CSRF check failed: a request made with the browser session must send "

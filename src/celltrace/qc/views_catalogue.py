@@ -34,6 +34,7 @@ from celltrace.qc.forms_catalogue import (
     WithdrawForm,
 )
 from celltrace.qc.models import MethodVersion, Specification
+from celltrace.web.decorators import own_site_only
 from celltrace.web.views import actor_of, form_error
 
 
@@ -456,6 +457,7 @@ def panel_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@own_site_only
 def sample_labels_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """The label sheet (PDF) of a request's samples that are not rejected (laboratory)."""
     actor = actor_of(request)

@@ -28,6 +28,7 @@ from celltrace.core import selectors, services
 from celltrace.core.errors import DomainError, NotFound, PermissionDenied
 from celltrace.core.middleware import LOGIN_AT_KEY
 from celltrace.core.models import User
+from celltrace.web.decorators import own_site_only
 from celltrace.web.forms import (
     LoginForm,
     PasswordChangeForm,
@@ -206,6 +207,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@own_site_only
 def totp_enrol(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
     form = TotpConfirmForm(request.POST or None)
