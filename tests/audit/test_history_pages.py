@@ -49,3 +49,16 @@ def test_a_seeded_method_version_has_an_empty_history_not_a_404(
         "/audit/history/no.such/1/",
     ):
         assert staff.get(missing).status_code == 404, missing
+
+
+def test_signature_meanings_show_their_names_in_the_pages_language() -> None:
+    from django.utils import translation
+
+    from celltrace.audit.choices import SignatureMeaning
+    from celltrace.web.templatetags.celltrace import meaning_label
+
+    assert meaning_label("performed") == str(SignatureMeaning.PERFORMED.label) != "performed"
+    with translation.override("zh-hans"):
+        chinese = meaning_label("released")
+    assert chinese != "released" and not chinese.isascii()
+    assert meaning_label("no-such-meaning") == "no-such-meaning"

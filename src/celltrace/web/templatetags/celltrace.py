@@ -43,5 +43,16 @@ def compact_json(value: Any) -> str:
 
 
 @register.filter
+def meaning_label(code: str) -> str:
+    """A signature meaning's name in the active language (the code itself if unknown)."""
+    from celltrace.audit.choices import SignatureMeaning
+
+    try:
+        return str(SignatureMeaning(code).label)
+    except ValueError:
+        return code
+
+
+@register.filter
 def short_hash(value: str) -> str:
     return f"{value[:12]}…" if value and len(value) > 12 else value
