@@ -230,3 +230,25 @@ def test_nul_characters_are_refused_and_reported(refused: Any) -> None:
         (3, "donor_reference"),
     ]
     assert problems[0]["value"] == "Ward\\x003"
+
+
+def test_same_position_twice_across_racks_the_check_let_go(
+    tech: Any, refused: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check holds the positions of a few racks at a time (memory does not grow with the
+    file). A file that comes back to a rack it left, with a position it used before, is
+    still refused, naming both rows; nothing is written."""
+    from celltrace.imports import inventory
+    from tests.bank import factories
+
+    factories.hierarchy(tech, boxes=1, code="t2")  # a second rack: main/t2/R1/B1
+    monkeypatch.setattr(inventory, "RACKS_LOADED", 1)
+    rows = [
+        row(0),  # t1 A1
+        row(1, storage_path="main/t2/R1/B1", position="A1"),  # t1 is let go
+        row(2, position="A3"),  # t1 loaded again: no record of row 2 any more
+        row(3, position="A1"),  # the same position as row 2
+    ]
+    [problem] = refused(csv_bytes(rows))
+    assert (problem["row"], problem["column"], problem["value"]) == (5, "position", "A1")
+    assert "same position as row 2" in problem["rule"]

@@ -23,6 +23,7 @@ Every problem is reported as :class:`Problem` (row, column, value, rule), the fi
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import datetime as dt
@@ -67,6 +68,9 @@ _STATUSES = frozenset(AliquotStatus.values)
 MAX_ERRORS = 1000
 #: Rows per ``executemany`` call.
 CHUNK = 20_000
+#: Storage racks whose positions the check holds at once (a rack of ten 10 × 10 boxes takes
+#: 16 kB): a file laid out rack by rack loads each rack once.
+RACKS_LOADED = 256
 #: Largest file accepted (bytes).
 MAX_FILE_BYTES = 2 * 1024**3
 
@@ -442,6 +446,13 @@ class Checker:
         self.today = dt.datetime.now(dt.UTC).isoformat()
         self.boxes = self._boxes()
         self.rack_boxes: dict[int, list[_BoxInfo]] = {}
+        #: racks whose positions are loaded, least recently loaded first (at most
+        #: :data:`RACKS_LOADED`: memory does not grow with the file)
+        self._loaded: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self._ever_loaded: set[int] = set()
+        #: a rack was loaded again after it was let go: the same position twice may then be
+        #: split across the two loads, and is looked for in the staging file instead
+        self.reloaded = False
         for info in self.boxes.values():
             self.rack_boxes.setdefault(info.rack_id, []).append(info)
         self._dates: dict[str, dt.date | None] = {}
@@ -478,7 +489,16 @@ class Checker:
     def _load_rack(self, rack_id: int) -> None:
         """The positions of every box of a rack, in one query: files are laid out rack by
         rack, so the next boxes a file names are usually loaded already (one query per box
-        made a tenth of a million-row check)."""
+        made a tenth of a million-row check). The least recently loaded rack is let go
+        beyond :data:`RACKS_LOADED`."""
+        if rack_id in self._ever_loaded:
+            self.reloaded = True
+        self._ever_loaded.add(rack_id)
+        self._loaded[rack_id] = None
+        while len(self._loaded) > RACKS_LOADED:
+            old, _none = self._loaded.popitem(last=False)
+            for gone in self.rack_boxes[old]:
+                gone.cells = gone.used = None
         boxes = {b.box_id: b for b in self.rack_boxes[rack_id]}
         for box in boxes.values():
             box.cells = array("q", bytes(8 * box.rows * box.cols))
@@ -939,8 +959,11 @@ class Checker:
     def cross_checks(self) -> None:
         """One pass over the staged rows in identity order: the same aliquot twice, rows of
         one collection (DIN) or one product that disagree. (The same position twice was
-        found while reading, see :meth:`_position`.)"""
+        found while reading, see :meth:`_position`, unless its rack was let go in between:
+        :meth:`_positions_twice`.)"""
         self.flush()
+        if self.reloaded:
+            self._positions_twice()
         db, cap = self.db, self.problems.cap
         db.execute("CREATE INDEX rows_identity ON rows (din, pdc, division)")
         found: list[tuple[int, str, str, str]] = []
@@ -1005,6 +1028,24 @@ class Checker:
             self.problems.add(*problem)
         if len(found) > cap:
             self.problems.count += len(found) - cap
+
+    def _positions_twice(self) -> None:
+        """The same position in staged rows (a rack loaded twice: its first load's record of
+        the positions used was let go); each later row is reported against the first."""
+        _index_positions(self.db)
+        rule = _("the same position as row %(row)s")
+        for rowno, first, box_id, position_id in self.db.execute(
+            "SELECT r.rowno, f.first, r.box_id, r.position_id FROM rows r JOIN ("
+            " SELECT position_id, min(rowno) AS first FROM rows WHERE position_id IS NOT NULL"
+            " GROUP BY position_id HAVING count(*) > 1) f ON f.position_id = r.position_id"
+            " WHERE r.rowno > f.first ORDER BY r.rowno"
+        ):
+            label = (
+                Position.objects.filter(pk=position_id, box_id=box_id)
+                .values_list("label", flat=True)
+                .first()
+            )
+            self.problems.add(rowno, "position", label or "", rule % {"row": first})
 
     def bank_checks(self) -> None:
         """A DIN or aliquot already in the bank; a position another app's item holds (a QC
