@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from celltrace.bank import isbt128, sprec
 from celltrace.bank.choices import (
+    ALLOWED_TRANSITIONS,
     AliquotStatus,
     CollectionType,
     ContainerType,
@@ -88,6 +89,16 @@ class StatusForm(forms.Form):
         label=_("Issued for"), required=False, choices=[("", "—"), *Use.choices]
     )
     reason = forms.CharField(label=_("Reason"), max_length=1000)
+
+    def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
+        """Offers only the statuses ``current`` may change to (none selected beforehand)."""
+        super().__init__(*args, **kwargs)
+        allowed = ALLOWED_TRANSITIONS.get(current, frozenset())
+        field = self.fields["status"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "—")] + [
+            (value, label) for value, label in AliquotStatus.choices if value in allowed
+        ]
 
 
 class RevealForm(forms.Form):

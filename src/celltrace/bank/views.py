@@ -77,6 +77,8 @@ def search(request: HttpRequest) -> HttpResponse:
             "more": total > PAGE,
             "searched": searched,
             "operator": operator,
+            # the inventory import is for bank staff (imports.selectors: require_bank_role)
+            "can_import": _can_write(actor),
             "layouts": LAYOUTS,
         },
     )
@@ -95,7 +97,7 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     aliquot = _aliquot_or_404(request, pk)
     operator = sees_all_tenants(actor)
     move_form = MoveForm(prefix="move")
-    status_form = StatusForm(prefix="status")
+    status_form = StatusForm(prefix="status", current=aliquot.status)
     if request.method == "POST":
         if not operator:
             raise Http404
@@ -137,7 +139,7 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     )
                     return redirect("bank:aliquot", pk=aliquot.pk)
             elif action == "status":
-                status_form = StatusForm(request.POST, prefix="status")
+                status_form = StatusForm(request.POST, prefix="status", current=aliquot.status)
                 if status_form.is_valid():
                     d = status_form.cleaned_data
                     services.aliquot_set_status(
@@ -174,6 +176,8 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": timeline,
         "move_form": move_form,
         "status_form": status_form,
+        # the label sheet prints for bank staff only (services.aliquot_labels_print)
+        "can_print_labels": _can_write(actor),
         "next_statuses": [
             AliquotStatus(s).label for s in sorted(ALLOWED_TRANSITIONS[aliquot.status])
         ],

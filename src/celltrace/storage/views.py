@@ -12,8 +12,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from celltrace.bank import services as bank_services
 from celltrace.bank.choices import AliquotStatus
-from celltrace.core.errors import DomainError, NotFound
+from celltrace.core.errors import DomainError, NotFound, PermissionDenied
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.storage import selectors, services
 from celltrace.storage.forms import (
@@ -38,6 +39,15 @@ def _operator(request: HttpRequest) -> Any:
 
 def _can_write(actor: Any) -> bool:
     return sees_all_tenants(actor) and actor.has_role(*services.STORAGE_ROLES)
+
+
+def _can_print_labels(actor: Any) -> bool:
+    """Whether the bank's label sheet (``bank:labels``) would print for ``actor``."""
+    try:
+        bank_services.require_bank_role(actor)
+    except PermissionDenied:
+        return False
+    return True
 
 
 @login_required
@@ -190,6 +200,8 @@ def box_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "highlight": int(highlight) if highlight.isdigit() else None,
             "move_form": move_form,
             "can_write": can_write,
+            "can_print_labels": _can_print_labels(actor),
+            "free": grid.capacity - grid.occupied,
         },
     )
 
