@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from celltrace.audit.choices import SignatureMeaning
+from celltrace.core.choices import Role
 from celltrace.core.errors import DomainError, NotFound, PermissionDenied
 from celltrace.core.models import User
 from celltrace.core.tenancy import sees_all_tenants
@@ -45,6 +46,15 @@ def _lab_or_404(actor: User) -> None:
 
 def _origin(request: HttpRequest) -> str:
     return request.build_absolute_uri("/").rstrip("/")
+
+
+def _permitted(check: Any, *args: Any) -> bool:
+    """Whether the service's role ``check`` lets the action through (it raises if not)."""
+    try:
+        check(*args)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def _get(fn: Any, actor: User, pk: Any) -> Any:
@@ -130,6 +140,12 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "certificate_form": CertificateForm(),
             "amend_form": AmendForm(),
             "sign_release": lab and req.status == RequestStatus.REVIEWED,
+            # actions are offered only to the roles their services accept
+            "can_submit": _permitted(services._require_requester, actor, "", ""),
+            "can_receive": services.is_lab(actor, *services.RECEIPT_ROLES),
+            "can_plan": services.is_lab(actor, *services.LAB_ROLES),
+            # services.certificate_issue and certificate_amend: QA only
+            "can_certify": services.is_lab(actor, Role.QA),
         },
     )
 

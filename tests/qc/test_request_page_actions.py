@@ -1,0 +1,79 @@
+"""The request page offers an action only to users whose roles its service accepts: an
+administrator (operator staff without a laboratory role) sees no "Print labels", "Receive
+samples", "Plan the tests" or certificate forms, whose targets would refuse it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from celltrace.qc import services
+from celltrace.qc.services import SampleSpec
+from tests.qc.conftest import CAR_T, Lab, in_testing, reviewed, sign, submitted
+from tests.qc.test_pages import logged_in
+
+pytestmark = pytest.mark.django_db
+
+
+def page(user: Any, req: Any) -> str:
+    response = logged_in(user).get(f"/qc/requests/{req.pk}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_admin_sees_no_print_labels_link_the_target_refuses(lab: Lab, admin_user: Any) -> None:
+    req = in_testing(lab)
+    labels = f"/qc/requests/{req.pk}/labels.pdf"
+    assert 'id="print-labels"' in page(lab.analyst, req)
+    assert logged_in(lab.analyst).get(labels).status_code == 200
+    assert 'id="print-labels"' not in page(admin_user, req)
+    assert labels not in page(admin_user, req)
+    assert logged_in(admin_user).get(labels).status_code == 404
+
+
+def test_receive_and_plan_are_offered_to_laboratory_roles_only(
+    lab: Lab, admin_user: Any, tech: Any
+) -> None:
+    req = submitted(lab)
+    receive = f"/qc/requests/{req.pk}/receive/"
+    assert receive in page(lab.analyst, req)
+    assert receive in page(tech, req)  # bank technicians receive samples too (RECEIPT_ROLES)
+    assert receive not in page(admin_user, req)
+    assert "/submit/" not in page(admin_user, req)  # not a draft: nothing to submit
+
+    sample = req.samples.get()
+    services.sample_receive(
+        actor=lab.analyst, request=req, scanned_id=sample.client_sample_id, accept=True
+    )
+    plan = f"/qc/requests/{req.pk}/tests/"
+    assert plan in page(lab.analyst, req)
+    assert plan not in page(tech, req)  # planning tests is for LAB_ROLES, not technicians
+    assert plan not in page(admin_user, req)
+
+
+def test_certificate_forms_are_for_qa_only(lab: Lab, admin_user: Any) -> None:
+    req = reviewed(lab)
+    sign(lab.qa, req, "released")
+    req.refresh_from_db()
+    issue = f"/qc/requests/{req.pk}/certificates/"
+    assert issue in page(lab.qa, req)
+    assert issue not in page(lab.reviewer, req)
+    assert issue not in page(admin_user, req)
+
+
+def test_submit_is_offered_to_the_client_and_laboratory_not_to_the_admin(
+    lab: Lab, admin_user: Any
+) -> None:
+    req = services.request_create(
+        actor=lab.alice,
+        product="Aurocel",
+        product_type=CAR_T,
+        batch="B-DRAFT",
+        samples=[SampleSpec("D-001", container="cryobag")],
+        method_codes=["viability"],
+    )
+    submit = f"/qc/requests/{req.pk}/submit/"
+    assert submit in page(lab.alice, req)
+    assert submit in page(lab.analyst, req)
+    assert submit not in page(admin_user, req)
