@@ -203,6 +203,10 @@ def test_label_sheet_pdf(world: dict[str, Any]) -> None:
     ids = [a.pk for a in world["mine"][:2]]
     one = c.get("/bank/labels.pdf", {"aliquot": ids, "layout": "a4_bag"})
     assert one.status_code == 200 and one.content.startswith(b"%PDF")
+    # printing is on the ledger: a link on another site cannot print in the user's name
+    entries = AuditEvent.objects.count()
+    foreign = c.get("/bank/labels.pdf", {"box": world["b1"].pk}, HTTP_SEC_FETCH_SITE="cross-site")
+    assert foreign.status_code == 403 and AuditEvent.objects.count() == entries
 
 
 def test_donor_pages_mask_and_reveal(tech: Any, client_a: Any) -> None:

@@ -37,6 +37,7 @@ from celltrace.core.tenancy import sees_all_tenants
 from celltrace.storage import selectors as storage_selectors
 from celltrace.storage import services as storage_services
 from celltrace.storage.models import StorageUnit
+from celltrace.web.decorators import own_site_only
 from celltrace.web.views import actor_of, form_error
 
 PAGE = 100
@@ -187,6 +188,7 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@own_site_only
 def label_sheet(request: HttpRequest) -> HttpResponse:
     """A PDF label sheet for ``?aliquot=1&aliquot=2`` or every aliquot of ``?box=<id>``."""
     actor = actor_of(request)

@@ -72,6 +72,8 @@ if TYPE_CHECKING:
 
 LAB_ROLES = (Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA)
 RECEIPT_ROLES = (Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA, Role.BANK_TECHNICIAN)
+#: Who issues and amends certificates of analysis.
+CERTIFICATE_ROLES = (Role.QA,)
 #: Request statuses in which results may still be entered, corrected or invalidated.
 OPEN_FOR_TESTING = (RequestStatus.IN_TESTING, RequestStatus.REVIEWED)
 
@@ -558,7 +560,7 @@ def request_submit(*, actor: User, request: TestRequest) -> TestRequest:
     """Send a draft request to the laboratory (its client's users, or laboratory staff)."""
     if not _sees(actor, request.organisation_id):
         raise NotFound(_("Not found."))
-    _require_requester(
+    require_requester(
         actor,
         _("Only laboratory staff submit for a client."),
         _("Only client users submit test requests."),
@@ -569,7 +571,7 @@ def request_submit(*, actor: User, request: TestRequest) -> TestRequest:
     return req
 
 
-def _require_requester(actor: User, lab_message: str, client_message: str) -> None:
+def require_requester(actor: User, lab_message: str, client_message: str) -> None:
     """A request is submitted or cancelled by its client's users or by laboratory staff
     (QC analysts, reviewers, QA) on the client's behalf; not by other operator roles."""
     if actor.is_operator_staff:
@@ -583,7 +585,7 @@ def request_cancel(*, actor: User, request: TestRequest, reason: str) -> TestReq
     laboratory staff)."""
     if not _sees(actor, request.organisation_id):
         raise NotFound(_("Not found."))
-    _require_requester(
+    require_requester(
         actor,
         _("Only laboratory staff cancel a client's request."),
         _("Only client users cancel test requests."),
@@ -1392,7 +1394,7 @@ def certificate_issue(
 ) -> Certificate:
     """Issue the certificate of analysis of a released request (QA); the request is certified.
     ``verify_base`` is the public origin printed in the QR code (``https://lab.example``)."""
-    _require_lab(actor, (Role.QA,), _("Only QA issues certificates of analysis."))
+    _require_lab(actor, CERTIFICATE_ROLES, _("Only QA issues certificates of analysis."))
     request_sync_status(actor=actor, request=request)
     with transaction.atomic():
         req = _lock_request(request)
@@ -1417,7 +1419,7 @@ def certificate_amend(
     verify_base: str = "",
 ) -> Certificate:
     """Issue a new version that supersedes ``certificate`` (the latest); history is kept."""
-    _require_lab(actor, (Role.QA,), _("Only QA amends certificates of analysis."))
+    _require_lab(actor, CERTIFICATE_ROLES, _("Only QA amends certificates of analysis."))
     reason = _require_text(reason, "reason", _("Give the reason for the amendment."))
     with transaction.atomic():
         req = _lock_request(certificate.request)

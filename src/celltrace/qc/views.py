@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from celltrace.audit.choices import SignatureMeaning
-from celltrace.core.choices import Role
 from celltrace.core.errors import DomainError, NotFound, PermissionDenied
 from celltrace.core.models import User
 from celltrace.core.tenancy import sees_all_tenants
@@ -141,11 +140,11 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "amend_form": AmendForm(),
             "sign_release": lab and req.status == RequestStatus.REVIEWED,
             # actions are offered only to the roles their services accept
-            "can_submit": _permitted(services._require_requester, actor, "", ""),
+            "can_submit": _permitted(services.require_requester, actor, "", ""),
             "can_receive": services.is_lab(actor, *services.RECEIPT_ROLES),
             "can_plan": services.is_lab(actor, *services.LAB_ROLES),
             # services.certificate_issue and certificate_amend: QA only
-            "can_certify": services.is_lab(actor, Role.QA),
+            "can_certify": services.is_lab(actor, *services.CERTIFICATE_ROLES),
         },
     )
 
