@@ -242,7 +242,7 @@ def test_same_position_twice_across_racks_the_check_let_go(
     from tests.bank import factories
 
     factories.hierarchy(tech, boxes=1, code="t2")  # a second rack: main/t2/R1/B1
-    monkeypatch.setattr(inventory, "RACKS_LOADED", 1)
+    monkeypatch.setattr(inventory, "RACKS_LOADED", 1)  # (4,096 racks in use)
     rows = [
         row(0),  # t1 A1
         row(1, storage_path="main/t2/R1/B1", position="A1"),  # t1 is let go
@@ -252,3 +252,34 @@ def test_same_position_twice_across_racks_the_check_let_go(
     [problem] = refused(csv_bytes(rows))
     assert (problem["row"], problem["column"], problem["value"]) == (5, "position", "A1")
     assert "same position as row 2" in problem["rule"]
+
+
+def test_a_rack_in_use_is_kept_over_the_least_recently_used_one(
+    tech: Any, store: Any, write_file: Any, run_import: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for two racks, a file going t1, t2, t1, t3, t1 loads each rack once: t1 was
+    used again, so t2 is let go for t3 (a file sorted by donor rather than by location must
+    not load a rack per row)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from celltrace.imports import inventory
+    from tests.bank import factories
+
+    factories.hierarchy(tech, boxes=1, code="t2")
+    factories.hierarchy(tech, boxes=1, code="t3")
+    monkeypatch.setattr(inventory, "RACKS_LOADED", 2)
+    rows = [
+        row(0),
+        row(1, storage_path="main/t2/R1/B1", position="A1"),
+        row(2),
+        row(3, storage_path="main/t3/R1/B1", position="A1"),
+        row(4),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        run = run_import(write_file(csv_bytes(rows)))
+    assert run.status == ImportStatus.WRITTEN, run.errors
+    loads = [
+        q for q in queries.captured_queries if "LEFT JOIN" in q["sql"] and "p.box_id IN" in q["sql"]
+    ]
+    assert len(loads) == 3

@@ -374,6 +374,7 @@ def test_certificate_issue_amend_and_verify(lab: Lab) -> None:
     [
         ("1e21", "too large"),
         ("1e999", "too large"),
+        ("1E+1000000", "too large"),
         ("-1.5E+21", "too large"),
         ("< 1E+30", "too large"),
         ("0.12345678901", "decimal places"),
@@ -396,7 +397,13 @@ def test_a_result_the_database_cannot_hold_is_refused(lab: Lab, value: str, rule
 def test_the_largest_storable_result_reads_back_exactly(lab: Lab) -> None:
     req = in_testing(lab)
     test = req.tests.get(method_version__method__code="viability")
-    for text in ("99999999999999900000", "12345.0123456789", "70.0000000001"):
+    for text in (
+        "99999999999999900000",
+        "12345.0123456789",
+        "70.0000000001",
+        "70.10000000000",  # trailing zeros: 70.1, storable exactly
+        "7.1000E+1",
+    ):
         result = services.result_enter(actor=lab.analyst, test=test, value=text)
         assert Result.objects.get(pk=result.pk).value == Decimal(text)
         assert test.current_result is not None and test.current_result.pk == result.pk

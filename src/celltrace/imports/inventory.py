@@ -68,9 +68,10 @@ _STATUSES = frozenset(AliquotStatus.values)
 MAX_ERRORS = 1000
 #: Rows per ``executemany`` call.
 CHUNK = 20_000
-#: Storage racks whose positions the check holds at once (a rack of ten 10 × 10 boxes takes
-#: 16 kB): a file laid out rack by rack loads each rack once.
-RACKS_LOADED = 256
+#: Storage racks whose positions the check holds at once, the least recently used let go
+#: first (a rack of ten 10 × 10 boxes takes 16 kB, so at most about 64 MB): a file laid out rack
+#: by rack, or any order within 4,096 racks, loads each rack once.
+RACKS_LOADED = 4096
 #: Largest file accepted (bytes).
 MAX_FILE_BYTES = 2 * 1024**3
 
@@ -446,13 +447,14 @@ class Checker:
         self.today = dt.datetime.now(dt.UTC).isoformat()
         self.boxes = self._boxes()
         self.rack_boxes: dict[int, list[_BoxInfo]] = {}
-        #: racks whose positions are loaded, least recently loaded first (at most
+        #: racks whose positions are loaded, least recently used first (at most
         #: :data:`RACKS_LOADED`: memory does not grow with the file)
         self._loaded: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._ever_loaded: set[int] = set()
         #: a rack was loaded again after it was let go: the same position twice may then be
         #: split across the two loads, and is looked for in the staging file instead
         self.reloaded = False
+        self._last_rack = 0
         for info in self.boxes.values():
             self.rack_boxes.setdefault(info.rack_id, []).append(info)
         self._dates: dict[str, dt.date | None] = {}
@@ -489,8 +491,8 @@ class Checker:
     def _load_rack(self, rack_id: int) -> None:
         """The positions of every box of a rack, in one query: files are laid out rack by
         rack, so the next boxes a file names are usually loaded already (one query per box
-        made a tenth of a million-row check). The least recently loaded rack is let go
-        beyond :data:`RACKS_LOADED`."""
+        made a tenth of a million-row check). The least recently used rack is let go beyond
+        :data:`RACKS_LOADED`."""
         if rack_id in self._ever_loaded:
             self.reloaded = True
         self._ever_loaded.add(rack_id)
@@ -921,6 +923,9 @@ class Checker:
             return None, None
         if box.cells is None:
             self._load_rack(box.rack_id)
+        elif box.rack_id != self._last_rack:
+            self._loaded.move_to_end(box.rack_id)  # used again: let go of others first
+        self._last_rack = box.rack_id
         assert box.cells is not None and box.used is not None
         index = (cell[0] - 1) * box.cols + cell[1] - 1
         pid = box.cells[index]
@@ -1034,18 +1039,20 @@ class Checker:
         the positions used was let go); each later row is reported against the first."""
         _index_positions(self.db)
         rule = _("the same position as row %(row)s")
-        for rowno, first, box_id, position_id in self.db.execute(
-            "SELECT r.rowno, f.first, r.box_id, r.position_id FROM rows r JOIN ("
+        cap = self.problems.cap
+        cursor = self.db.execute(
+            "SELECT r.rowno, f.first, r.position_id FROM rows r JOIN ("
             " SELECT position_id, min(rowno) AS first FROM rows WHERE position_id IS NOT NULL"
             " GROUP BY position_id HAVING count(*) > 1) f ON f.position_id = r.position_id"
             " WHERE r.rowno > f.first ORDER BY r.rowno"
-        ):
-            label = (
-                Position.objects.filter(pk=position_id, box_id=box_id)
-                .values_list("label", flat=True)
-                .first()
-            )
-            self.problems.add(rowno, "position", label or "", rule % {"row": first})
+        )
+        shown = cursor.fetchmany(cap)  # the rest are counted, not held
+        labels = dict(
+            Position.objects.filter(pk__in={p for _r, _f, p in shown}).values_list("pk", "label")
+        )
+        for rowno, first, position_id in shown:
+            self.problems.add(rowno, "position", labels.get(position_id, ""), rule % {"row": first})
+        self.problems.count += sum(1 for _row in cursor)
 
     def bank_checks(self) -> None:
         """A DIN or aliquot already in the bank; a position another app's item holds (a QC

@@ -65,20 +65,29 @@ def _require_storable(text: str, value: Decimal) -> None:
     field = Result._meta.get_field("value")
     places = int(field.decimal_places)
     whole = int(field.max_digits) - places
-    exponent = int(value.as_tuple().exponent)
+    # integer arithmetic on the digits as written (normalize() would overflow on 1E+1000000);
+    # trailing zeros do not count: 0.10000000000 is 0.1
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite (parse_decimal)
+    significant = len(digits)
+    while significant > 1 and digits[significant - 1] == 0:
+        significant -= 1
+        exponent += 1
+    if significant == 1 and digits[0] == 0:
+        return  # zero, however written
     if -exponent > places:
         raise Invalid(
             _("%(value)s has more than %(n)s decimal places; round it as the method reports it.")
             % {"value": text, "n": places},
             field="value",
         )
-    if len(value.normalize().as_tuple().digits) > SIGNIFICANT_DIGITS:
+    if significant > SIGNIFICANT_DIGITS:
         raise Invalid(
             _("%(value)s has more than %(n)s significant digits.")
             % {"value": text, "n": SIGNIFICANT_DIGITS},
             field="value",
         )
-    if value.copy_abs() >= Decimal(1).scaleb(whole):  # exact (abs() rounds to 28 digits)
+    if significant + exponent > whole:  # digits before the point
         raise Invalid(
             _("%(value)s is too large: at most %(n)s digits before the decimal point.")
             % {"value": text, "n": whole},
