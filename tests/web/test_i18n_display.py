@@ -129,6 +129,75 @@ def test_sprec_form_labels_are_translated() -> None:
     assert not [label for label in labels if re.search(r"[a-z]{4,}", label)]
 
 
+SPREC_TABLES = (
+    sprec.TYPE_OF_SAMPLE,
+    sprec.PRIMARY_CONTAINER,
+    sprec.PRE_CENTRIFUGATION,
+    sprec.CENTRIFUGATION,
+    sprec.POST_CENTRIFUGATION,
+    sprec.LONG_TERM_STORAGE,
+)
+
+
+def _sprec_options(form: object) -> dict[str, list[str]]:
+    fields = form.fields.items()  # type: ignore[attr-defined]
+    return {
+        name: [str(label) for value, label in f.choices if value]
+        for name, f in fields
+        if name.startswith("sprec_")
+    }
+
+
+def test_every_sprec_description_is_in_the_catalogue() -> None:
+    catalogue = {e.msgid: e.msgstr for e in polib.pofile(str(CATALOGUE)) if not e.obsolete}
+    descriptions = {text for table in SPREC_TABLES for text, _since in table.values()}
+    assert len(descriptions) > 110
+    assert sorted(d for d in descriptions if not catalogue.get(d)) == []
+    # every description that says something in words says it in Chinese
+    worded = [d for d in descriptions if re.search(r"[a-z]{3,}", d) and d not in BRANDS]
+    assert sorted(d for d in worded if not CJK.search(catalogue[d])) == []
+
+
+#: Product names kept as they are on the tube.
+BRANDS = {"Oragene", "RNAlater"}
+
+
+def test_sprec_options_follow_the_language_of_each_form() -> None:
+    """The choices are built when the form is, so one process serves both languages."""
+    from celltrace.bank.forms import CollectionForm
+
+    with translation.override("zh-hans"):
+        chinese = _sprec_options(CollectionForm())
+    with translation.override("en"):
+        english = _sprec_options(CollectionForm())
+    assert "C · 冻存管 1–2 mL，液氮" in chinese["sprec_long_term_storage"]
+    assert "W · 聚丙烯管 40–500 µL，< −135 °C" in chinese["sprec_long_term_storage"]
+    assert "A · 室温，< 2 h" in chinese["sprec_pre_centrifugation"]
+    assert "SER · 血清" in chinese["sprec_type_of_sample"]
+    assert "C · Cryotube 1–2 mL, liquid nitrogen" in english["sprec_long_term_storage"]
+    assert "A · RT, < 2 h" in english["sprec_pre_centrifugation"]
+    assert [o.split(" · ")[0] for o in chinese["sprec_type_of_sample"]] == [
+        o.split(" · ")[0] for o in english["sprec_type_of_sample"]
+    ]
+    left_english = [
+        option
+        for options in chinese.values()
+        for option in options
+        if re.search(r"[a-z]{3,}", option.split(" · ", 1)[1])
+        and option.split(" · ", 1)[1] not in BRANDS
+        and not CJK.search(option)
+    ]
+    assert left_english == []
+
+
+def test_sprec_descriptions_stay_english_in_the_code_and_its_messages() -> None:
+    with translation.override("zh-hans"):
+        code = sprec.parse_sprec("SER-SST-A-B-N-B-C")
+        assert code.describe()["long-term storage"] == "Cryotube 1–2 mL, liquid nitrogen"
+        assert sprec.description(sprec.LONG_TERM_STORAGE, "C") == "冻存管 1–2 mL，液氮"
+        assert sprec.LONG_TERM_STORAGE["C"][0] == "Cryotube 1–2 mL, liquid nitrogen"
+
+
 def test_sprec_validation_messages_stay_english() -> None:
     with translation.override("zh-hans"), pytest.raises(ValueError, match="SPREC type of sample"):
         sprec.parse_sprec("SE-SST-A-B-N-B-A")

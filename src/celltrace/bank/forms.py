@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -90,10 +91,15 @@ class StatusForm(forms.Form):
     )
     reason = forms.CharField(label=_("Reason"), max_length=1000)
 
-    def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
-        """Offers only the statuses ``current`` may change to (none selected beforehand)."""
+    def __init__(
+        self, *args: Any, current: str, offered: Collection[str] | None = None, **kwargs: Any
+    ) -> None:
+        """Offers only the statuses ``current`` may change to (none selected beforehand) and,
+        when ``offered`` is given, only those of them (the ones the user's roles allow)."""
         super().__init__(*args, **kwargs)
         allowed = ALLOWED_TRANSITIONS.get(current, frozenset())
+        if offered is not None:
+            allowed = allowed & frozenset(offered)
         field = self.fields["status"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [("", "—")] + [
@@ -167,8 +173,13 @@ class WithdrawForm(forms.Form):
 
 
 def _sprec_choices(table: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    """Choices for one SPREC element, described in the active language.
+
+    Called from :class:`CollectionForm`'s ``__init__``, so per form (per request), never at import.
+    """
     return [("", "—")] + [
-        (code, f"{code} · {table[code][0]}") for code in sprec.allowed_values(table, "3.0")
+        (code, f"{code} · {sprec.description(table, code)}")
+        for code in sprec.allowed_values(table, "3.0")
     ]
 
 

@@ -606,7 +606,7 @@ def aliquot_set_status(
     from celltrace.storage.services import end_placement, location_of
 
     seen = Aliquot.objects.values_list("status", flat=True).get(pk=aliquot.pk)
-    _require_status_role(actor, seen, status)
+    require_status_role(actor, seen, status)
     reason = require_reason(reason)
     if status not in AliquotStatus.values:
         raise Invalid(_("Unknown status %(status)s.") % {"status": status}, field="status")
@@ -628,7 +628,7 @@ def aliquot_set_status(
             .get(pk=aliquot.pk)
         )
         old = locked.status
-        _require_status_role(actor, old, status)
+        require_status_role(actor, old, status)
         _check_transition(old, status)
         donor = locked.product.collection.donor
         if old == AliquotStatus.QUARANTINE and status == AliquotStatus.AVAILABLE:
@@ -670,7 +670,10 @@ def aliquot_set_status(
     return locked
 
 
-def _require_status_role(actor: User, old: str, new: str) -> None:
+def require_status_role(actor: User, old: str, new: str) -> None:
+    """Refuses (``PermissionDenied``) unless ``actor``'s roles may move an aliquot from ``old``
+    to ``new``: QA or an administrator releases from quarantine, bank staff do the rest. The
+    aliquot page asks it which statuses to offer."""
     if old == AliquotStatus.QUARANTINE and new == AliquotStatus.AVAILABLE:
         _require(
             actor,

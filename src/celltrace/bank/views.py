@@ -32,7 +32,7 @@ from celltrace.bank.forms import (
 )
 from celltrace.bank.models import Aliquot, Distribution
 from celltrace.core.choices import Role
-from celltrace.core.errors import DomainError, Invalid, NotFound
+from celltrace.core.errors import DomainError, Invalid, NotFound, PermissionDenied
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.storage import selectors as storage_selectors
 from celltrace.storage import services as storage_services
@@ -97,8 +97,11 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_of(request)
     aliquot = _aliquot_or_404(request, pk)
     operator = sees_all_tenants(actor)
+    # the forms show only to the roles their services accept (the services still decide)
+    can_store = operator and _permitted(storage_services.require_storage_role, actor)
+    offered = _statuses_offered(actor, aliquot.status) if operator else []
     move_form = MoveForm(prefix="move")
-    status_form = StatusForm(prefix="status", current=aliquot.status)
+    status_form = StatusForm(prefix="status", current=aliquot.status, offered=offered)
     if request.method == "POST":
         if not operator:
             raise Http404
@@ -140,7 +143,9 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     )
                     return redirect("bank:aliquot", pk=aliquot.pk)
             elif action == "status":
-                status_form = StatusForm(request.POST, prefix="status", current=aliquot.status)
+                status_form = StatusForm(
+                    request.POST, prefix="status", current=aliquot.status, offered=offered
+                )
                 if status_form.is_valid():
                     d = status_form.cleaned_data
                     services.aliquot_set_status(
@@ -161,8 +166,17 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 raise Http404
         except DomainError as exc:
-            form = status_form if action == "status" else move_form
-            form_error(form, exc)
+            if action == "retrieve":  # no bound form to carry it (the move form is unbound)
+                messages.error(request, exc.message)
+            else:
+                form_error(status_form if action == "status" else move_form, exc)
+        # a refused form the page does not show (a forged request) says why as a message
+        hidden = {"move": not can_store, "status": not offered}.get(action, False)
+        form = status_form if action == "status" else move_form
+        if hidden and form.errors:
+            for errors in form.errors.values():
+                for error in errors.get_json_data():
+                    messages.error(request, error["message"])
     placement = selectors.active_placement(aliquot)
     timeline = selectors.aliquot_timeline(actor, aliquot)
     ctx: dict[str, Any] = {
@@ -177,6 +191,8 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": timeline,
         "move_form": move_form,
         "status_form": status_form,
+        "can_store": can_store,
+        "can_change_status": bool(offered),
         # the label sheet prints for bank staff only (services.aliquot_labels_print)
         "can_print_labels": _can_write(actor),
         "next_statuses": [
@@ -244,6 +260,25 @@ def _operator_only(request: HttpRequest) -> Any:
 
 def _can_write(actor: Any) -> bool:
     return sees_all_tenants(actor) and actor.has_role(*services.BANK_ROLES)
+
+
+def _permitted(check: Any, *args: Any) -> bool:
+    """Whether the service's role ``check`` lets the action through (it raises if not)."""
+    try:
+        check(*args)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def _statuses_offered(actor: Any, current: str) -> list[str]:
+    """The statuses an aliquot in ``current`` may go to that ``actor``'s roles may set
+    (``services.require_status_role``: QA only releases from quarantine)."""
+    return [
+        status
+        for status in sorted(ALLOWED_TRANSITIONS.get(current, frozenset()))
+        if _permitted(services.require_status_role, actor, current, status)
+    ]
 
 
 @login_required

@@ -21,7 +21,7 @@ from celltrace.core.models import User
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.qc import selectors, services, views_compute
 from celltrace.qc.api import pdf_response
-from celltrace.qc.choices import OosPhase, RequestStatus, ResultStatus
+from celltrace.qc.choices import OosPhase, RequestStatus, ResultStatus, SampleStatus
 from celltrace.qc.forms import (
     AmendForm,
     CertificateForm,
@@ -191,7 +191,20 @@ def receive(request: HttpRequest, pk: int) -> HttpResponse:
                 % {"id": sample.client_sample_id, "s": sample.get_status_display()},
             )
             return redirect("qc:receive", pk=req.pk)
-    return render(request, "qc/receive.html", {"req": req, "form": form})
+    can_receive = services.is_lab(actor, *services.RECEIPT_ROLES)
+    return render(
+        request,
+        "qc/receive.html",
+        {
+            "req": req,
+            "form": form,
+            # services.sample_receive and sample_labels_print: RECEIPT_ROLES; the label sheet
+            # (views_catalogue.sample_labels_pdf) answers 404 when every sample was rejected
+            "can_receive": can_receive,
+            "can_print_labels": can_receive
+            and req.samples.exclude(status=SampleStatus.REJECTED).exists(),
+        },
+    )
 
 
 @login_required

@@ -1,4 +1,5 @@
-"""Template helpers: signature manifestations and signing links, JSON display."""
+"""Template helpers: signature manifestations and signing links, JSON display, and whether
+the user may change storage (the storage desk tab)."""
 
 from __future__ import annotations
 
@@ -14,19 +15,48 @@ register = template.Library()
 
 @register.inclusion_tag("web/partials/signatures.html", takes_context=True)
 def signature_block(context: dict[str, Any], record: Any, meanings: str = "") -> dict[str, Any]:
-    """The manifestation of every signature on ``record`` (21 CFR 11.50), with sign links."""
+    """The manifestation of every signature on ``record`` (21 CFR 11.50), with sign links.
+
+    A link for a meaning of ``meanings`` is offered only when the signing service would accept
+    it now from the request's user: the record type takes the meaning, no signature with it
+    stands unwithdrawn (a broken one is withdrawn first), and the registry's ``can_sign`` gives
+    no refusal (roles, four eyes, order: a result is reviewed only once signed performed).
+    """
+    from celltrace.audit.choices import SignatureStatus
+    from celltrace.core.models import User
     from celltrace.web.views import sign_url
 
     request = context.get("request")
     signatures = signing.manifestations(record)
-    done = {m.meaning for m in signatures if m.valid}
-    wanted = [m for m in meanings.split(",") if m and m not in done]
-    links = []
-    if request is not None:
-        here = request.get_full_path()
-        links = [(m, sign_url(record, m, here)) for m in wanted]
     here = request.get_full_path() if request is not None else ""
+    user = getattr(request, "user", None)
+    links = []
+    if isinstance(user, User) and user.is_active and not user.must_change_password:
+        spec = signing.spec_of(record)
+        standing = {m.meaning for m in signatures if m.status != SignatureStatus.WITHDRAWN}
+        for meaning in (m for m in meanings.split(",") if m):
+            if meaning not in spec.meanings or meaning in standing:
+                continue
+            if spec.can_sign(user, record, meaning) is None:
+                links.append((meaning, sign_url(record, meaning, here)))
     return {"signatures": signatures, "sign_links": links, "here": here}
+
+
+@register.filter
+def can_change_storage(user: Any) -> bool:
+    """Whether ``user`` may place, move and retrieve aliquots: the storage services' own check
+    (``storage.services.require_storage_role``), so the storage desk is offered only to them."""
+    from celltrace.core.errors import PermissionDenied
+    from celltrace.core.models import User
+    from celltrace.storage.services import require_storage_role
+
+    if not isinstance(user, User):
+        return False
+    try:
+        require_storage_role(user)
+    except PermissionDenied:
+        return False
+    return True
 
 
 @register.filter
