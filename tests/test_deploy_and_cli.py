@@ -54,6 +54,9 @@ def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
         assert refused.returncode != 0
         assert "celltrace.E001" in refused.stderr + refused.stdout
         assert "CELLTRACE_FIELD_KEY" in refused.stderr + refused.stdout
+    # and the server does not start without it
+    serve = run([sys.executable, "-m", "celltrace.cli", "serve", "--port", "8765"], env, 60)
+    assert serve.returncode != 0 and "celltrace.E001" in serve.stderr + serve.stdout
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path: Path) -> None:
@@ -190,6 +193,10 @@ def test_setup_keeps_a_restored_verifier_key_and_checkpoints_refuse_a_mismatched
     assert run([*celltrace, "setup", "--no-static"], env).returncode == 0
     assert run([*celltrace, "audit", "checkpoint"], env).returncode == 0
     pub_before = (keys / "checkpoint.pub").read_text()
+    (keys / "checkpoint.pub").unlink()  # a lost verifier key is written again from the key
+    rewritten = run([*celltrace, "setup", "--no-static"], env)
+    assert "Wrote the verifier key" in rewritten.stdout, rewritten.stderr
+    assert (keys / "checkpoint.pub").read_text() == pub_before
     custodian = tmp_path / "custodian.key"
     (keys / "checkpoint.key").rename(custodian)
 

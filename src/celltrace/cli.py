@@ -32,7 +32,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from django.conf import settings
     from django.core.management import call_command
 
-    from celltrace.audit.notes import generate_key_files
+    from celltrace.audit.notes import generate_key_files, write_verifier_key
     from celltrace.config.env import ensure_dir
 
     ensure_dir(Path(settings.DATA_DIR))
@@ -47,6 +47,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
             "made. Restore the signing key from its custodian (or point CELLTRACE_SIGNING_KEY "
             "at it) before signing checkpoints; docs/operations.md."
         )
+    elif key.exists() and not pub.exists():
+        write_verifier_key(key, pub, settings.CELLTRACE_ORIGIN)
+        print(f"Wrote the verifier key {pub} of the signing key {key}")
     elif not key.exists():
         generate_key_files(key, pub, settings.CELLTRACE_ORIGIN)
         print(f"Created the checkpoint signing key {key} (keep it away from the web server)")
@@ -74,7 +77,12 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     _django()
+    from django.core.management import call_command
     from gunicorn.app.base import BaseApplication
+
+    # the system checks (e.g. celltrace.E001, no donor field key in production) stop the
+    # server before it starts, not on the first page that needs what is missing
+    call_command("check", fail_level="ERROR")
 
     from celltrace.config.wsgi import application
 

@@ -185,6 +185,8 @@ def test_a_temporary_password_must_be_changed_before_anything_else(
         assert response["Content-Type"] == "application/problem+json"
         assert response.json()["code"] == "password_change_required"
     assert ApiToken.objects.count() == tokens
+    htmx = browser.get("/bank/donors/", HTTP_HX_REQUEST="true")
+    assert htmx.status_code == 204 and htmx["HX-Redirect"] == "/account/password/"
     assert browser.get("/account/password/").status_code == 200
     assert browser.post("/i18n/setlang/", {"language": "zh-hans"}).status_code == 302
 

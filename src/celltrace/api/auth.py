@@ -13,7 +13,7 @@ from celltrace.core.choices import ErrorCode
 from celltrace.core.errors import PermissionDenied
 from celltrace.core.middleware import password_change_message
 from celltrace.core.services import api_token_authenticate
-from celltrace.web.decorators import OWN_SITE
+from celltrace.web.decorators import from_another_site
 
 
 class TokenAuth(HttpBearer):
@@ -48,8 +48,7 @@ class SessionAuth(APIKeyCookie):
         key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
         if key is None:
             return None
-        site = request.headers.get("Sec-Fetch-Site")
-        if site is not None and site not in OWN_SITE:
+        if from_another_site(request):
             # another site's link or form: a session is for celltrace's own pages (the
             # browser's Fetch Metadata; some GETs record something, e.g. printing labels)
             raise PermissionDenied(

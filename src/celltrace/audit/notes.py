@@ -155,9 +155,15 @@ def generate_key_files(private_path: Path, public_path: Path, name: str) -> Veri
     fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
-    vkey = VerifierKey(name, private_key.public_key())
+    return write_verifier_key(private_path, public_path, name)
+
+
+def write_verifier_key(private_path: Path, public_path: Path, name: str) -> VerifierKey:
+    """Write the verifier key of an existing private key (a lost or never-copied ``.pub``);
+    ``public_path`` must not exist (a verifier key checkpoints rely on is never replaced)."""
+    vkey = VerifierKey(name, load_private_key(private_path).public_key())
     public_path.parent.mkdir(parents=True, exist_ok=True)
-    with public_path.open("x") as fh:  # never replace a verifier key checkpoints rely on
+    with public_path.open("x") as fh:
         fh.write(vkey.encode() + "\n")
     return vkey
 

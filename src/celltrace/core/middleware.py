@@ -85,6 +85,10 @@ class PasswordChangeRequiredMiddleware:
         ):
             if request.path.startswith("/api/"):
                 return password_change_problem()
+            if request.headers.get("HX-Request"):  # htmx: the whole page, not a fragment
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = reverse("web:password_change")
+                return response
             return HttpResponseRedirect(reverse("web:password_change"))
         return self.get_response(request)
 

@@ -14,6 +14,13 @@ from django.utils.translation import gettext as _
 OWN_SITE = frozenset({"same-origin", "none"})
 
 
+def from_another_site(request: HttpRequest) -> bool:
+    """The browser says another site started this request (Fetch Metadata); False when it
+    says nothing (an older browser, a script)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    return site is not None and site not in OWN_SITE
+
+
 def own_site_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Refuse a request another site started, for GET views that record something on the
     ledger (printing labels) or change the user's state: a link or image on another site
@@ -23,8 +30,7 @@ def own_site_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        site = request.headers.get("Sec-Fetch-Site")
-        if site is not None and site not in OWN_SITE:
+        if from_another_site(request):
             return HttpResponseForbidden(
                 _("Open this from celltrace's own pages, not from another site."),
                 content_type="text/plain; charset=utf-8",
