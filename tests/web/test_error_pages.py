@@ -109,3 +109,19 @@ def test_csrf_failure_page_is_styled_and_explains(client: Client) -> None:
     no_inline_code(html)
     assert 'id="error-page"' in html and "celltrace.css" in html
     assert "CSRF verification failed" not in html
+    # no cookie at all: the page says so (the reason reaches the template)
+    assert "allow cookies for this site" in html
+    # a cookie but the wrong origin (a proxy missing from CSRF_TRUSTED_ORIGINS)
+    from django.middleware.csrf import _get_new_csrf_string
+
+    secret = _get_new_csrf_string()
+    strict.cookies["csrftoken"] = secret
+    proxied = strict.post(
+        "/login/",
+        {"username": "x", "password": "y", "csrfmiddlewaretoken": secret},
+        HTTP_ORIGIN="https://celltrace.example.org",
+        secure=True,
+    )
+    assert proxied.status_code == 403
+    text = proxied.content.decode()
+    assert "CSRF_TRUSTED_ORIGINS" in text and "allow cookies" not in text

@@ -154,6 +154,7 @@ SESSION_ABSOLUTE_LIMIT_SECONDS = 12 * 60 * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "celltrace.web.views.csrf_failure"
 
 # --- internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -461,3 +461,17 @@ def sign_url(record: Any, meaning: str, next_url: str = "") -> str:
     if next_url:
         query["next"] = next_url
     return f"{base}?{urlencode(query)}"
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: the site's own page for a refused form, telling an expired form
+    from missing cookies (Django's own view passes its template neither)."""
+    from django.middleware.csrf import REASON_NO_CSRF_COOKIE
+    from django.template import loader
+
+    template = loader.get_template("403_csrf.html")
+    body = template.render(
+        {"no_cookie": reason == REASON_NO_CSRF_COOKIE, "origin_refused": "Origin" in reason},
+        request,
+    )
+    return HttpResponse(body, status=403)
