@@ -77,3 +77,36 @@ def test_submit_is_offered_to_the_client_and_laboratory_not_to_the_admin(
     assert submit in page(lab.alice, req)
     assert submit in page(lab.analyst, req)
     assert submit not in page(admin_user, req)
+
+
+def test_the_client_cancels_a_submitted_request_from_its_page(
+    lab: Lab, operator: Any, make_user: Any
+) -> None:
+    """The form is offered to the client's users and QC staff while the request is a draft or
+    submitted; a reason is required; a bank technician's forged POST is refused and changes
+    nothing."""
+    from celltrace.audit.models import AuditEvent
+    from celltrace.qc.choices import RequestStatus
+
+    req = submitted(lab, sample="X-1")
+    tech = make_user(operator, "bank_technician", username="tech")
+    assert "Cancel this request" in page(lab.alice, req)
+    assert "Cancel this request" in page(lab.analyst, req)
+    assert "Cancel this request" not in page(tech, req)
+    url = f"/qc/requests/{req.pk}/cancel/"
+    as_tech = logged_in(tech)  # (logging in is on the ledger)
+    entries = AuditEvent.objects.count()
+    forged = as_tech.post(url, {"reason": "tidying up"})
+    assert forged.status_code == 302
+    req.refresh_from_db()
+    assert req.status == RequestStatus.SUBMITTED and AuditEvent.objects.count() == entries
+    alice = logged_in(lab.alice)
+    alice.post(url, {"reason": ""})  # no reason: nothing happens
+    req.refresh_from_db()
+    assert req.status == RequestStatus.SUBMITTED
+    done = alice.post(url, {"reason": "Batch withdrawn"}, follow=True)
+    req.refresh_from_db()
+    assert req.status == RequestStatus.CANCELLED
+    assert "The request was cancelled." in done.content.decode()
+    assert "Cancel this request" not in page(lab.alice, req)
+    assert logged_in(lab.bob).post(url, {"reason": "not mine"}).status_code == 404

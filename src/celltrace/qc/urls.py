@@ -8,6 +8,7 @@ urlpatterns = [
     path("requests/new/", views.request_new, name="request_new"),
     path("requests/<int:pk>/", views.request_detail, name="request"),
     path("requests/<int:pk>/submit/", views.request_submit, name="request_submit"),
+    path("requests/<int:pk>/cancel/", views.request_cancel, name="request_cancel"),
     path("requests/<int:pk>/receive/", views.receive, name="receive"),
     path("requests/<int:pk>/tests/", views.tests_create, name="tests_create"),
     path("requests/<int:pk>/certificates/", views.certificate_issue, name="certificate_issue"),

@@ -141,6 +141,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "sign_release": lab and req.status == RequestStatus.REVIEWED,
             # actions are offered only to the roles their services accept
             "can_submit": _permitted(services.require_requester, actor, "", ""),
+            "cancel_form": ReasonForm(),
             "can_receive": services.is_lab(actor, *services.RECEIPT_ROLES),
             "can_plan": services.is_lab(actor, *services.LAB_ROLES),
             # services.certificate_issue and certificate_amend: QA only
@@ -160,6 +161,27 @@ def request_submit(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404 from exc
     except DomainError as exc:
         _refused(request, exc)
+    return redirect(req.get_absolute_url())
+
+
+@login_required
+@require_POST
+def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw a draft or submitted request, with a reason (its client's users, QC staff)."""
+    actor = actor_of(request)
+    req = _get(selectors.request_get, actor, pk)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the reason for cancelling."))
+        return redirect(req.get_absolute_url())
+    try:
+        services.request_cancel(actor=actor, request=req, reason=form.cleaned_data["reason"])
+    except NotFound as exc:
+        raise Http404 from exc
+    except DomainError as exc:
+        _refused(request, exc)
+    else:
+        messages.success(request, _("The request was cancelled."))
     return redirect(req.get_absolute_url())
 
 
