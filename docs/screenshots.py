@@ -273,8 +273,10 @@ def take_all(s: Shooter) -> None:
     qa.wait_for_url(review_url)
     expect(qa.locator(".signatures")).to_contain_text("Quinn QA")
     s.shot(qa, "review-signed", full_page=True)
-    # the four-eyes rule: the reviewer cannot also approve
-    qa.click("a.button:has-text('Sign: Approved')")
+    # the four-eyes rule: the reviewer is not offered "Approved", and its signing page refuses
+    expect(qa.locator("a.button:has-text('Sign: Approved')")).to_have_count(0)
+    review_id = review_url.rstrip("/").rsplit("/", 1)[-1]
+    s.go(qa, f"/sign/audit.auditreview/{review_id}/?meaning=approved")
     expect(qa.locator(".card .error")).to_be_visible()
     s.shot(qa, "sign-refused")
 
