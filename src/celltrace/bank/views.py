@@ -32,7 +32,7 @@ from celltrace.bank.forms import (
 )
 from celltrace.bank.models import Aliquot, Distribution
 from celltrace.core.choices import Role
-from celltrace.core.errors import DomainError, Invalid, NotFound, PermissionDenied
+from celltrace.core.errors import DomainError, Invalid, NotFound, permitted
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.storage import selectors as storage_selectors
 from celltrace.storage import services as storage_services
@@ -98,7 +98,7 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     aliquot = _aliquot_or_404(request, pk)
     operator = sees_all_tenants(actor)
     # the forms show only to the roles their services accept (the services still decide)
-    can_store = operator and _permitted(storage_services.require_storage_role, actor)
+    can_store = operator and permitted(storage_services.require_storage_role, actor)
     offered = _statuses_offered(actor, aliquot.status) if operator else []
     move_form = MoveForm(prefix="move")
     status_form = StatusForm(prefix="status", current=aliquot.status, offered=offered)
@@ -262,22 +262,13 @@ def _can_write(actor: Any) -> bool:
     return sees_all_tenants(actor) and actor.has_role(*services.BANK_ROLES)
 
 
-def _permitted(check: Any, *args: Any) -> bool:
-    """Whether the service's role ``check`` lets the action through (it raises if not)."""
-    try:
-        check(*args)
-    except PermissionDenied:
-        return False
-    return True
-
-
 def _statuses_offered(actor: Any, current: str) -> list[str]:
     """The statuses an aliquot in ``current`` may go to that ``actor``'s roles may set
     (``services.require_status_role``: QA only releases from quarantine)."""
     return [
         status
         for status in sorted(ALLOWED_TRANSITIONS.get(current, frozenset()))
-        if _permitted(services.require_status_role, actor, current, status)
+        if permitted(services.require_status_role, actor, current, status)
     ]
 
 

@@ -7,6 +7,9 @@ document can name it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from celltrace.core.choices import ErrorCode
 
 
@@ -48,3 +51,13 @@ class Invalid(DomainError):
 class AuthenticationFailed(DomainError):
     status = 403
     default_code = ErrorCode.AUTHENTICATION_FAILED
+
+
+def permitted(check: Callable[..., object], *args: Any) -> bool:
+    """Whether a service's role ``check`` (which raises :class:`PermissionDenied` to refuse)
+    lets ``args`` through: pages offer an action only to whom its service accepts."""
+    try:
+        check(*args)
+    except PermissionDenied:
+        return False
+    return True

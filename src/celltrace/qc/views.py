@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from celltrace.audit.choices import SignatureMeaning
-from celltrace.core.errors import DomainError, NotFound, PermissionDenied
+from celltrace.core.errors import DomainError, NotFound, PermissionDenied, permitted
 from celltrace.core.models import User
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.qc import selectors, services, views_compute
@@ -45,15 +45,6 @@ def _lab_or_404(actor: User) -> None:
 
 def _origin(request: HttpRequest) -> str:
     return request.build_absolute_uri("/").rstrip("/")
-
-
-def _permitted(check: Any, *args: Any) -> bool:
-    """Whether the service's role ``check`` lets the action through (it raises if not)."""
-    try:
-        check(*args)
-    except PermissionDenied:
-        return False
-    return True
 
 
 def _get(fn: Any, actor: User, pk: Any) -> Any:
@@ -140,7 +131,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "amend_form": AmendForm(),
             "sign_release": lab and req.status == RequestStatus.REVIEWED,
             # actions are offered only to the roles their services accept
-            "can_submit": _permitted(services.require_requester, actor, "", ""),
+            "can_submit": permitted(services.require_requester, actor, "", ""),
             "cancel_form": ReasonForm(),
             "can_receive": services.is_lab(actor, *services.RECEIPT_ROLES),
             "can_plan": services.is_lab(actor, *services.LAB_ROLES),

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from celltrace.bank import services as bank_services
 from celltrace.bank.choices import AliquotStatus
-from celltrace.core.errors import DomainError, NotFound, PermissionDenied
+from celltrace.core.errors import DomainError, NotFound, permitted
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.storage import selectors, services
 from celltrace.storage.forms import (
@@ -43,11 +43,7 @@ def _can_write(actor: Any) -> bool:
 
 def _can_print_labels(actor: Any) -> bool:
     """Whether the bank's label sheet (``bank:labels``) would print for ``actor``."""
-    try:
-        bank_services.require_bank_role(actor)
-    except PermissionDenied:
-        return False
-    return True
+    return permitted(bank_services.require_bank_role, actor)
 
 
 @login_required

@@ -46,17 +46,11 @@ def signature_block(context: dict[str, Any], record: Any, meanings: str = "") ->
 def can_change_storage(user: Any) -> bool:
     """Whether ``user`` may place, move and retrieve aliquots: the storage services' own check
     (``storage.services.require_storage_role``), so the storage desk is offered only to them."""
-    from celltrace.core.errors import PermissionDenied
+    from celltrace.core.errors import permitted
     from celltrace.core.models import User
     from celltrace.storage.services import require_storage_role
 
-    if not isinstance(user, User):
-        return False
-    try:
-        require_storage_role(user)
-    except PermissionDenied:
-        return False
-    return True
+    return isinstance(user, User) and permitted(require_storage_role, user)
 
 
 @register.filter
