@@ -164,6 +164,7 @@ def results_table(run: MetabolismRun) -> dict[str, Any]:
         key = p["key"]
         rows.append(
             {
+                "key": key,
                 "label": p["label"],
                 "unit": p["unit"],
                 "formula": p["formula"],
