@@ -178,9 +178,16 @@ def test_storage_desk_tab_only_for_storage_roles(
         ("analyst", False),
         ("alice", False),
     ]:
-        page = login(username).get("/bank/donors/").content.decode()
+        client = login(username)
+        page = client.get("/bank/donors/").content.decode()
         assert "bank-subnav" in page, username
         assert ('href="/bank/desk/"' in page) is shown, username
+        # and the desk itself: its every action changes storage
+        desk = client.get("/bank/desk/")
+        expected = 200 if shown else (404 if username == "alice" else 403)
+        assert desk.status_code == expected, username
+        if expected == 403:
+            assert "Only bank technicians" in desk.content.decode()
 
 
 def test_final_status_shows_no_status_form(tech: Any, client_a: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -504,6 +505,10 @@ def desk(request: HttpRequest) -> HttpResponse:
     """The storage desk for a scanner: every scan ends with Enter. Place, move, retrieve and
     return; the form asks for what is still missing and keeps the action, box and reason."""
     actor = _operator_only(request)
+    try:  # every action of the desk changes storage: the page is for whom the service accepts
+        storage_services.require_storage_role(actor)
+    except DomainError as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
     if request.method != "POST":
         form = DeskForm(initial={"action": request.GET.get("action", "place")})
         return render(request, "bank/desk.html", {"form": form})
