@@ -172,3 +172,23 @@ def test_client_users_see_nothing_and_cannot_send(
     before = counts()
     assert client.post("/monitoring/readings", json.dumps(rows([-190]))).status_code == 404
     assert counts() == before
+
+
+def test_an_oversized_batch_is_refused_before_any_row_is_checked(sensor: Sensor, tech: Any) -> None:
+    """A batch longer than MAX_BATCH is refused on its length, before its rows are validated
+    one by one (a 9 MB body of 3,000,000 empty objects used to take minutes and gigabytes),
+    and a refusal lists at most 100 of its errors."""
+    from celltrace.api.errors import MAX_LISTED_ERRORS
+    from celltrace.monitoring.api import MAX_BATCH
+
+    api = Api(tech)
+    before = counts()
+    r = api.post("/monitoring/readings", "[" + ",".join(["{}"] * (MAX_BATCH + 1)) + "]")
+    assert r.status_code == 422
+    # one error, on the length: no row was validated
+    assert [e["type"] for e in r.json()["errors"]] == ["too_long"]
+    many = api.post("/monitoring/readings", "[" + ",".join(["{}"] * 500) + "]")
+    assert many.status_code == 422
+    problem = many.json()
+    assert len(problem["errors"]) == MAX_LISTED_ERRORS and "1500 errors" in problem["detail"]
+    assert counts() == before

@@ -12,6 +12,9 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from celltrace.core.choices import ErrorCode
 from celltrace.core.errors import DomainError
 
+#: Validation errors listed in one problem document (the count is in its ``detail``).
+MAX_LISTED_ERRORS = 100
+
 TITLES = {
     400: "Bad request",
     401: "Authentication required",
@@ -65,7 +68,7 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(ValidationError)
     def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         errors = []
-        for err in exc.errors:
+        for err in exc.errors[:MAX_LISTED_ERRORS]:  # a huge body's every error is not echoed
             loc = [p for p in err.get("loc", []) if isinstance(p, str | int)]
             errors.append(
                 {"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
@@ -75,6 +78,8 @@ def install(api: NinjaAPI) -> None:
         if first and first["loc"]:
             field = ".".join(str(p) for p in first["loc"][1:] or first["loc"])
         detail = f"{field}: {first['msg']}" if first and field else "The request is not valid."
+        if len(exc.errors) > MAX_LISTED_ERRORS:
+            detail += f" ({len(exc.errors)} errors; the first {MAX_LISTED_ERRORS} are listed.)"
         return problem(api, request, 422, detail, ErrorCode.INVALID.value, field, errors)
 
     @api.exception_handler(AuthenticationError)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.utils.translation import gettext as _
-from ninja import Query, Router, Status
+from ninja import Body, Query, Router, Status
 from pydantic import Field
 
 from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Offset, Page
@@ -62,17 +61,13 @@ def _rejected(request: HttpRequest, exc: services.ReadingsRejected) -> HttpRespo
 )
 def monitoring_readings_ingest(
     request: HttpRequest,
-    payload: list[ReadingIn],
+    payload: Annotated[list[ReadingIn], Body(max_length=MAX_BATCH)],
 ) -> Status[dict[str, Any]] | HttpResponse:
     """Rows are numbered by their index in the list (from 0) in error documents: each error's
     ``loc`` is ``["body", index, field]`` and its ``type`` the rule broken. Nothing is written
     when any row is refused."""
     actor = actor_of(request)
     selectors.require_operator(actor)
-    if len(payload) > MAX_BATCH:
-        raise Invalid(
-            _("At most %(n)s readings per request.") % {"n": f"{MAX_BATCH:,}"}, field="body"
-        )
     rows = [r.model_dump() for r in payload]
     try:
         result = services.readings_ingest(

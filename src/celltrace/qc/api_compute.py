@@ -49,13 +49,14 @@ class ResultComputeIn(StrictIn):
         default="", max_length=40, description="Calculator of the method; empty = its first."
     )
     inputs: dict[StrictStr, StrictStr | list[StrictStr]] = Field(
-        description="The calculator's fields, as on the page (lists as strings or lists)."
+        max_length=200,
+        description="The calculator's fields, as on the page (lists as strings or lists).",
     )
     comment: StrictStr = Field(default="", max_length=2000)
 
 
 class SterilityIncubationIn(StrictIn):
-    media: list[StrictStr] = Field(min_length=1, description="FTM and/or SCDM.")
+    media: list[StrictStr] = Field(min_length=1, max_length=10, description="FTM and/or SCDM.")
     started_at: dt.datetime
     days: StrictInt = Field(default=14, ge=1, le=60)
 
