@@ -123,6 +123,7 @@ def test_profile_page_and_bilingual_pdf(analyst: Any, upload: Any, donor_a: Any)
     assert english.content.startswith(b"%PDF")
     text = pdf_text(english.content)
     assert "DEP-A-001" in text
+    assert "DEP-A-001 · celltrace" in text  # the footer, from the page (string-set)
     assert "Mito Stress Test" in text
     assert not CJK.search(text)
 

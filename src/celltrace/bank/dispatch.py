@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from celltrace.audit import signing
 from celltrace.audit.choices import SignatureMeaning
 from celltrace.bank.models import Aliquot, Distribution
+from celltrace.core.pdf import html_to_pdf
 
 
 def context(dist: Distribution) -> dict[str, Any]:
@@ -35,7 +36,5 @@ def render_html(dist: Distribution) -> str:
 
 
 def render_pdf(dist: Distribution) -> bytes:
-    from weasyprint import HTML  # imported here: WeasyPrint loads Pango at import time
 
-    pdf: bytes = HTML(string=render_html(dist), base_url=str(settings.BASE_DIR)).write_pdf()
-    return pdf
+    return html_to_pdf(render_html(dist), base_url=str(settings.BASE_DIR))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from celltrace.core.pdf import html_to_pdf
 from celltrace.labels.label import LabelData, render_label_svg
 
 __all__ = [
@@ -180,10 +181,6 @@ def render_label_sheet(
     labels: list[LabelData], layout: SheetLayout, *, skip: int = 0, title: str = "Labels"
 ) -> bytes:
     """Render ``labels`` on sheets of ``layout`` as a PDF (bytes)."""
-    import weasyprint  # imported here: WeasyPrint loads Pango at import time
 
     html = render_sheet_html(labels, layout, skip=skip, title=title)
-    pdf = weasyprint.HTML(string=html, base_url=None).write_pdf()
-    if not isinstance(pdf, bytes):
-        raise RuntimeError("WeasyPrint returned no PDF")
-    return pdf
+    return html_to_pdf(html)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from celltrace.core.pdf import html_to_pdf
 from celltrace.metabolism import charts, labels
 from celltrace.metabolism.choices import AssayType
 from celltrace.metabolism.models import MetabolismRun
@@ -107,9 +108,5 @@ def render_html(prof: Profile, language: str) -> str:
 
 
 def render_pdf(prof: Profile, language: str) -> bytes:
-    from weasyprint import HTML
 
-    pdf: bytes = HTML(
-        string=render_html(prof, language), base_url=str(settings.BASE_DIR)
-    ).write_pdf()
-    return pdf
+    return html_to_pdf(render_html(prof, language), base_url=str(settings.BASE_DIR))

@@ -20,6 +20,7 @@ from django.utils import translation
 from celltrace.audit import signing
 from celltrace.audit.choices import SignatureMeaning
 from celltrace.core.models import Organisation
+from celltrace.core.pdf import html_to_pdf
 from celltrace.qc.choices import OosPhase, ResultStatus
 from celltrace.qc.models import Certificate, Result, Test
 
@@ -104,10 +105,6 @@ def font_config() -> Any:
 
 
 def render_pdf(cert: Certificate, verify_base: str = "") -> bytes:
-    from weasyprint import HTML
 
     html = render_html(cert, verify_base)
-    pdf: bytes = HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(
-        font_config=font_config()
-    )
-    return pdf
+    return html_to_pdf(html, base_url=str(settings.BASE_DIR), font_config=font_config())

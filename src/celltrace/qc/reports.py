@@ -24,6 +24,7 @@ from celltrace.audit import signing
 from celltrace.audit.models import AuditEvent
 from celltrace.core.errors import Invalid
 from celltrace.core.models import Organisation, User
+from celltrace.core.pdf import html_to_pdf
 from celltrace.qc.certificates import font_config
 from celltrace.qc.choices import Language
 from celltrace.qc.models import OosInvestigation, Result
@@ -105,13 +106,9 @@ def render_html(oos: OosInvestigation, *, language: str, printed_by: User) -> st
 
 
 def render_pdf(oos: OosInvestigation, *, language: str, printed_by: User) -> bytes:
-    from weasyprint import HTML
 
     html = render_html(oos, language=language, printed_by=printed_by)
-    pdf: bytes = HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(
-        font_config=font_config()
-    )
-    return pdf
+    return html_to_pdf(html, base_url=str(settings.BASE_DIR), font_config=font_config())
 
 
 def filename(oos: OosInvestigation, language: str) -> str:

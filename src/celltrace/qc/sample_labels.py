@@ -14,6 +14,7 @@ from html import escape
 
 from django.utils.translation import gettext as _
 
+from celltrace.core.pdf import html_to_pdf
 from celltrace.labels.barcodes import Symbology, create_symbol
 from celltrace.labels.label import FONT_FAMILY
 from celltrace.labels.sheets import A4_VIAL, SheetLayout, sheet_html_of
@@ -72,9 +73,5 @@ def sheet_html(samples: Sequence[Sample], layout: SheetLayout = LAYOUT) -> str:
 
 def render_pdf(samples: Sequence[Sample], layout: SheetLayout = LAYOUT) -> bytes:
     """The label sheet of ``samples`` as a PDF."""
-    import weasyprint  # imported here: WeasyPrint loads Pango at import time
 
-    pdf = weasyprint.HTML(string=sheet_html(samples, layout), base_url=None).write_pdf()
-    if not isinstance(pdf, bytes):
-        raise RuntimeError("WeasyPrint returned no PDF")
-    return pdf
+    return html_to_pdf(sheet_html(samples, layout))
