@@ -283,3 +283,35 @@ def test_a_rack_in_use_is_kept_over_the_least_recently_used_one(
         q for q in queries.captured_queries if "LEFT JOIN" in q["sql"] and "p.box_id IN" in q["sql"]
     ]
     assert len(loads) == 3
+
+
+def test_a_workbook_hiding_a_huge_value_is_refused_before_it_is_read(
+    refused: Any, write_file: Any
+) -> None:
+    """A small .xlsx can expand to a gigabyte in one cell (openpyxl would hold it whole): a
+    text longer than any spreadsheet cell is refused from the streamed XML, nothing written."""
+    import io
+    import zipfile
+
+    import openpyxl
+
+    from celltrace.imports import inventory
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(list(COLUMN_NAMES))
+    values = [row(0)[c] for c in COLUMN_NAMES]
+    values[0] = "PLACEHOLDER"  # openpyxl itself writes no more than a cell holds
+    sheet.append(values)
+    saved = io.BytesIO()
+    book.save(saved)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(saved) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"PLACEHOLDER", b"x" * (inventory.MAX_XML_TEXT + 10))
+            out.writestr(info, data, zipfile.ZIP_DEFLATED)
+    assert len(bomb.getvalue()) < 100_000  # small on disk
+    [problem] = refused(bomb.getvalue(), "bomb.xlsx")
+    assert "longer than a spreadsheet cell" in problem["rule"]

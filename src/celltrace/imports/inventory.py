@@ -348,6 +348,7 @@ class Reader:
 
         import openpyxl
 
+        _check_workbook(self.path)
         try:
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
@@ -369,6 +370,57 @@ class Reader:
                 )
         finally:
             book.close()
+
+
+#: What a workbook may expand to (the ZIP entries' declared sizes, which bound what is read).
+MAX_XLSX_EXPANDED = 4 * 1024**3
+#: The longest text between two XML tags: Excel's own cell limit is 32,767 characters, so a
+#: longer run is not a spreadsheet value (openpyxl would hold it whole in memory).
+MAX_XML_TEXT = 1024**2
+
+
+def _check_workbook(path: Path) -> None:
+    """Refuse a workbook that would expand beyond :data:`MAX_XLSX_EXPANDED` or holds a text
+    longer than :data:`MAX_XML_TEXT` (a ZIP bomb: a small file whose one cell is a gigabyte)
+    before openpyxl reads it; the XML is streamed, a megabyte at a time."""
+    import re
+    import zipfile
+    import zlib
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            expanded = sum(i.file_size for i in infos)
+            if expanded > MAX_XLSX_EXPANDED:
+                _file_problem(
+                    _("The workbook expands to %(n)s GB; split it (at most %(max)s GB).")
+                    % {"n": expanded // 1024**3, "max": MAX_XLSX_EXPANDED // 1024**3}
+                )
+            too_long = re.compile(rb"[^<]{%d,}" % (MAX_XML_TEXT + 1))
+            for info in infos:
+                if not info.filename.endswith(".xml"):
+                    continue
+                run = 0  # text since the last "<", carried across chunks
+                with zf.open(info) as member:
+                    while chunk := member.read(1 << 20):
+                        last = chunk.rfind(b"<")
+                        first = chunk.find(b"<")
+                        if last < 0:
+                            run += len(chunk)
+                        elif run + first > MAX_XML_TEXT or too_long.search(chunk):
+                            run = MAX_XML_TEXT + 1
+                        else:
+                            run = len(chunk) - last - 1
+                        if run > MAX_XML_TEXT:
+                            _file_problem(
+                                _(
+                                    "The workbook holds a value longer than a spreadsheet cell "
+                                    "can (%(part)s); it is not a legacy inventory."
+                                )
+                                % {"part": info.filename}
+                            )
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
+        _file_problem(_("The file is not a readable XLSX workbook (%(detail)s).") % {"detail": exc})
 
 
 def _cell_text(value: Any) -> str:
