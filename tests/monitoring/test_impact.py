@@ -117,3 +117,31 @@ def test_the_impact_report_is_for_operator_staff_only(
     )
     with pytest.raises(NotFound):
         selectors.excursion_impact(make_user(client_a, "client_user"), Excursion.objects.get())
+
+
+def test_the_impact_csv_cannot_carry_a_spreadsheet_formula(
+    tech: Any, store: dict[str, Any], sensor: Sensor, client_a: Any, qa_user: Any
+) -> None:
+    """Rack and box names are free text: in the CSV a name starting like a formula is
+    neutralised with a leading apostrophe (as the QC overdue CSV does)."""
+    import csv
+    import io
+
+    from django.test import Client
+
+    box_type = store["boxes"][0].box_type
+    rack = storage.rack_create(actor=tech, unit=store["unit"], name='=HYPERLINK("http://x")')
+    box = storage.box_create(actor=tech, rack=rack, box_type=box_type, name="+B9")
+    [aliquot] = factories.aliquots(tech, client_a, 1)
+    storage.aliquot_place(
+        actor=tech, aliquot=aliquot, box=box, position=factories.positions_of(box)[0]
+    )
+    services.readings_ingest(
+        actor=tech, readings=[{"sensor": "LN2-T1", "measured_at": tick(), "temperature_c": "-100"}]
+    )
+    web = Client()
+    web.force_login(qa_user)
+    response = web.get(f"/monitoring/excursions/{Excursion.objects.get().pk}/impact.csv")
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [(r["rack"], r["box"]) for r in rows] == [('\'=HYPERLINK("http://x")', "'+B9")]

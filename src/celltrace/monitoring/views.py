@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from celltrace.core.csvcells import csv_text
 from celltrace.core.errors import DomainError, NotFound
 from celltrace.core.models import User
 from celltrace.core.tenancy import sees_all_tenants
@@ -199,10 +200,10 @@ def excursion_impact_csv(request: HttpRequest, pk: int) -> HttpResponse:
         "removed_at",
     ]
     writer.writerow(columns)
-    for row in selectors.excursion_impact(actor, exc):
+    for row in selectors.excursion_impact(actor, exc):  # text cells neutralised (csv_text)
         writer.writerow(
             [
-                row[c].isoformat() if isinstance(row[c], dt.datetime) else (row[c] or "")
+                row[c].isoformat() if isinstance(row[c], dt.datetime) else csv_text(row[c])
                 for c in columns
             ]
         )

@@ -50,6 +50,7 @@ from django.utils.translation import gettext as _
 from celltrace.audit.choices import SignatureMeaning
 from celltrace.audit.models import Signature
 from celltrace.core.choices import OrganisationKind, Role
+from celltrace.core.csvcells import csv_text
 from celltrace.core.errors import Invalid, NotFound, PermissionDenied
 from celltrace.core.models import Organisation, User
 from celltrace.core.tenancy import sees_all_tenants
@@ -616,16 +617,6 @@ def dashboard(f: Filters, *, overdue_limit: int | None = OVERDUE_PAGE) -> Dashbo
 
 
 # --- CSV ------------------------------------------------------------------------------------
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
-
-
-def csv_text(value: object) -> str:
-    """A text cell neutralised against formula injection (reliability guide §8): a leading
-    apostrophe before ``= + - @``, tab, carriage return or NUL."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
 
 OVERDUE_COLUMNS = (
     "request",
