@@ -192,3 +192,15 @@ def test_an_oversized_batch_is_refused_before_any_row_is_checked(sensor: Sensor,
     problem = many.json()
     assert len(problem["errors"]) == MAX_LISTED_ERRORS and "1500 errors" in problem["detail"]
     assert counts() == before
+
+
+def test_a_body_over_the_upload_limit_is_a_json_problem(sensor: Sensor, tech: Any) -> None:
+    from django.conf import settings
+
+    api = Api(tech)
+    before = counts()
+    body = "[" + " " * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) + "]"
+    r = api.post("/monitoring/readings", body)
+    assert r.status_code == 413 and r["Content-Type"] == "application/problem+json"
+    assert "fewer rows" in r.json()["detail"]
+    assert counts() == before

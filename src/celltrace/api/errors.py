@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -22,6 +24,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
     422: "Invalid input",
 }
 
@@ -113,6 +116,17 @@ def install(api: NinjaAPI) -> None:
             422,
             "A value in the request cannot be stored: it contains a NUL character or a number "
             "out of range.",
+            ErrorCode.INVALID.value,
+        )
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        return problem(
+            api,
+            request,
+            413,
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; "
+            "send fewer rows per request.",
             ErrorCode.INVALID.value,
         )
 
