@@ -126,6 +126,22 @@ def test_a_request_is_cancelled_by_its_client_or_laboratory_staff_only(
     assert done.status == RequestStatus.CANCELLED
 
 
+def test_receipt_by_scanning_the_laboratorys_own_label(lab: Lab) -> None:
+    """The receipt page prints QS-… labels: scanning one receives its sample (any case); a
+    laboratory label of another request's sample is not this request's."""
+    req = submitted(lab, sample="R-1")
+    other = submitted(lab, sample="R-2")  # another request of the client
+    mine = req.samples.get()
+    with pytest.raises(NotFound):
+        services.sample_receive(
+            actor=lab.analyst, request=req, scanned_id=other.samples.get().number, accept=True
+        )
+    received = services.sample_receive(
+        actor=lab.analyst, request=req, scanned_id=mine.number.lower(), accept=True
+    )
+    assert received.pk == mine.pk and received.status == SampleStatus.ACCEPTED
+
+
 def test_receipt_by_scanning_with_condition_and_custody_entries(lab: Lab) -> None:
     req = services.request_create(
         actor=lab.alice,

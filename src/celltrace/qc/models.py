@@ -475,6 +475,14 @@ class Sample(TenantOwned):
         """The laboratory's identity of the sample, printed on its labels (``QS-000123``)."""
         return f"QS-{self.pk:06d}" if self.pk else "QS-new"
 
+    @staticmethod
+    def pk_of_number(text: str) -> int | None:
+        """The primary key a laboratory label (``QS-000123``, any case) names, else None."""
+        text = text.strip()
+        if text.upper().startswith("QS-") and text[3:].isdigit():
+            return int(text[3:])
+        return None
+
 
 class Test(TenantOwned):
     """One method (in the version used) performed on a request's sample."""

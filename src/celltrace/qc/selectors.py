@@ -301,8 +301,9 @@ def sample_by_scan(actor: User, text: str) -> Sample:
 
     text = text.strip()
     qs = samples_visible(actor)
-    if text.upper().startswith("QS-") and text[3:].isdigit():
-        found = qs.filter(pk=int(text[3:])).first()
+    pk = Sample.pk_of_number(text)
+    if pk is not None:
+        found = qs.filter(pk=pk).first()
     else:
         matches = list(qs.filter(client_sample_id=text)[:2])
         found = matches[0] if len(matches) == 1 else None

@@ -630,9 +630,12 @@ def sample_receive(
                 % {"s": RequestStatus(req.status).label},
                 field="scanned_id",
             )
-        sample = (
-            Sample.objects.select_for_update().filter(request=req, client_sample_id=scanned).first()
-        )
+        # the laboratory's label (QS-…, printed from the receipt page) or the client's
+        ours = Sample.objects.select_for_update().filter(request=req)
+        pk = Sample.pk_of_number(scanned)
+        sample = ours.filter(pk=pk).first() if pk is not None else None
+        if sample is None:
+            sample = ours.filter(client_sample_id=scanned).first()
         if sample is None:
             raise NotFound(
                 _("%(id)s is not a sample of request %(req)s.")
