@@ -74,3 +74,15 @@ def test_run_page_and_report_show_chinese_parameter_names(
     assert "基础呼吸" in chinese and "Basal respiration" not in chinese
     english = report.render_html(prof, "en")
     assert "Basal respiration" in english and "基础呼吸" not in english
+
+
+def test_a_value_rounding_to_zero_is_shown_without_a_sign() -> None:
+    from celltrace.metabolism.report import fmt_value
+
+    assert [fmt_value(v) for v in (-0.001, -0.006, 0.0, 12.5, None)] == [
+        "0.00",
+        "-0.01",
+        "0.00",
+        "12.50",
+        "—",
+    ]

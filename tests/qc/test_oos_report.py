@@ -210,3 +210,25 @@ def test_a_client_sees_its_investigation_once_the_request_is_released(
     assert api.get(f"/api/v1/qc/tests/{test.pk}").json()["current_result_id"] == (
         test.current_result.pk
     )
+
+
+def test_each_phase_form_is_offered_to_the_roles_that_may_use_it(lab: Lab) -> None:
+    """Phase I: QC reviewers and QA; closing phase II: QA only (a reviewer saw the closing
+    form and was refused on submitting it)."""
+    req = in_testing(lab, sample="AUR-9-2", methods=["viability"], batch="B-OOS-10")
+    bad = services.result_enter(actor=lab.analyst, test=req.tests.get(), value="10")
+    sign(lab.analyst, bad, "performed")
+    oos = OosInvestigation.objects.get(result=bad)
+
+    def page(user: Any) -> str:
+        web = Client()
+        web.force_login(user)
+        return web.get(f"/qc/oos/{oos.pk}/").content.decode()
+
+    assert 'value="phase1"' in page(lab.reviewer) and 'value="phase1"' in page(lab.qa)
+    assert 'value="phase1"' not in page(lab.analyst)
+    services.oos_complete_phase1(
+        actor=lab.reviewer, oos=oos, assignable_cause=False, summary="Nothing found."
+    )
+    assert 'value="close"' in page(lab.qa)
+    assert 'value="close"' not in page(lab.reviewer)

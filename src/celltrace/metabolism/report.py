@@ -24,8 +24,9 @@ from celltrace.metabolism.selectors import Profile
 LANGUAGES = ("en", "zh-hans")
 
 
-def _fmt(value: Any) -> str:
-    return "—" if value is None else f"{float(value):.2f}"
+def fmt_value(value: Any) -> str:
+    """A result with two decimals ("—" when absent); one rounding to zero has no sign."""
+    return "—" if value is None else f"{float(value):.2f}".replace("-0.00", "0.00")
 
 
 def _cell(run: MetabolismRun, group: str, key: str) -> str:
@@ -33,9 +34,9 @@ def _cell(run: MetabolismRun, group: str, key: str) -> str:
     if row is None or row.get(key) is None:
         return "—"
     sd = row["sd"].get(key)
-    text = _fmt(row[key])
+    text = fmt_value(row[key])
     if sd is not None:
-        text += f" ± {_fmt(sd)}"
+        text += f" ± {fmt_value(sd)}"
     return f"{text} (n={row['n']})"
 
 

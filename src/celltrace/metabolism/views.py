@@ -21,6 +21,7 @@ from celltrace.core.tenancy import scope, sees_all_tenants
 from celltrace.metabolism import charts, report, selectors, services
 from celltrace.metabolism.forms import RunUploadForm, WellReasonForm
 from celltrace.metabolism.models import MetabolismRun
+from celltrace.metabolism.report import fmt_value
 from celltrace.web.views import actor_of, form_error
 
 _WELL = re.compile(r"^([A-P])(\d{2})$")
@@ -32,12 +33,6 @@ def _run(request: HttpRequest, pk: int) -> MetabolismRun:
         return selectors.run_get(actor_of(request), pk)
     except NotFound as exc:
         raise Http404 from exc
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    return f"{float(value):.2f}"
 
 
 @login_required
@@ -170,9 +165,9 @@ def results_table(run: MetabolismRun) -> dict[str, Any]:
                 "formula": p["formula"],
                 "cells": [
                     {
-                        "mean": _fmt(g.get(key)),
-                        "sd": _fmt(g["sd"].get(key)),
-                        "sem": _fmt(g["sem"].get(key)),
+                        "mean": fmt_value(g.get(key)),
+                        "sd": fmt_value(g["sd"].get(key)),
+                        "sem": fmt_value(g["sem"].get(key)),
                     }
                     for g in groups
                 ],
@@ -196,7 +191,7 @@ def well_table(run: MetabolismRun) -> dict[str, Any]:
                 "group": w["group"],
                 "excluded": w["excluded"],
                 "reason": w["exclusion_reason"],
-                "values": [_fmt(w["values"].get(k)) for k in keys],
+                "values": [fmt_value(w["values"].get(k)) for k in keys],
             }
             for w in run.well_results
         ],

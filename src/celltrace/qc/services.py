@@ -74,6 +74,9 @@ LAB_ROLES = (Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA)
 RECEIPT_ROLES = (Role.QC_ANALYST, Role.QC_REVIEWER, Role.QA, Role.BANK_TECHNICIAN)
 #: Who issues and amends certificates of analysis.
 CERTIFICATE_ROLES = (Role.QA,)
+#: Who completes phase I of an OOS investigation, and who closes phase II.
+OOS_PHASE1_ROLES = (Role.QC_REVIEWER, Role.QA)
+OOS_CLOSE_ROLES = (Role.QA,)
 #: Request statuses in which results may still be entered, corrected or invalidated.
 OPEN_FOR_TESTING = (RequestStatus.IN_TESTING, RequestStatus.REVIEWED)
 
@@ -1216,7 +1219,7 @@ def oos_complete_phase1(
 ) -> OosInvestigation:
     """Conclude the laboratory investigation. With an assignable cause the result is
     invalidated (retest) and the investigation closes; without, phase II begins."""
-    _require_lab(actor, (Role.QC_REVIEWER, Role.QA), _("A QC reviewer or QA completes phase I."))
+    _require_lab(actor, OOS_PHASE1_ROLES, _("A QC reviewer or QA completes phase I."))
     summary = _require_text(summary, "summary", _("Write the findings of phase I."))
     with transaction.atomic():
         req = _lock_request(oos.request)
@@ -1285,7 +1288,7 @@ def oos_close(
 ) -> OosInvestigation:
     """QA closes phase II: findings, CAPA reference and conclusion. The result stands as a
     confirmed OOS unless the full investigation found a laboratory cause after all."""
-    _require_lab(actor, (Role.QA,), _("Only QA closes a phase II investigation."))
+    _require_lab(actor, OOS_CLOSE_ROLES, _("Only QA closes a phase II investigation."))
     summary = _require_text(summary, "summary", _("Write the findings of phase II."))
     capa_reference = _require_text(capa_reference, "capa_reference", _("Give the CAPA reference."))
     conclusion = _require_text(conclusion, "conclusion", _("Write the conclusion."))

@@ -373,7 +373,18 @@ def oos_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("Investigation updated."))
                 return redirect(oos.get_absolute_url())
-    return render(request, "qc/oos_detail.html", {"oos": oos, "phase1": phase1, "close": close})
+    return render(
+        request,
+        "qc/oos_detail.html",
+        {
+            "oos": oos,
+            "phase1": phase1,
+            "close": close,
+            # each form is offered to the roles its service accepts
+            "can_phase1": services.is_lab(actor, *services.OOS_PHASE1_ROLES),
+            "can_close": services.is_lab(actor, *services.OOS_CLOSE_ROLES),
+        },
+    )
 
 
 @login_required
