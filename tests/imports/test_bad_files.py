@@ -315,3 +315,9 @@ def test_a_workbook_hiding_a_huge_value_is_refused_before_it_is_read(
     assert len(bomb.getvalue()) < 100_000  # small on disk
     [problem] = refused(bomb.getvalue(), "bomb.xlsx")
     assert "longer than a spreadsheet cell" in problem["rule"]
+
+
+def test_a_bag_in_a_vial_box_is_refused(refused: Any) -> None:
+    [problem] = refused(csv_bytes([row(0, container="cryobag")]))
+    assert (problem["row"], problem["column"]) == (2, "storage_path")
+    assert "does not go into a cryovial box" in problem["rule"]

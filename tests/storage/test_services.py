@@ -290,3 +290,42 @@ def test_occupancy_is_one_query_per_level(
     with django_assert_num_queries(1):
         boxes = list(selectors.boxes_with_occupancy(tech, store["rack"]))
     assert [(b.name, b.capacity, b.occupied) for b in boxes] == [("B1", 81, 2), ("B2", 81, 0)]
+
+
+def test_a_vial_goes_into_a_vial_box_and_is_never_proposed_a_bag_rack(
+    tech: Any, store: dict[str, Any], client_a: Any
+) -> None:
+    """A cryovial cannot sit in a bag rack's slot: placing or moving it there is refused and
+    changes nothing, and allocation for vials skips bag racks (it used to propose them)."""
+    from celltrace.bank.choices import ContainerType
+    from celltrace.storage.choices import BoxKind
+
+    rack = store["boxes"][0].rack
+    bags = services.box_type_create(
+        actor=tech, name="Bag rack 1x8", rows=1, columns=8, kind=BoxKind.BAG_RACK
+    )
+    bag_rack = services.box_create(actor=tech, rack=rack, box_type=bags, name="A-BAGS")
+    [vial] = factories.aliquots(tech, client_a, 1)
+    assert vial.container_type == ContainerType.CRYOVIAL_1_8
+    before = snapshot()
+    with pytest.raises(Invalid) as refused:
+        services.aliquot_place(actor=tech, aliquot=vial, box=bag_rack, position=pos(bag_rack, "A1"))
+    assert refused.value.field == "box" and "bag rack" in refused.value.message
+    assert snapshot() == before
+    box = store["boxes"][0]
+    services.aliquot_place(actor=tech, aliquot=vial, box=box, position=pos(box, "A1"))
+    moved = snapshot()
+    with pytest.raises(Invalid):
+        services.aliquot_move(
+            actor=tech, aliquot=vial, box=bag_rack, position=pos(bag_rack, "A2"), reason="x"
+        )
+    assert snapshot() == moved
+    # allocation proposes the kind of box the container goes into
+    proposed = services.allocate_positions(
+        actor=tech, count=3, container_type=ContainerType.CRYOVIAL_1_8
+    )
+    assert {p.box.box_type.kind for p in proposed} == {BoxKind.VIAL_BOX}
+    for_bags = services.allocate_positions(
+        actor=tech, count=3, container_type=ContainerType.CRYOBAG
+    )
+    assert {p.box_id for p in for_bags} == {bag_rack.pk}

@@ -1226,7 +1226,9 @@ def collection_process(
         placed: list[dict[str, Any]] = []
         locations: list[dict[str, Any]] = []
         if place:
-            positions = allocate_positions(actor=actor, count=count, unit=unit)
+            positions = allocate_positions(
+                actor=actor, count=count, unit=unit, container_type=container_type
+            )
             box_ids = sorted({p.box_id for p in positions})
             list(Box.objects.select_for_update().filter(pk__in=box_ids).order_by("pk"))
             placed = placements_bulk_insert(

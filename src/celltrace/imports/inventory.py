@@ -57,7 +57,9 @@ from celltrace.bank.choices import (
     ProductType,
 )
 from celltrace.bank.models import Aliquot, Collection, Donor, Product
+from celltrace.storage.choices import BoxKind
 from celltrace.storage.models import Box, Placement, Position, parse_position_label
+from celltrace.storage.services import box_kind_for
 
 _COLLECTION_TYPES = frozenset(CollectionType.values)
 _PRODUCT_TYPES = frozenset(ProductType.values)
@@ -474,6 +476,7 @@ class _BoxInfo:
     rack_id: int
     rows: int
     cols: int
+    kind: str
     #: position id per cell (row-major); negative if occupied in the bank, 0 if missing
     cells: array[int] | None = None
     #: the file's first row using each cell (0: none yet)
@@ -535,9 +538,10 @@ class Checker:
             "rack__unit__site__code",
             "box_type__rows",
             "box_type__columns",
+            "box_type__kind",
         )
-        for pk, rack_id, name, rack, unit, site, rows, cols in qs.iterator(chunk_size=5000):
-            out[f"{site}/{unit}/{rack}/{name}".casefold()] = _BoxInfo(pk, rack_id, rows, cols)
+        for pk, rack_id, name, rack, unit, site, rows, cols, kind in qs.iterator(chunk_size=5000):
+            out[f"{site}/{unit}/{rack}/{name}".casefold()] = _BoxInfo(pk, rack_id, rows, cols, kind)
         return out
 
     def _load_rack(self, rack_id: int) -> None:
@@ -732,7 +736,7 @@ class Checker:
         if values is not None:
             box_id = position_id = None
             if path_text or label:
-                box_id, position_id = self._position(rowno, path_text, label, values[5])
+                box_id, position_id = self._position(rowno, path_text, label, values[5], values[0])
             aliquot = (*values, box_id, position_id)
         if self.problems.count != before or coll is None or product is None or aliquot is None:
             return
@@ -928,7 +932,7 @@ class Checker:
         return (container, vol, cells, viab, expiry, status)
 
     def _position(
-        self, rowno: int, path_text: str, label: str, status: str
+        self, rowno: int, path_text: str, label: str, status: str, container: str
     ) -> tuple[int | None, int | None]:
         add = self.problems.add
         if not path_text:
@@ -956,6 +960,18 @@ class Checker:
                 "storage_path",
                 path_text,
                 _("no storage box at this path (SITE/UNIT/RACK/BOX)"),
+            )
+            return None, None
+        if box.kind != box_kind_for(container):
+            add(
+                rowno,
+                "storage_path",
+                path_text,
+                _("a %(container)s does not go into a %(kind)s")
+                % {
+                    "container": ContainerType(container).label.lower(),
+                    "kind": BoxKind(box.kind).label.lower(),
+                },
             )
             return None, None
         try:

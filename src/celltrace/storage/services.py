@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from celltrace.audit import ledger
 from celltrace.audit.choices import Action
-from celltrace.bank.choices import IN_STOCK_STATUSES, AliquotStatus
+from celltrace.bank.choices import IN_STOCK_STATUSES, AliquotStatus, ContainerType
 from celltrace.bank.models import Aliquot
 from celltrace.core.choices import Role
 from celltrace.core.errors import Conflict, Invalid, NotFound, PermissionDenied
@@ -432,6 +432,25 @@ def _insert_placement(
         ) from exc
 
 
+def box_kind_for(container_type: str) -> str:
+    """The kind of box a container goes into: a cryobag into a bag rack, a vial into a vial
+    box."""
+    return BoxKind.BAG_RACK if container_type == ContainerType.CRYOBAG else BoxKind.VIAL_BOX
+
+
+def _require_fits(container_type: str, kind: str, where: str) -> None:
+    if box_kind_for(container_type) != kind:
+        raise Invalid(
+            _("A %(container)s does not go into %(where)s, a %(kind)s.")
+            % {
+                "container": ContainerType(container_type).label.lower(),
+                "where": where,
+                "kind": BoxKind(kind).label.lower(),
+            },
+            field="box",
+        )
+
+
 def _check_position(box: Box, position: Position) -> None:
     if position.box_id != box.pk:
         raise Invalid(
@@ -460,6 +479,7 @@ def _place(
     with transaction.atomic():
         _race_lock(Box.objects.all()).get(pk=box.pk)
         locked = _lock_aliquot(aliquot)
+        _require_fits(locked.container_type, box.box_type.kind, box.name)
         if (
             event == EventType.ALIQUOT_RETURNED
             and not Placement.objects.filter(
@@ -540,6 +560,7 @@ def aliquot_move(
             .order_by("pk")
         )
         locked = _lock_aliquot(aliquot)
+        _require_fits(locked.container_type, box.box_type.kind, box.name)
         current = _active_placement(locked.pk)
         if current is None or current.pk != seen.pk:
             raise Conflict(_("The aliquot was moved meanwhile; reload and try again."))
@@ -633,8 +654,9 @@ def _order_fields(fill_order: str) -> tuple[str, str]:
     return ("col", "row") if fill_order == FillOrder.COLUMN_MAJOR else ("row", "col")
 
 
-def _boxes_with_free(unit: StorageUnit | None) -> list[tuple[Box, int]]:
-    """Boxes with room, in allocation order, each with its number of free positions."""
+def _boxes_with_free(unit: StorageUnit | None, kind: str | None = None) -> list[tuple[Box, int]]:
+    """Boxes with room (of ``kind``, if given), in allocation order, each with its number of
+    free positions."""
     active = (
         Placement.objects.filter(removed_at__isnull=True, position__box=OuterRef("pk"))
         .order_by()
@@ -645,6 +667,8 @@ def _boxes_with_free(unit: StorageUnit | None) -> list[tuple[Box, int]]:
     boxes = Box.objects.select_related("box_type", "rack__unit").filter(rack__unit__is_active=True)
     if unit is not None:
         boxes = boxes.filter(rack__unit=unit)
+    if kind is not None:
+        boxes = boxes.filter(box_type__kind=kind)
     boxes = (
         boxes.annotate(
             used=Coalesce(Subquery(active, output_field=IntegerField()), Value(0))
@@ -672,9 +696,15 @@ def _free_positions(box: Box, limit: int) -> list[Position]:
 
 
 def allocate_positions(
-    *, actor: User, count: int, unit: StorageUnit | None = None
+    *,
+    actor: User,
+    count: int,
+    unit: StorageUnit | None = None,
+    container_type: str | None = None,
 ) -> list[Position]:
-    """Propose ``count`` free positions, together in one box where possible.
+    """Propose ``count`` free positions, together in one box where possible; for
+    ``container_type``, only in the boxes that kind of container goes into (vial boxes, bag
+    racks).
 
     A free position holds neither an aliquot nor another app's item (a QC sample).
 
@@ -686,7 +716,8 @@ def allocate_positions(
     require_storage_role(actor)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise Invalid(_("Ask for at least one position."), field="count")
-    boxes = _boxes_with_free(unit)
+    kind = box_kind_for(container_type) if container_type else None
+    boxes = _boxes_with_free(unit, kind)
     free_total = sum(free for _, free in boxes)
     if free_total < count:
         raise Conflict(
@@ -728,6 +759,22 @@ def placements_bulk_insert(
     wanted = [r.position_id for r in rows]
     if len(set(wanted)) != len(wanted):
         raise Conflict(_("Two aliquots are given the same position."), field="position")
+    for i in range(0, len(rows), 900):  # each container into its kind of box
+        chunk = rows[i : i + 900]
+        containers = dict(
+            Aliquot.objects.filter(pk__in=[r.aliquot_id for r in chunk]).values_list(
+                "pk", "container_type"
+            )
+        )
+        kinds = {
+            pk: (kind, box)
+            for pk, kind, box in Position.objects.filter(
+                pk__in=[r.position_id for r in chunk]
+            ).values_list("pk", "box__box_type__kind", "box__name")
+        }
+        for r in chunk:
+            kind, box_name = kinds[r.position_id]
+            _require_fits(containers[r.aliquot_id], kind, box_name)
     taken: set[int] = set()
     for i in range(0, len(wanted), 900):
         part = wanted[i : i + 900]
