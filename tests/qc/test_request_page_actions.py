@@ -110,3 +110,13 @@ def test_the_client_cancels_a_submitted_request_from_its_page(
     assert "The request was cancelled." in done.content.decode()
     assert "Cancel this request" not in page(lab.alice, req)
     assert logged_in(lab.bob).post(url, {"reason": "not mine"}).status_code == 404
+
+
+def test_the_specification_limit_is_shown_before_a_result_exists(lab: Lab) -> None:
+    """The analyst sees what the result will be judged against before entering it, on the
+    request page and on the test page (the column showed "—" until a result existed)."""
+    req = in_testing(lab, sample="L-1", methods=["viability"])
+    test = req.tests.get()
+    assert "≥ 70 %" in page(lab.analyst, req)
+    test_page = logged_in(lab.analyst).get(f"/qc/tests/{test.pk}/").content.decode()
+    assert 'id="test-limit">≥ 70 %' in test_page

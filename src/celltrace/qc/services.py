@@ -813,7 +813,9 @@ def test_assign(*, actor: User, test: Test, analyst: User) -> Test:
     return locked
 
 
-def _limit_for(test: Test) -> tuple[SpecificationLimit | None, str]:
+def limit_for(test: Test) -> tuple[SpecificationLimit | None, str]:
+    """The limit the request's specification sets for the test's method, and its rounding
+    mode (None and "" without a specification or a limit for that method)."""
     spec = test.request.specification
     if spec is None:
         return None, ""
@@ -910,7 +912,7 @@ def result_enter(
                 field="value",
             )
         locked.request = req
-        limit, mode = _limit_for(locked)
+        limit, mode = limit_for(locked)
         ev = evaluate(value, locked.method_version, limit, mode or RoundingMode.USP)
         result = Result.objects.create(
             organisation_id=req.organisation_id,
@@ -977,7 +979,7 @@ def result_correct(*, actor: User, result: Result, value: str, reason: str) -> R
         if OosInvestigation.objects.filter(result=locked).exists():
             raise Conflict(_("An OOS investigation is open on this result; it decides."))
         test = Test.objects.select_related("method_version", "request").get(pk=locked.test_id)
-        limit, mode = _limit_for(test)
+        limit, mode = limit_for(test)
         ev = evaluate(value, test.method_version, limit, mode or RoundingMode.USP)
         old = _result_values(locked)
         locked.value_text = ev.value_text

@@ -21,7 +21,7 @@ from celltrace.core.models import User
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.qc import selectors, services, views_compute
 from celltrace.qc.api import pdf_response
-from celltrace.qc.choices import OosPhase, RequestStatus, ResultStatus, SampleStatus
+from celltrace.qc.choices import OosPhase, RequestStatus, ResultStatus, RoundingMode, SampleStatus
 from celltrace.qc.forms import (
     AmendForm,
     CertificateForm,
@@ -33,6 +33,7 @@ from celltrace.qc.forms import (
     ResultForm,
     VerifyForm,
 )
+from celltrace.qc.models import SpecificationLimit
 from celltrace.web.views import actor_of, form_error
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
@@ -113,9 +114,24 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     req = _get(selectors.request_detail, actor, pk)
     lab = sees_all_tenants(actor)
     show_results = lab or req.status in selectors.RELEASED
+    # the specification's limit for each method, shown before any result exists
+    limits = (
+        {
+            li.method_id: li
+            for li in SpecificationLimit.objects.filter(specification=req.specification)
+        }
+        if req.specification is not None and show_results
+        else {}
+    )
     tests = []
     for test in req.tests.all():
-        tests.append({"test": test, "result": test.current_result if show_results else None})
+        tests.append(
+            {
+                "test": test,
+                "result": test.current_result if show_results else None,
+                "limit": limits.get(test.method_version.method_id),
+            }
+        )
     return render(
         request,
         "qc/request_detail.html",
@@ -288,12 +304,15 @@ def test_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Result entered."))
             return redirect("qc:test", pk=test.pk)
     current = test.current_result
+    limit, rounding_mode = services.limit_for(test)
     return render(
         request,
         "qc/test_detail.html",
         {
             "test": test,
             "current": current,
+            "limit": limit,
+            "rounding_mode": RoundingMode(rounding_mode).label if rounding_mode else "",
             "results": list(test.results.select_related("entered_by").order_by("pk")),
             "form": form,
             "invalidate_form": ReasonForm(),
