@@ -105,3 +105,18 @@ def test_no_print_labels_when_every_sample_was_rejected(lab: Lab) -> None:
     page = analyst.get(f"/qc/requests/{req.pk}/receive/").content.decode()
     assert 'id="print-labels"' not in page
     assert analyst.get(f"/qc/requests/{req.pk}/labels.pdf").status_code == 404
+
+
+def test_withdraw_is_offered_only_to_whom_may_withdraw(lab: Lab) -> None:
+    """The signer, QA and administrators may withdraw a signature; another analyst is not
+    offered the link (the service refused them on submitting)."""
+    test = lab_test(in_testing(lab, sample="W-1"), "viability")
+    result = services.result_enter(actor=lab.analyst, test=test, value="85")
+    sign(lab.analyst, result, "performed")
+    url = f"/qc/tests/{test.pk}/"
+
+    def offered(user: Any) -> bool:
+        return "/withdraw/" in logged_in(user).get(url).content.decode()
+
+    assert offered(lab.analyst) and offered(lab.qa)
+    assert not offered(lab.analyst2) and not offered(lab.reviewer)

@@ -187,6 +187,17 @@ def record_sign(
         return signature
 
 
+def require_withdrawer(actor: User, signature: Signature) -> None:
+    """A signature is withdrawn by its signer, QA or an administrator of the operator."""
+    allowed = signature.signer_id == actor.pk or (
+        actor.is_operator_staff and actor.has_role(Role.QA, Role.ADMIN)
+    )
+    if not allowed:
+        raise PermissionDenied(
+            _("Only the signer, QA or an administrator can withdraw a signature.")
+        )
+
+
 def signature_withdraw(*, actor: User, signature: Signature, reason: str) -> SignatureWithdrawal:
     """Withdraw a signature: the signer, QA or an administrator, always with a reason.
 
@@ -195,13 +206,7 @@ def signature_withdraw(*, actor: User, signature: Signature, reason: str) -> Sig
     """
     if not reason.strip():
         raise Invalid(_("Give the reason for withdrawing the signature."), field="reason")
-    allowed = signature.signer_id == actor.pk or (
-        actor.is_operator_staff and actor.has_role(Role.QA, Role.ADMIN)
-    )
-    if not allowed:
-        raise PermissionDenied(
-            _("Only the signer, QA or an administrator can withdraw a signature.")
-        )
+    require_withdrawer(actor, signature)
     spec = signing.spec_for(signature.record_type)
     with transaction.atomic():
         # the signed record (as when it was signed), then the signature, are locked before the

@@ -23,6 +23,8 @@ def signature_block(context: dict[str, Any], record: Any, meanings: str = "") ->
     no refusal (roles, four eyes, order: a result is reviewed only once signed performed).
     """
     from celltrace.audit.choices import SignatureStatus
+    from celltrace.audit.services import require_withdrawer
+    from celltrace.core.errors import permitted
     from celltrace.core.models import User
     from celltrace.web.views import sign_url
 
@@ -39,7 +41,20 @@ def signature_block(context: dict[str, Any], record: Any, meanings: str = "") ->
                 continue
             if spec.can_sign(user, record, meaning) is None:
                 links.append((meaning, sign_url(record, meaning, here)))
-    return {"signatures": signatures, "sign_links": links, "here": here}
+    # "Withdraw" only on the signatures this user may withdraw (audit.services' own rule)
+    withdrawable = {
+        m.signature.pk
+        for m in signatures
+        if isinstance(user, User)
+        and m.status != SignatureStatus.WITHDRAWN
+        and permitted(require_withdrawer, user, m.signature)
+    }
+    return {
+        "signatures": signatures,
+        "sign_links": links,
+        "here": here,
+        "withdrawable": withdrawable,
+    }
 
 
 @register.filter
