@@ -43,6 +43,11 @@ def test_upload_page_writes_a_clean_file(store: Any, tech: Any, client_a: Any) -
     page = web.get("/imports/")
     assert page.status_code == 200
     assert b"template.csv" in page.content and b"donor_reference" in page.content
+    # a real storage path of this installation, which the box page shows for each box
+    box = store["boxes"][0]
+    path = f"main/{box.rack.unit.code}/{box.rack.name}/{box.name}"
+    assert f"<code>{path}</code>" in page.content.decode()
+    assert f'id="import-path">{path}<' in web.get(f"/storage/boxes/{box.pk}/").content.decode()
     upload = io.BytesIO(csv_bytes([row(i) for i in range(8)]))
     upload.name = "legacy.csv"
     response = web.post(

@@ -55,3 +55,20 @@ def progress_of(run: ImportRun) -> Progress:
     if run.is_finished:
         return Progress("done", 1, 1)
     return Progress("queued", 0, 0)
+
+
+def example_storage_path() -> str:
+    """The ``storage_path`` of one box of this installation (SITE/UNIT/RACK/BOX: codes for the
+    site and unit, names for the rack and box), to show what the column expects; "" if none."""
+    from celltrace.storage.models import Box
+
+    box = (
+        Box.objects.select_related("rack__unit__site")
+        .filter(rack__unit__is_active=True)
+        .order_by("pk")
+        .first()
+    )
+    if box is None:
+        return ""
+    unit = box.rack.unit
+    return f"{unit.site.code}/{unit.code}/{box.rack.name}/{box.name}"

@@ -59,7 +59,13 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "imports/index.html",
-        {"form": form, "runs": runs, "columns": COLUMNS, "max_errors": MAX_ERRORS},
+        {
+            "form": form,
+            "runs": runs,
+            "columns": COLUMNS,
+            "max_errors": MAX_ERRORS,
+            "example_path": selectors.example_storage_path(),
+        },
         status=422 if request.method == "POST" else 200,
     )
 
