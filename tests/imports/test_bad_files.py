@@ -321,3 +321,21 @@ def test_a_bag_in_a_vial_box_is_refused(refused: Any) -> None:
     [problem] = refused(csv_bytes([row(0, container="cryobag")]))
     assert (problem["row"], problem["column"]) == (2, "storage_path")
     assert "does not go into a cryovial box" in problem["rule"]
+
+
+def test_a_file_imported_twice_reports_every_problem_in_one_run(
+    store: Any, write_file: Any, run_import: Any, refused: Any
+) -> None:
+    """The second upload of a written file: each row's position is occupied and its aliquot
+    is already in the bank, and both are reported at once (the occupied position used to hide
+    the second until the next upload)."""
+    content = csv_bytes([row(0), row(1)])
+    assert run_import(write_file(content, "first.csv")).status == "written"
+    problems = refused(content)
+    assert sorted((p["row"], p["column"]) for p in problems) == [
+        (2, "position"),
+        (2, "product_code"),
+        (3, "position"),
+        (3, "product_code"),
+    ]
+    assert {p["rule"] for p in problems if p["column"] == "position"} == {"occupied in the bank"}

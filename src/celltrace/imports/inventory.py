@@ -733,13 +733,19 @@ class Checker:
             if values is not None and len(self._values) < 100_000:
                 self._values[akey] = values
         aliquot = None
+        clean = self.problems.count == before  # every value but the position
         if values is not None:
             box_id = position_id = None
             if path_text or label:
                 box_id, position_id = self._position(rowno, path_text, label, values[5], values[0])
             aliquot = (*values, box_id, position_id)
-        if self.problems.count != before or coll is None or product is None or aliquot is None:
+        if coll is None or product is None or aliquot is None:
             return
+        if self.problems.count != before and not clean:
+            return
+        # a row whose only problem is its position is staged without one, so that the checks
+        # across rows and against the bank report its other problems in the same run (the
+        # file is never written while any problem stands)
         if coll[0] not in self.refs:
             self.refs.add(coll[0])
             if len(self.refs) >= CHUNK:
