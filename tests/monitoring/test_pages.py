@@ -137,6 +137,20 @@ def test_csv_upload_stores_a_clean_file(sensor: Sensor, tech: Any) -> None:
     assert Excursion.objects.count() == 1
 
 
+def test_the_template_as_downloaded_is_accepted(sensor: Sensor, tech: Any) -> None:
+    """The template names this installation's sensors (it named example probes, so the file
+    as downloaded was refused)."""
+    c = login(tech)
+    template = c.get(reverse("monitoring:template"))
+    assert template.status_code == 200 and b"LN2-T1," in template.content
+    r = c.post(
+        reverse("monitoring:upload"),
+        {"file": SimpleUploadedFile("t.csv", template.content, content_type="text/csv")},
+    )
+    assert r.status_code == 302
+    assert sensor.readings.count() == 2
+
+
 def test_csv_upload_refuses_a_bad_file_whole_with_row_column_and_rule(
     sensor: Sensor, tech: Any
 ) -> None:
@@ -185,5 +199,6 @@ def test_the_template_downloads_and_parses(sensor: Sensor, tech: Any) -> None:
     r = login(tech).get(reverse("monitoring:template"))
     assert r.status_code == 200 and "attachment" in r["Content-Disposition"]
     rows, problems = csvio.parse(r.content)
-    assert problems == [] and len(rows) == 3
+    assert problems == [] and len(rows) == 2  # two readings of the installation's one sensor
     assert set(rows[0]) == {"sensor", "measured_at", "temperature_c"}
+    assert csvio.template_for([]) == csvio.TEMPLATE  # no sensor yet: the examples

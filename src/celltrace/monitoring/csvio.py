@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from celltrace.monitoring.choices import Rule
@@ -30,6 +32,18 @@ TEMPLATE = (
     "LN2-01-A,2026-03-01T00:05:00Z,-191.0\r\n"
     "FRZ-01-A,2026-03-01T08:00:00+08:00,-79.85\r\n"
 )
+
+
+def template_for(sensors: Sequence[tuple[str, Decimal]]) -> str:
+    """The template with this installation's sensors (probe ID, its unit's set point), so
+    the file as downloaded is accepted; :data:`TEMPLATE` when there is no sensor yet."""
+    if not sensors:
+        return TEMPLATE
+    lines = ["sensor,measured_at,temperature_c"]
+    for probe, set_point in sensors[:3]:
+        for minute in (0, 5):
+            lines.append(f"{probe},2026-03-01T00:{minute:02d}:00Z,{set_point}")
+    return "\r\n".join(lines) + "\r\n"
 
 
 def _problem(row: int, field: str, rule: str) -> RowProblem:

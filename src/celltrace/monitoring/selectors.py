@@ -332,3 +332,13 @@ def unit_series(
         times, values = _downsample(rows, start, end, max_points)
         out.append(SensorSeries(sensor, times, values, len(rows)))
     return out
+
+
+def template_sensors() -> list[tuple[str, Decimal]]:
+    """Up to three active sensors (probe ID, the unit's set point) for the readings template
+    (operator pages only)."""
+    return list(
+        Sensor.objects.filter(is_active=True, unit__is_active=True)
+        .order_by("probe_id")
+        .values_list("probe_id", "unit__set_point_c")[:3]
+    )

@@ -278,7 +278,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             "form": form,
             "problems": problems,
             "total": total,
-            "template_text": csvio.TEMPLATE,
+            "template_text": csvio.template_for(selectors.template_sensors()),
             "active": "monitoring",
         },
         status=422 if problems else 200,
@@ -288,6 +288,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 def template_csv(request: HttpRequest) -> HttpResponse:
     _operator(request)
-    response = HttpResponse(csvio.TEMPLATE, content_type="text/csv; charset=utf-8")
+    text = csvio.template_for(selectors.template_sensors())
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="temperature-readings-template.csv"'
     return response
