@@ -26,6 +26,7 @@ from celltrace.bank.schemas import (
     ConsentOut,
     DistributionIn,
     DistributionOut,
+    DivideIn,
     DonorIn,
     DonorOut,
     DonorRevealIn,
@@ -422,6 +423,28 @@ def collection_process(request: HttpRequest, collection_id: int, payload: Proces
             "aliquots": [aliquot_out(a, actor) for a in qs],
         },
     )
+
+
+@router.post(
+    "/aliquots/{aliquot_id}/children",
+    response={201: list[AliquotOut], **ERRORS},
+    operation_id="aliquot_divide",
+    summary="Divide an aliquot in stock into child aliquots (all or nothing)",
+)
+def aliquot_divide(request: HttpRequest, aliquot_id: int, payload: DivideIn) -> Any:
+    actor = actor_of(request)
+    parent = selectors.aliquot_get(actor, aliquot_id)
+    _require_operator(actor)
+    made = services.aliquot_divide(
+        actor=actor,
+        parent=parent,
+        count=payload.count,
+        volume_ul=payload.volume_ul,
+        container_type=payload.container_type or "",
+        cell_count=payload.cell_count,
+    )
+    qs = _with_location(selectors.aliquots_visible(actor).filter(pk__in=[a.pk for a in made]))
+    return Status(201, [aliquot_out(a, actor) for a in qs.order_by("division")])
 
 
 def distribution_out(d: Distribution) -> dict[str, Any]:

@@ -84,6 +84,21 @@ class MoveForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=1000)
 
 
+class DivideForm(forms.Form):
+    count = forms.IntegerField(label=_("Number of child aliquots"), min_value=1, max_value=20)
+    volume_ul = forms.DecimalField(
+        label=_("Volume of each (µL)"), min_value=Decimal("0.1"), max_digits=10, decimal_places=1
+    )
+    container_type = forms.ChoiceField(
+        label=_("Container"),
+        required=False,
+        choices=[("", _("as the parent")), *ContainerType.choices],
+    )
+    cell_count = forms.IntegerField(
+        label=_("Cells in each (optional)"), min_value=0, required=False
+    )
+
+
 class StatusForm(forms.Form):
     status = forms.ChoiceField(label=_("New status"), choices=AliquotStatus.choices)
     use = forms.ChoiceField(

@@ -163,6 +163,13 @@ class ProcessIn(StrictIn):
     reason: StrictStr = Field(default="", max_length=1000)
 
 
+class DivideIn(StrictIn):
+    count: StrictInt = Field(ge=1, le=20, description="Child aliquots to make.")
+    volume_ul: Decimal = Field(gt=0, max_digits=10, decimal_places=1, description="Each, µL.")
+    container_type: ContainerType | None = Field(default=None, description="Default: the parent's.")
+    cell_count: StrictInt | None = Field(default=None, ge=0, description="Cells in each.")
+
+
 class ProcessOut(Schema):
     batch_id: int
     product_id: int

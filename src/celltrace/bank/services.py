@@ -23,6 +23,7 @@ from celltrace.audit.choices import Action, SignatureMeaning
 from celltrace.bank import crypto, isbt128, sprec
 from celltrace.bank.choices import (
     ALLOWED_TRANSITIONS,
+    IN_STOCK_STATUSES,
     LEAVING_STATUSES,
     AliquotStatus,
     CollectionType,
@@ -574,6 +575,50 @@ def aliquot_create(
             new=_aliquot_record(aliquot),
         )
     return aliquot
+
+
+#: Child aliquots one division makes at most.
+MAX_CHILDREN = 20
+
+
+def aliquot_divide(
+    *,
+    actor: User,
+    parent: Aliquot,
+    count: int,
+    volume_ul: Decimal,
+    container_type: str = "",
+    cell_count: int | None = None,
+) -> list[Aliquot]:
+    """Divide an aliquot in stock into ``count`` child aliquots of ``volume_ul`` each (its
+    product, in quarantine, divisions ``Aa``, ``Ab`` … under the parent's letter), all or
+    nothing: together they never take more than the parent holds. Each child is one ledger
+    entry, as when created alone."""
+    require_bank_role(actor)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_CHILDREN:
+        raise Invalid(
+            _("Divide into 1 to %(n)s child aliquots.") % {"n": MAX_CHILDREN}, field="count"
+        )
+    if parent.status not in IN_STOCK_STATUSES:
+        raise Conflict(
+            _("Aliquot %(aliquot)s is %(status)s: only an aliquot in stock is divided.")
+            % {"aliquot": str(parent), "status": AliquotStatus(parent.status).label},
+            field="parent",
+        )
+    with transaction.atomic():
+        return [
+            aliquot_create(
+                actor=actor,
+                product=parent.product,
+                container_type=container_type or parent.container_type,
+                volume_ul=volume_ul,
+                cell_count=cell_count,
+                viability_pct=parent.viability_pct,
+                expiry=parent.expiry,
+                parent=parent,
+            )
+            for _n in range(count)
+        ]
 
 
 def _aliquot_record(a: Aliquot) -> dict[str, Any]:

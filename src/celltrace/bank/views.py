@@ -15,7 +15,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from celltrace.bank import dispatch, labels, selectors, services
-from celltrace.bank.choices import ALLOWED_TRANSITIONS, AliquotStatus, DistributionStatus
+from celltrace.bank.choices import (
+    ALLOWED_TRANSITIONS,
+    IN_STOCK_STATUSES,
+    AliquotStatus,
+    DistributionStatus,
+)
 from celltrace.bank.forms import (
     LAYOUTS,
     AliquotSearchForm,
@@ -24,6 +29,7 @@ from celltrace.bank.forms import (
     ConsentForm,
     DeskForm,
     DistributionForm,
+    DivideForm,
     DonorForm,
     MoveForm,
     ProcessForm,
@@ -103,6 +109,8 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     offered = _statuses_offered(actor, aliquot.status) if operator else []
     move_form = MoveForm(prefix="move")
     status_form = StatusForm(prefix="status", current=aliquot.status, offered=offered)
+    divide_form = DivideForm(prefix="divide")
+    can_divide = operator and _can_write(actor) and aliquot.status in IN_STOCK_STATUSES
     if request.method == "POST":
         if not operator:
             raise Http404
@@ -158,6 +166,24 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     )
                     messages.success(request, _("The status was changed."))
                     return redirect("bank:aliquot", pk=aliquot.pk)
+            elif action == "divide":
+                divide_form = DivideForm(request.POST, prefix="divide")
+                if divide_form.is_valid():
+                    d = divide_form.cleaned_data
+                    made = services.aliquot_divide(
+                        actor=actor,
+                        parent=aliquot,
+                        count=d["count"],
+                        volume_ul=d["volume_ul"],
+                        container_type=d["container_type"],
+                        cell_count=d["cell_count"],
+                    )
+                    messages.success(
+                        request,
+                        _("%(n)s child aliquots made: %(divisions)s.")
+                        % {"n": len(made), "divisions": ", ".join(a.division for a in made)},
+                    )
+                    return redirect("bank:aliquot", pk=aliquot.pk)
             elif action == "retrieve":
                 storage_services.aliquot_retrieve(
                     actor=actor, aliquot=aliquot, reason=request.POST.get("reason", "")
@@ -170,10 +196,13 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if action == "retrieve":  # no bound form to carry it (the move form is unbound)
                 messages.error(request, exc.message)
             else:
-                form_error(status_form if action == "status" else move_form, exc)
+                bound = {"status": status_form, "divide": divide_form}.get(action, move_form)
+                form_error(bound, exc)
         # a refused form the page does not show (a forged request) says why as a message
-        hidden = {"move": not can_store, "status": not offered}.get(action, False)
-        form = status_form if action == "status" else move_form
+        hidden = {"move": not can_store, "status": not offered, "divide": not can_divide}.get(
+            action, False
+        )
+        form = {"status": status_form, "divide": divide_form}.get(action, move_form)
         if hidden and form.errors:
             for errors in form.errors.values():
                 for error in errors.get_json_data():
@@ -192,6 +221,8 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": timeline,
         "move_form": move_form,
         "status_form": status_form,
+        "divide_form": divide_form,
+        "can_divide": can_divide,
         "can_store": can_store,
         "can_change_status": bool(offered),
         # the label sheet prints for bank staff only (services.aliquot_labels_print)
