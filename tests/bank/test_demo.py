@@ -45,3 +45,26 @@ def test_demo_distributions(operator: Any, make_org: Any, make_user: Any) -> Non
     demo._distributions(tech, False)  # idempotent
     assert Distribution.objects.count() == 2
     assert verify_database().ok
+
+
+def test_demo_genealogy(operator: Any, make_org: Any, make_user: Any) -> None:
+    """Two stored aliquots of aurora divided into two children each; idempotent."""
+    from celltrace.bank.models import Aliquot
+
+    aurora = make_org(name="Aurora Cell Therapies", code="aurora")
+    tech = make_user(operator, "bank_technician", username="tech", password=DEMO_PASSWORD)
+    store = factories.hierarchy(tech, boxes=1)
+    factories.aliquots(
+        tech,
+        aurora,
+        3,
+        reference="AUR-1",
+        status=AliquotStatus.AVAILABLE,
+        positions=factories.positions_of(store["boxes"][0]),
+    )
+    demo._genealogy(tech)
+    children = Aliquot.objects.filter(parent__isnull=False)
+    assert children.count() == 4 and len({c.parent_id for c in children}) == 2
+    demo._genealogy(tech)  # idempotent
+    assert Aliquot.objects.filter(parent__isnull=False).count() == 4
+    assert verify_database().ok

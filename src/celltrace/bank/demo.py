@@ -254,6 +254,21 @@ def load(progress: bool = False) -> None:
         if progress:
             print(f"  {org.name}: {result.counts}", flush=True)
     _distributions(tech, progress)
+    _genealogy(tech)
+
+
+def _genealogy(tech: User) -> None:
+    """Two of aurora's stored aliquots divided into two children each (the genealogy)."""
+    if Aliquot.objects.filter(parent__isnull=False).exists():
+        return
+    parents = Aliquot.objects.filter(
+        organisation__code="aurora",
+        status=AliquotStatus.AVAILABLE,
+        volume_ul__gte=Decimal("600"),
+        placements__removed_at__isnull=True,
+    ).order_by("pk")[:2]
+    for parent in parents:
+        services.aliquot_divide(actor=tech, parent=parent, count=2, volume_ul=Decimal("250.0"))
 
 
 DEMO_RECIPIENTS = ("Aurora clinical site Pudong", "Aurora research laboratory")
