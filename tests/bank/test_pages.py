@@ -68,6 +68,9 @@ def test_scanned_din_opens_the_aliquot_when_exactly_one_matches(
     response = c.get("/bank/", {"q": f"{din}{wrong}"})
     assert response.status_code == 200
     assert f"check character of {din} is {k}" in response.content.decode()
+    # a damaged ISBT 128 structure: said in the page's language, the parser's reason after
+    unreadable = c.get("/bank/", {"q": "=A99"}).content.decode()
+    assert "=A99 is not a readable ISBT 128 label (" in unreadable
 
 
 def test_datamatrix_compound_message_picks_one_aliquot_of_a_din(world: dict[str, Any]) -> None:

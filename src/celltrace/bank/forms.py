@@ -228,7 +228,9 @@ class CollectionForm(forms.Form):
             try:
                 scanned = isbt128.parse_scan(raw)
             except ValueError as exc:
-                raise forms.ValidationError(str(exc)) from exc
+                from celltrace.bank.selectors import unreadable_label
+
+                raise forms.ValidationError(unreadable_label(raw, exc)) from exc
             parts = (
                 scanned.structures if isinstance(scanned, isbt128.CompoundMessage) else [scanned]
             )

@@ -110,7 +110,7 @@ def scan_condition(code: str) -> ScanMatch:
             parsed = isbt128.parse_scan(text)
         except ValueError as exc:
             # not an ISBT 128 structure after all: it may still be a local barcode
-            return ScanMatch(Q(barcode=text), "barcode") if text[0] not in "=&" else _bad(exc)
+            return ScanMatch(Q(barcode=text), "barcode") if text[0] not in "=&" else _bad(text, exc)
         return _structure_condition(parsed)
     din = _din_condition(text)
     if din is not None:
@@ -118,8 +118,17 @@ def scan_condition(code: str) -> ScanMatch:
     return ScanMatch(Q(barcode=text) | Q(barcode=text.upper()), "barcode")
 
 
-def _bad(exc: ValueError) -> ScanMatch:
-    raise Invalid(str(exc), field="q") from exc
+def _bad(text: str, exc: ValueError) -> ScanMatch:
+    raise Invalid(unreadable_label(text, exc), field="q") from exc
+
+
+def unreadable_label(text: str, exc: ValueError) -> str:
+    """A scan that is not a readable ISBT 128 label, in the page's language (the parser's
+    own reason, technical, in parentheses)."""
+    return _("%(code)s is not a readable ISBT 128 label (%(detail)s).") % {
+        "code": text[:60],
+        "detail": exc,
+    }
 
 
 def _structure_condition(parsed: isbt128.ScannedStructure) -> ScanMatch:
