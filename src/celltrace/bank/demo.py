@@ -32,7 +32,7 @@ from celltrace.core.demo import DEMO_PASSWORD
 from celltrace.core.models import Organisation, User
 from celltrace.storage import services as storage
 from celltrace.storage.choices import BoxKind, FillOrder, UnitKind
-from celltrace.storage.models import BoxType, Placement, Position, Site
+from celltrace.storage.models import Box, BoxType, Placement, Position, Site
 
 SITE_CODE = "demo-site"
 SOURCE = "demo data"
@@ -145,12 +145,22 @@ def _hierarchy(tech: User) -> None:
 
 
 def _free_positions() -> list[int]:
+    """Free vial positions for the demo's aliquots, leaving the last box of every rack empty
+    (room for the aliquots a demo user processes and places)."""
     taken = Placement.objects.filter(removed_at__isnull=True).values("position_id")
+    last_boxes: dict[int, tuple[str, int]] = {}
+    for pk, rack_id, name in Box.objects.filter(
+        rack__unit__site__code=SITE_CODE, box_type__kind="vial_box"
+    ).values_list("pk", "rack_id", "name"):
+        if rack_id not in last_boxes or name > last_boxes[rack_id][0]:
+            last_boxes[rack_id] = (name, pk)
+    spare = [pk for _name, pk in last_boxes.values()]
     rows = (
         Position.objects.filter(
             box__rack__unit__site__code=SITE_CODE, box__box_type__kind="vial_box"
         )
         .exclude(pk__in=taken)
+        .exclude(box_id__in=spare)
         .order_by("box__rack__unit__code", "box__rack__name", "box__name", "row", "col")
         .values_list("pk", flat=True)
     )
