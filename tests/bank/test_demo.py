@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,19 +19,30 @@ from tests.bank import factories
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_distributions(operator: Any, make_org: Any, make_user: Any) -> None:
-    aurora = make_org(name="Aurora Cell Therapies", code="aurora")
-    tech = make_user(operator, "bank_technician", username="tech", password=DEMO_PASSWORD)
+@pytest.fixture
+def stored(operator: Any, make_org: Any, make_user: Any) -> Callable[[int], Any]:
+    """The demo's technician, and ``n`` available aliquots of aurora in one box."""
+
+    def make(n: int) -> Any:
+        aurora = make_org(name="Aurora Cell Therapies", code="aurora")
+        tech = make_user(operator, "bank_technician", username="tech", password=DEMO_PASSWORD)
+        store = factories.hierarchy(tech, boxes=1)
+        factories.aliquots(
+            tech,
+            aurora,
+            n,
+            reference="AUR-1",
+            status=AliquotStatus.AVAILABLE,
+            positions=factories.positions_of(store["boxes"][0]),
+        )
+        return tech
+
+    return make
+
+
+def test_demo_distributions(stored: Any, operator: Any, make_user: Any) -> None:
+    tech = stored(6)
     make_user(operator, "qa", username="qa", full_name="Quinn QA", password=DEMO_PASSWORD)
-    store = factories.hierarchy(tech, boxes=1)
-    factories.aliquots(
-        tech,
-        aurora,
-        6,
-        reference="AUR-1",
-        status=AliquotStatus.AVAILABLE,
-        positions=factories.positions_of(store["boxes"][0]),
-    )
     demo._distributions(tech, False)
     released = Distribution.objects.get(status=DistributionStatus.RELEASED)
     pending = Distribution.objects.get(status=DistributionStatus.DRAFT)
@@ -47,21 +59,11 @@ def test_demo_distributions(operator: Any, make_org: Any, make_user: Any) -> Non
     assert verify_database().ok
 
 
-def test_demo_genealogy(operator: Any, make_org: Any, make_user: Any) -> None:
+def test_demo_genealogy(stored: Any) -> None:
     """Two stored aliquots of aurora divided into two children each; idempotent."""
     from celltrace.bank.models import Aliquot
 
-    aurora = make_org(name="Aurora Cell Therapies", code="aurora")
-    tech = make_user(operator, "bank_technician", username="tech", password=DEMO_PASSWORD)
-    store = factories.hierarchy(tech, boxes=1)
-    factories.aliquots(
-        tech,
-        aurora,
-        3,
-        reference="AUR-1",
-        status=AliquotStatus.AVAILABLE,
-        positions=factories.positions_of(store["boxes"][0]),
-    )
+    tech = stored(3)
     demo._genealogy(tech)
     children = Aliquot.objects.filter(parent__isnull=False)
     assert children.count() == 4 and len({c.parent_id for c in children}) == 2
