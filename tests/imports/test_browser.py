@@ -33,8 +33,8 @@ def _big() -> bytes:
                 "collection_volume_ml": "80",
                 "product_type": "cd34",
                 "product_code": f"S1234V{'ABCD'[i % 4]}0",
-                "container": "cryobag",
-                "volume_ul": "25000",
+                "container": "cryovial_5ml",  # into 10 x 10 vial boxes
+                "volume_ul": "4000",
                 "storage_path": f"main/pw/R1/B{box + 1}",
                 "position": f"{'ABCDEFGHIJ'[cell // 10]}{cell % 10 + 1}",
             }
