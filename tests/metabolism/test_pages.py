@@ -132,6 +132,7 @@ def test_profile_page_and_bilingual_pdf(analyst: Any, upload: Any, donor_a: Any)
     text = pdf_text(chinese.content)
     assert CJK.search(text)
     assert "2024年5月2日" in text
+    assert "2024-05-02" in text  # the tables' dates: ISO, never wrapped inside a column
     assert web.get(f"/metabolism/donors/{donor_a.pk}/report.pdf?lang=fr").status_code == 404
 
 
