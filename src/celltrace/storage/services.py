@@ -759,8 +759,11 @@ def placements_bulk_insert(
     wanted = [r.position_id for r in rows]
     if len(set(wanted)) != len(wanted):
         raise Conflict(_("Two aliquots are given the same position."), field="position")
-    for i in range(0, len(rows), 900):  # each container into its kind of box
+    taken: set[int] = set()
+    for i in range(0, len(rows), 900):
         chunk = rows[i : i + 900]
+        part = [r.position_id for r in chunk]
+        # each container into its kind of box
         containers = dict(
             Aliquot.objects.filter(pk__in=[r.aliquot_id for r in chunk]).values_list(
                 "pk", "container_type"
@@ -768,16 +771,13 @@ def placements_bulk_insert(
         )
         kinds = {
             pk: (kind, box)
-            for pk, kind, box in Position.objects.filter(
-                pk__in=[r.position_id for r in chunk]
-            ).values_list("pk", "box__box_type__kind", "box__name")
+            for pk, kind, box in Position.objects.filter(pk__in=part).values_list(
+                "pk", "box__box_type__kind", "box__name"
+            )
         }
         for r in chunk:
             kind, box_name = kinds[r.position_id]
             _require_fits(containers[r.aliquot_id], kind, box_name)
-    taken: set[int] = set()
-    for i in range(0, len(wanted), 900):
-        part = wanted[i : i + 900]
         taken.update(
             Placement.objects.filter(position_id__in=part, removed_at__isnull=True).values_list(
                 "position_id", flat=True
