@@ -38,7 +38,7 @@ import sqlite3
 import tempfile
 import threading
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -739,9 +739,7 @@ class Checker:
             if path_text or label:
                 box_id, position_id = self._position(rowno, path_text, label, values[5], values[0])
             aliquot = (*values, box_id, position_id)
-        if coll is None or product is None or aliquot is None:
-            return
-        if self.problems.count != before and not clean:
+        if coll is None or product is None or aliquot is None or not clean:
             return
         # a row whose only problem is its position is staged without one, so that the checks
         # across rows and against the bank report its other problems in the same run (the
@@ -1121,9 +1119,7 @@ class Checker:
             " WHERE r.rowno > f.first ORDER BY r.rowno"
         )
         shown = cursor.fetchmany(cap)  # the rest are counted, not held
-        labels = dict(
-            Position.objects.filter(pk__in={p for _r, _f, p in shown}).values_list("pk", "label")
-        )
+        labels = _position_labels({p for _r, _f, p in shown})
         for rowno, first, position_id in shown:
             self.problems.add(rowno, "position", labels.get(position_id, ""), rule % {"row": first})
         self.problems.count += sum(1 for _row in cursor)
@@ -1642,8 +1638,13 @@ def rows_on_held_positions(
     found = _staged_on(db, list(held))
     if not found:
         return []
-    labels = dict(Position.objects.filter(pk__in=[p for _r, p in found]).values_list("pk", "label"))
+    labels = _position_labels({p for _r, p in found})
     return sorted((rowno, labels.get(pid, ""), str(held[pid])) for rowno, pid in found)
+
+
+def _position_labels(position_ids: Iterable[int]) -> dict[int, str]:
+    """Position id → its label (A1 …), one query."""
+    return dict(Position.objects.filter(pk__in=position_ids).values_list("pk", "label"))
 
 
 def _staged_on(db: sqlite3.Connection, position_ids: Sequence[int]) -> list[tuple[int, int]]:
