@@ -467,11 +467,10 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """``CSRF_FAILURE_VIEW``: the site's own page for a refused form, telling an expired form
     from missing cookies (Django's own view passes its template neither)."""
     from django.middleware.csrf import REASON_NO_CSRF_COOKIE
-    from django.template import loader
 
-    template = loader.get_template("403_csrf.html")
-    body = template.render(
-        {"no_cookie": reason == REASON_NO_CSRF_COOKIE, "origin_refused": "Origin" in reason},
+    return render(
         request,
+        "403_csrf.html",
+        {"no_cookie": reason == REASON_NO_CSRF_COOKIE, "origin_refused": "Origin" in reason},
+        status=403,
     )
-    return HttpResponse(body, status=403)
