@@ -28,6 +28,7 @@ from celltrace.qc.models import (
     Sample,
     SamplePlacement,
     Specification,
+    SpecificationLimit,
     Test,
     TestPanel,
     TestRequest,
@@ -236,6 +237,13 @@ def method_get(actor: User, code: str) -> Method:
     if method is None:
         raise NotFound(_not_found())
     return method
+
+
+def limits_by_method(spec: Specification | None) -> dict[int, SpecificationLimit]:
+    """The limits of a specification version by method id (none without a specification)."""
+    if spec is None:
+        return {}
+    return {li.method_id: li for li in SpecificationLimit.objects.filter(specification=spec)}
 
 
 def method_versions_visible(actor: User) -> QuerySet[MethodVersion]:

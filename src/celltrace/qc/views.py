@@ -33,7 +33,6 @@ from celltrace.qc.forms import (
     ResultForm,
     VerifyForm,
 )
-from celltrace.qc.models import SpecificationLimit
 from celltrace.web.views import actor_of, form_error
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
@@ -115,14 +114,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lab = sees_all_tenants(actor)
     show_results = lab or req.status in selectors.RELEASED
     # the specification's limit for each method, shown before any result exists
-    limits = (
-        {
-            li.method_id: li
-            for li in SpecificationLimit.objects.filter(specification=req.specification)
-        }
-        if req.specification is not None and show_results
-        else {}
-    )
+    limits = selectors.limits_by_method(req.specification) if show_results else {}
     tests = []
     for test in req.tests.all():
         tests.append(
