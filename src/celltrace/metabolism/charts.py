@@ -8,7 +8,6 @@ deterministic, reporting measurements only.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -20,6 +19,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
 from celltrace.assays.metabolism import charts as assay_charts
+from celltrace.core.charts import figure_svg
 from celltrace.metabolism import services
 from celltrace.metabolism.models import MetabolismRun
 
@@ -66,10 +66,8 @@ def profile_energy_map(runs: Sequence[MetabolismRun]) -> str:
 
 
 def _svg(fig: Figure) -> str:
-    buf = io.StringIO()
     FigureCanvasSVG(fig)
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "celltrace"})
-    return buf.getvalue()
+    return figure_svg(fig)
 
 
 def parameters_over_time(runs: Sequence[MetabolismRun], assay: str) -> str:

@@ -10,8 +10,6 @@ Threshold lines carry the ids ``threshold-alarm-high``, ``threshold-alarm-low`` 
 from __future__ import annotations
 
 import datetime as dt
-import io
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +20,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 
+from celltrace.core.charts import figure_svg
 from celltrace.monitoring.choices import ExcursionKind
 from celltrace.monitoring.models import Excursion
 from celltrace.monitoring.selectors import SensorSeries, Thresholds
@@ -108,12 +107,5 @@ def temperature_chart(
         ax.grid(True, linewidth=0.3, alpha=0.5)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
         fig.subplots_adjust(left=0.08, right=0.82, top=0.88, bottom=0.14)
-        buf = io.StringIO()
-        with warnings.catch_warnings():
-            # Chinese legend (or unit names): matplotlib measures them without CJK glyphs, but
-            # the text stays <text> and the browser draws it with its own CJK font
-            warnings.filterwarnings(
-                "ignore", message="Glyph .* missing from font", category=UserWarning
-            )
-            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "celltrace"})
-    return buf.getvalue()
+        svg = figure_svg(fig)  # a Chinese legend (or unit names): drawn by the browser
+    return svg

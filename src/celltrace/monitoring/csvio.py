@@ -40,7 +40,7 @@ def template_for(sensors: Sequence[tuple[str, Decimal]]) -> str:
     if not sensors:
         return TEMPLATE
     lines = ["sensor,measured_at,temperature_c"]
-    for probe, set_point in sensors[:3]:
+    for probe, set_point in sensors:
         for minute in (0, 5):
             lines.append(f"{probe},2026-03-01T00:{minute:02d}:00Z,{set_point}")
     return "\r\n".join(lines) + "\r\n"

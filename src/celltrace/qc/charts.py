@@ -9,8 +9,6 @@ with the table of its figures on the page, which is its text alternative.
 
 from __future__ import annotations
 
-import io
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +19,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from celltrace.core.charts import figure_svg
 from celltrace.qc.dashboard import MonthPoint, OosGroup, TatGroup, WorkloadRow
 
 BLUE = "#0072B2"
@@ -39,15 +38,7 @@ def _figure(height: float) -> Figure:
 
 
 def _svg(fig: Figure) -> str:
-    buf = io.StringIO()
-    with warnings.catch_warnings():
-        # Chinese client or analyst names: matplotlib measures them without CJK glyphs, but the
-        # text stays <text> and the browser draws it with its own CJK font
-        warnings.filterwarnings(
-            "ignore", message="Glyph .* missing from font", category=UserWarning
-        )
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "celltrace"})
-    return buf.getvalue()
+    return figure_svg(fig)  # Chinese client or analyst names: drawn by the browser
 
 
 def _empty(ax: object, title: str) -> None:
