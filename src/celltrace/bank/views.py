@@ -40,6 +40,7 @@ from celltrace.bank.forms import (
 from celltrace.bank.models import Aliquot, Distribution
 from celltrace.core.choices import Role
 from celltrace.core.errors import DomainError, Invalid, NotFound, permitted
+from celltrace.core.models import User
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.storage import selectors as storage_selectors
 from celltrace.storage import services as storage_services
@@ -291,7 +292,8 @@ def _operator_only(request: HttpRequest) -> Any:
 
 
 def _can_write(actor: Any) -> bool:
-    return sees_all_tenants(actor) and actor.has_role(*services.BANK_ROLES)
+    """Whether ``actor`` may change the bank: the services' own rule (``require_bank_role``)."""
+    return isinstance(actor, User) and permitted(services.require_bank_role, actor)
 
 
 def _statuses_offered(actor: Any, current: str) -> list[str]:
