@@ -361,6 +361,12 @@ def test_draft_sign_and_print_a_distribution(
     ) == {AliquotStatus.ISSUED}
     released = qa.get(f"/bank/distributions/{dist.pk}/").content.decode()
     assert "dispatch-note" in released and "Quinn Assurance" in released
+    # the release issued the aliquots: QA (who may withdraw signatures) is offered no
+    # "Withdraw", and the withdrawal page says why instead of showing a form
+    signature = Signature.objects.get(record_type="bank.distribution", record_id=str(dist.pk))
+    assert f"/signatures/{signature.pk}/withdraw/" not in released
+    withdraw = qa.get(f"/signatures/{signature.pk}/withdraw/").content.decode()
+    assert "have left the bank" in withdraw and 'name="reason"' not in withdraw
     on_aliquot = c.get(f"/bank/aliquots/{items[0].pk}/").content.decode()
     assert f'href="/bank/distributions/{dist.pk}/">{dist.number}</a>' in on_aliquot
     pdf = c.get(f"/bank/distributions/{dist.pk}/dispatch-note.pdf")

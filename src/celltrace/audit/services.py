@@ -215,6 +215,8 @@ def signature_withdraw(*, actor: User, signature: Signature, reason: str) -> Sig
         signature = Signature.objects.select_for_update().get(pk=signature.pk)
         if SignatureWithdrawal.objects.filter(signature=signature).exists():
             raise Conflict(_("This signature is already withdrawn."))
+        if record is not None and spec.frozen is not None and (why := spec.frozen(record)):
+            raise Conflict(why)
         now = dt.datetime.now(dt.UTC)
         appended = ledger.append(
             actor=actor,

@@ -48,6 +48,11 @@ OnSigned = Callable[[User, Any, Signature], None]
 OnWithdrawn = Callable[[User, Any, Signature], None]
 #: Locks the record (and what its hooks lock, parents first) and returns it, freshly read.
 Lock = Callable[[Any], Any]
+#: Why the record's signatures can no longer be withdrawn (what they did cannot be undone by
+#: withdrawing: a released request, an approval in effect, aliquots issued), or None. Asked
+#: on the locked record by :func:`celltrace.audit.services.signature_withdraw`, and by pages,
+#: which then offer no "Withdraw".
+Frozen = Callable[[Any], str | None]
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class SignableSpec:
     on_signed: OnSigned | None = None
     on_withdrawn: OnWithdrawn | None = None
     lock: Lock | None = None
+    frozen: Frozen | None = None
 
     @property
     def record_type(self) -> str:
@@ -77,9 +83,17 @@ def register(
     on_signed: OnSigned | None = None,
     on_withdrawn: OnWithdrawn | None = None,
     lock: Lock | None = None,
+    frozen: Frozen | None = None,
 ) -> None:
     spec = SignableSpec(
-        model, tuple(str(m) for m in meanings), can_sign, visible, on_signed, on_withdrawn, lock
+        model,
+        tuple(str(m) for m in meanings),
+        can_sign,
+        visible,
+        on_signed,
+        on_withdrawn,
+        lock,
+        frozen,
     )
     _REGISTRY[spec.record_type] = spec
 
@@ -93,6 +107,12 @@ def spec_for(record_type: str) -> SignableSpec:
 
 def spec_of(record: Model) -> SignableSpec:
     return spec_for(record._meta.label_lower)
+
+
+def frozen_reason(record: Model) -> str | None:
+    """Why ``record``'s signatures can no longer be withdrawn, or None (see :data:`Frozen`)."""
+    spec = spec_of(record)
+    return spec.frozen(record) if spec.frozen is not None else None
 
 
 def lock_record(spec: SignableSpec, pk: Any) -> Any:

@@ -29,7 +29,7 @@ class BankConfig(AppConfig):
             can_sign=services.distribution_can_sign,
             visible=selectors.distributions_visible,
             on_signed=services.distribution_released,
-            on_withdrawn=services.distribution_release_withdrawn,
+            frozen=services.distribution_release_frozen,
             lock=services.distribution_lock,
         )
         from celltrace.bank import demo

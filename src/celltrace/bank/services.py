@@ -1534,18 +1534,16 @@ def distribution_can_sign(actor: User, distribution: Distribution, meaning: str)
     return " ".join(problems) or None
 
 
-def distribution_release_withdrawn(actor: User, distribution: Distribution, signature: Any) -> None:
-    """``on_withdrawn`` hook: QA's release cannot be withdrawn once it has issued the aliquots
-    (they have left the bank, each hand-over on the ledger)."""
-    dist = Distribution.objects.select_for_update().get(pk=distribution.pk)
-    if dist.status == DistributionStatus.RELEASED:
-        raise Conflict(
-            _(
-                "Distribution %(d)s is released and its aliquots have left the bank: the "
-                "release signature stays."
-            )
-            % {"d": dist.number}
-        )
+def distribution_release_frozen(distribution: Distribution) -> str | None:
+    """``frozen`` rule of distributions (read on the locked record): QA's release cannot be
+    withdrawn once it has issued the aliquots (they have left the bank, each hand-over on the
+    ledger)."""
+    if distribution.status == DistributionStatus.RELEASED:
+        return _(
+            "Distribution %(d)s is released and its aliquots have left the bank: the "
+            "release signature stays."
+        ) % {"d": distribution.number}
+    return None
 
 
 def _lock_distribution(pk: int) -> tuple[Distribution, dict[int, Any], list[Aliquot]]:

@@ -451,6 +451,7 @@ def signature_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "next": nxt,
             "meaning_label": SignatureMeaning(sig.meaning).label,
+            "frozen": signing.frozen_reason(record),
         },
     )
 

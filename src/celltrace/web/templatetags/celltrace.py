@@ -41,11 +41,14 @@ def signature_block(context: dict[str, Any], record: Any, meanings: str = "") ->
                 continue
             if spec.can_sign(user, record, meaning) is None:
                 links.append((meaning, sign_url(record, meaning, here)))
-    # "Withdraw" only on the signatures this user may withdraw (audit.services' own rule)
+    # "Withdraw" only on the signatures this user may withdraw, and none once the record's
+    # signatures can no longer be withdrawn (audit.services' own rules)
+    frozen = bool(signatures) and signing.frozen_reason(record) is not None
     withdrawable = {
         m.signature.pk
         for m in signatures
         if isinstance(user, User)
+        and not frozen
         and m.status != SignatureStatus.WITHDRAWN
         and permitted(require_withdrawer, user, m.signature)
     }
