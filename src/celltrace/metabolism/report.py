@@ -40,8 +40,29 @@ def _cell(run: MetabolismRun, group: str, key: str) -> str:
     return f"{text} (n={row['n']})"
 
 
+def parameter_formula(runs: list[MetabolismRun], key: str) -> str:
+    """The formula of parameter ``key`` in the active language: one text when every run that
+    has the parameter computed it alike, else each run's formula after its date."""
+    found: list[tuple[MetabolismRun, dict[str, Any]]] = [
+        (r, p) for r in runs for p in r.parameters if p["key"] == key
+    ]
+    if len({p["formula"] for _, p in found}) <= 1:
+        return labels.formula_text(found[0][1]) if found else ""
+    return "; ".join(f"{r.sampled_on.isoformat()}: {labels.formula_text(p)}" for r, p in found)
+
+
+def run_warnings(runs: list[MetabolismRun]) -> list[dict[str, Any]]:
+    """The runs that have warnings, each with its warnings in the active language."""
+    return [
+        {"run": r, "warnings": [labels.warning_text(w) for w in r.warnings]}
+        for r in runs
+        if r.warnings
+    ]
+
+
 def assay_tables(runs: list[MetabolismRun]) -> list[dict[str, Any]]:
-    """Per assay: one column per time point, one row per parameter and group."""
+    """Per assay: one column per time point, one row per parameter and group (the parameter's
+    formula on its first row)."""
     tables = []
     for assay in AssayType:
         chosen = [r for r in runs if r.assay == assay.value]
@@ -56,11 +77,12 @@ def assay_tables(runs: list[MetabolismRun]) -> list[dict[str, Any]]:
             {
                 "label": labels.parameter_label(p),
                 "unit": p["unit"],
+                "formula": parameter_formula(chosen, p["key"]) if g_i == 0 else "",
                 "group": group,
                 "cells": [_cell(r, group, p["key"]) for r in chosen],
             }
             for p in chosen[-1].parameters
-            for group in groups
+            for g_i, group in enumerate(groups)
         ]
         tables.append({"assay": assay.value, "title": assay.label, "runs": chosen, "rows": rows})
     return tables
@@ -71,6 +93,7 @@ def profile_context(prof: Profile) -> dict[str, Any]:
         "donor": prof.donor,
         "runs": prof.runs,
         "tables": assay_tables(prof.runs),
+        "warnings": run_warnings(prof.runs),
         "assays": prof.assays,
         "kinetic": [(r, "kinetic_ocr") for r in prof.runs],
         "languages": LANGUAGES,

@@ -18,7 +18,7 @@ from celltrace.bank.models import Aliquot
 from celltrace.core.errors import DomainError, Invalid, NotFound
 from celltrace.core.models import Organisation
 from celltrace.core.tenancy import scope, sees_all_tenants
-from celltrace.metabolism import charts, report, selectors, services
+from celltrace.metabolism import charts, labels, report, selectors, services
 from celltrace.metabolism.forms import RunUploadForm, WellReasonForm
 from celltrace.metabolism.models import MetabolismRun
 from celltrace.metabolism.report import fmt_value
@@ -162,7 +162,7 @@ def results_table(run: MetabolismRun) -> dict[str, Any]:
                 "key": key,
                 "label": p["label"],
                 "unit": p["unit"],
-                "formula": p["formula"],
+                "formula": labels.formula_text(p),
                 "cells": [
                     {
                         "mean": fmt_value(g.get(key)),
@@ -198,6 +198,14 @@ def well_table(run: MetabolismRun) -> dict[str, Any]:
     }
 
 
+def _normalisation_formula(run: MetabolismRun) -> str:
+    """The calculation record's normalisation formula in the active language ("" if none)."""
+    for key, value in run.calculation.get("normalisation", []):
+        if key == "formula":
+            return labels.normalisation_formula_text(str(value))
+    return ""
+
+
 @login_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_of(request)
@@ -216,6 +224,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "sees_all": sees_all_tenants(actor),
             "constants": run.constants,
             "calc": run.calculation,
+            "normalisation_formula": _normalisation_formula(run),
         },
     )
 

@@ -9,7 +9,9 @@ rebuilt from the background-corrected ECAR.
 
 Results are frozen dataclasses carrying their inputs: the file's SHA-256, the constants read
 from the file with their cells, the defaults used (CCF, P/O) with their source, the excluded
-wells with reasons, and :data:`CALCULATION_VERSION`.
+wells with reasons, and :data:`CALCULATION_VERSION`. Warnings and formulas are English text that
+also carries a code and parameters (:mod:`.messages`), so that an application can show them in
+another language.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, Literal
 
 from celltrace.assays.errors import AssayInputError, InstrumentFileError
 from celltrace.assays.metabolism.defaults import CCF_DEFAULTS, PO_RATIO_DEFAULT
+from celltrace.assays.metabolism.messages import AssayWarning, Formula
 from celltrace.assays.metabolism.seahorse import (
     BACKGROUND_GROUP,
     Constant,
@@ -120,7 +123,7 @@ class ParameterDef:
     key: str
     label: str
     unit: str
-    formula: str  # with the measurement numbers used
+    formula: str  # a messages.Formula (code = key): English, with the measurement numbers used
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,7 @@ class AnalysisResult:
     wells: tuple[WellResult, ...]
     groups: tuple[GroupResult, ...]
     traces: tuple[RateTrace, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[str, ...]  # messages.AssayWarning: English text with a code and params
 
     def parameter(self, key: str) -> ParameterDef:
         for p in self.parameters:
@@ -523,6 +526,7 @@ def _parameter_defs(
     ccf: float,
     po: float,
 ) -> list[ParameterDef]:
+    """The parameters of ``assay``; each formula is a :class:`Formula` coded by the key."""
     o, e, p = units["OCR"], units["PER"], units["ATP"]
     if assay is Assay.MITO_STRESS:
         if settings.mst_rule == "fixed":
@@ -543,28 +547,48 @@ def _parameter_defs(
             mx = f"max(OCR {_span(fccp.phase)})"
             lo = f"min(OCR {_span(oligo.phase)})"
         defs = [
-            ParameterDef("non_mitochondrial_ocr", "Non-mitochondrial OCR", o, nm),
-            ParameterDef("basal_respiration", "Basal respiration", o, f"{b} − {nm}"),
-            ParameterDef("maximal_respiration", "Maximal respiration", o, f"{mx} − {nm}"),
-            ParameterDef("proton_leak", "Proton leak", o, f"{lo} − {nm}"),
-            ParameterDef("atp_linked_respiration", "ATP-linked respiration", o, f"{lb} − {lo}"),
+            ParameterDef(
+                "non_mitochondrial_ocr",
+                "Non-mitochondrial OCR",
+                o,
+                Formula("non_mitochondrial_ocr", nm=nm),
+            ),
+            ParameterDef(
+                "basal_respiration",
+                "Basal respiration",
+                o,
+                Formula("basal_respiration", basal=b, nm=nm),
+            ),
+            ParameterDef(
+                "maximal_respiration",
+                "Maximal respiration",
+                o,
+                Formula("maximal_respiration", maximal=mx, nm=nm),
+            ),
+            ParameterDef("proton_leak", "Proton leak", o, Formula("proton_leak", leak=lo, nm=nm)),
+            ParameterDef(
+                "atp_linked_respiration",
+                "ATP-linked respiration",
+                o,
+                Formula("atp_linked_respiration", before_oligo=lb, leak=lo),
+            ),
             ParameterDef(
                 "spare_respiratory_capacity",
                 "Spare respiratory capacity",
                 o,
-                "maximal respiration − basal respiration",
+                Formula("spare_respiratory_capacity"),
             ),
             ParameterDef(
                 "spare_respiratory_capacity_percent",
                 "Spare respiratory capacity, % of basal",
                 UNIT_PERCENT,
-                "maximal respiration / basal respiration × 100",
+                Formula("spare_respiratory_capacity_percent"),
             ),
             ParameterDef(
                 "coupling_efficiency_percent",
                 "Coupling efficiency",
                 UNIT_PERCENT,
-                "ATP-linked respiration / basal respiration × 100",
+                Formula("coupling_efficiency_percent"),
             ),
         ]
         if "acute" in roles and settings.mst_rule == "agilent":
@@ -573,61 +597,90 @@ def _parameter_defs(
                     "acute_response",
                     "Acute response",
                     o,
-                    f"OCR m{roles['oligomycin'].after_measurement} − "
-                    f"OCR m{roles['acute'].after_measurement}",
+                    Formula(
+                        "acute_response",
+                        before_oligo=f"OCR m{roles['oligomycin'].after_measurement}",
+                        before_acute=f"OCR m{roles['acute'].after_measurement}",
+                    ),
                 )
             )
         return defs
     if assay is Assay.ATP_RATE:
         oligo, rot = roles["oligomycin"], roles["rot_aa"]
         bm = f"m{oligo.after_measurement}"
-        mito = f"(OCR {bm} − min(OCR {_span(oligo.phase)})) × 2 × P/O ({po:g})"
-        mito_per = f"(OCR {bm} − min(OCR {_span(rot.phase)})) × CCF ({ccf:g})"
         return [
-            ParameterDef("mito_atp_production_rate", "mitoATP production rate", p, mito),
+            ParameterDef(
+                "mito_atp_production_rate",
+                "mitoATP production rate",
+                p,
+                Formula(
+                    "mito_atp_production_rate",
+                    basal_m=bm,
+                    oligo_phase=_span(oligo.phase),
+                    po=f"{po:g}",
+                ),
+            ),
             ParameterDef(
                 "glyco_atp_production_rate",
                 "glycoATP production rate",
                 p,
-                f"PER {bm} (Wave PER column) − {mito_per}",
+                Formula(
+                    "glyco_atp_production_rate",
+                    basal_m=bm,
+                    rot_aa_phase=_span(rot.phase),
+                    ccf=f"{ccf:g}",
+                ),
             ),
             ParameterDef(
-                "total_atp_production_rate", "Total ATP production rate", p, "mitoATP + glycoATP"
+                "total_atp_production_rate",
+                "Total ATP production rate",
+                p,
+                Formula("total_atp_production_rate"),
             ),
-            ParameterDef("atp_rate_index", "ATP rate index", UNIT_RATIO, "mitoATP / glycoATP"),
+            ParameterDef("atp_rate_index", "ATP rate index", UNIT_RATIO, Formula("atp_rate_index")),
             ParameterDef(
-                "glyco_atp_percent", "glycoATP share", UNIT_PERCENT, "glycoATP / total ATP × 100"
+                "glyco_atp_percent", "glycoATP share", UNIT_PERCENT, Formula("glyco_atp_percent")
             ),
         ]
     rot, dg = roles["rot_aa"], roles["2dg"]
     bm = f"m{rot.after_measurement}"
-    nm = f"min(OCR {_span(rot.phase)})"
-    gper = f"PER − (OCR − {nm}) × CCF ({ccf:g})"
+    rot_span = _span(rot.phase)
     return [
-        ParameterDef("basal_glycolysis", "Basal glycolysis (glycoPER)", e, f"[{gper}] at {bm}"),
         ParameterDef(
-            "basal_proton_efflux_rate", "Basal proton efflux rate", e, f"PER {bm} (Wave PER column)"
+            "basal_glycolysis",
+            "Basal glycolysis (glycoPER)",
+            e,
+            Formula("basal_glycolysis", rot_aa_phase=rot_span, ccf=f"{ccf:g}", basal_m=bm),
+        ),
+        ParameterDef(
+            "basal_proton_efflux_rate",
+            "Basal proton efflux rate",
+            e,
+            Formula("basal_proton_efflux_rate", basal_m=bm),
         ),
         ParameterDef(
             "percent_per_from_glycolysis",
             "PER from glycolysis (basal)",
             UNIT_PERCENT,
-            "basal glycoPER / basal PER × 100",
+            Formula("percent_per_from_glycolysis"),
         ),
         ParameterDef(
             "mito_ocr_glyco_per_ratio",
             "mitoOCR / glycoPER (basal)",
             UNIT_RATIO,
-            f"(OCR {bm} − {nm}) / basal glycoPER",
+            Formula("mito_ocr_glyco_per_ratio", basal_m=bm, rot_aa_phase=rot_span),
         ),
         ParameterDef(
             "compensatory_glycolysis",
             "Compensatory glycolysis",
             e,
-            f"max([{gper}] over {_span(rot.phase)})",
+            Formula("compensatory_glycolysis", rot_aa_phase=rot_span, ccf=f"{ccf:g}"),
         ),
         ParameterDef(
-            "post_2dg_acidification", "Post-2-DG acidification", e, f"min(PER {_span(dg.phase)})"
+            "post_2dg_acidification",
+            "Post-2-DG acidification",
+            e,
+            Formula("post_2dg_acidification", dg_phase=_span(dg.phase)),
         ),
     ]
 
@@ -703,8 +756,11 @@ def analyse(
             )
             if not default.verified:
                 warnings.append(
-                    f"CCF {ccf:g} is a default for {export.instrument_family} not yet verified "
-                    "against Agilent's primary text; pass the configured value"
+                    AssayWarning(
+                        "ccf_default_unverified",
+                        ccf=f"{ccf:g}",
+                        instrument=export.instrument_family,
+                    )
                 )
     if assay is Assay.ATP_RATE:
         if settings.po_ratio is not None:
@@ -806,7 +862,7 @@ def analyse(
                 )
             )
         if not members:
-            warnings.append(f"group {g!r} has no wells left after exclusions")
+            warnings.append(AssayWarning("group_without_wells", group=repr(g)))
 
     norm_info: tuple[tuple[str, str], ...] = ()
     if normalisation is not None:
@@ -815,7 +871,7 @@ def analyse(
             ("sha256", normalisation.sha256),
             ("unit", normalisation.unit),
             ("scale_factor", f"{normalisation.scale_factor:g}"),
-            ("formula", "normalised rate = rate / (value / scale factor)"),
+            ("formula", Formula("normalised_rate")),
         )
     first_inj = [i.after_measurement for i in export.injections if i.after_measurement >= 1]
     basal_m = min(first_inj) if first_inj else len(export.measurements)

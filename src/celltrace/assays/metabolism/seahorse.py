@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from celltrace.assays.errors import InstrumentFileError
+from celltrace.assays.metabolism.messages import AssayWarning
 
 MAX_XLSX_BYTES = 50 * 1024 * 1024
 MAX_XLSX_UNCOMPRESSED_BYTES = 400 * 1024 * 1024
@@ -797,22 +798,22 @@ def per_offsets(export: WaveExport) -> dict[int, list[float]]:
 
 
 def per_integrity_warnings(export: WaveExport) -> list[str]:
-    """Check the PER identity of domain-facts §9.5 and describe any violation.
+    """Check the PER identity of domain-facts §9.5 and describe any violation (as
+    :class:`~.messages.AssayWarning` texts).
 
     A spread of PER/(BF·Vol·kVol) − ECAR within a measurement above
     :data:`PER_IDENTITY_TOLERANCE` flags an edited or damaged export.
     """
     if export.per is None:
-        return ["the export has no PER column: PER-based assays cannot be analysed"]
+        return [AssayWarning("per_column_missing")]
     if not export.plate_volume_ul or not export.kvol or not export.buffer_factors:
-        return ["Plate Volume, kVol or the buffer factors are missing: PER integrity not checked"]
-    out = []
+        return [AssayWarning("per_check_skipped")]
+    out: list[str] = []
     for mi, vals in sorted(per_offsets(export).items()):
         spread = max(vals) - min(vals)
         if spread > PER_IDENTITY_TOLERANCE:
             out.append(
-                f"measurement {mi}: PER/(BF·Vol·kVol) − ECAR varies by {spread:.3g} mpH/min across "
-                "wells; Wave builds it as one constant per measurement — the export may be edited"
+                AssayWarning("per_identity_spread", measurement=str(mi), spread=f"{spread:.3g}")
             )
     return out
 

@@ -1,4 +1,4 @@
-"""``{% load metabolism_labels %}``: ``{{ parameter|parameter_label }}`` in the page's language."""
+"""``{% load metabolism_labels %}``: parameter names, formulas and warnings, translated."""
 
 from __future__ import annotations
 
@@ -16,3 +16,15 @@ register = template.Library()
 def parameter_label(parameter: Mapping[str, Any] | str) -> str:
     """A stored parameter (dict with ``key``, or its English label) named in the active language."""
     return labels.parameter_label(parameter)
+
+
+@register.filter
+def formula_text(parameter: Mapping[str, Any]) -> str:
+    """A stored parameter's formula in the active language."""
+    return labels.formula_text(parameter)
+
+
+@register.filter
+def warning_text(warning: str) -> str:
+    """A stored warning in the active language."""
+    return labels.warning_text(warning)
