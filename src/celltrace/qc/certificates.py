@@ -3,7 +3,8 @@
 The certificate prints the laboratory and the client, the samples, each method with its
 reference, the specification, the result and its conformance, the signature manifestations
 (printed name, UTC time, meaning; 21 CFR 11.50) and a QR code opening the public verification
-page, which compares an uploaded PDF's SHA-256 with the one recorded at issue.
+page, which compares an uploaded PDF's SHA-256 with the one recorded at issue. A translation
+(the same version in the other language) states which certificate and language it translates.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def certificate_context(cert: Certificate, verify_base: str = "") -> dict[str, A
             }
         )
     url = verify_url(cert, verify_base)
+    original = cert.translation_of
     return {
         "cert": cert,
         "req": req,
@@ -82,6 +84,11 @@ def certificate_context(cert: Certificate, verify_base: str = "") -> dict[str, A
         "verify_url": url,
         "qr": _qr_data_uri(url),
         "issued_at_utc": cert.issued_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        # a translation names the certificate it translates (number, language, issue time)
+        "translation_of": original,
+        "original_issued_at_utc": (
+            original.issued_at.strftime("%Y-%m-%d %H:%M:%S UTC") if original else ""
+        ),
     }
 
 
@@ -105,6 +112,5 @@ def font_config() -> Any:
 
 
 def render_pdf(cert: Certificate, verify_base: str = "") -> bytes:
-
     html = render_html(cert, verify_base)
     return html_to_pdf(html, base_url=str(settings.BASE_DIR), font_config=font_config())

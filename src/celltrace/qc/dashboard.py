@@ -336,6 +336,7 @@ def _request_tat_rows(f: Filters) -> list[tuple[str, str, dt.datetime, float]]:
     """(organisation id, name, completed at, days) per request completed in the period."""
     qs = Certificate.objects.filter(
         version=1,
+        translation_of__isnull=True,  # a translation of version 1 is not a second completion
         issued_at__gte=f.start_at,
         issued_at__lt=f.end_at,
         request__received_at__isnull=False,

@@ -668,13 +668,27 @@ class OosInvestigation(TenantOwned):
 
 
 class Certificate(TenantOwned):
-    """An issued certificate of analysis (a PDF and its SHA-256); amendments supersede it."""
+    """An issued certificate of analysis (a PDF and its SHA-256); amendments supersede it.
+
+    A *translation* (``translation_of`` set) is the same version rendered in another language:
+    same request, results and version number, its own PDF, SHA-256 and UUID. It is not an
+    amendment (it supersedes nothing and has no reason); an amendment of its version supersedes
+    it together with the version it translates.
+    """
 
     uuid = models.UUIDField(_("public identifier"), unique=True, default=uuid.uuid4)
     request = models.ForeignKey(TestRequest, on_delete=models.PROTECT, related_name="certificates")
     version = models.PositiveIntegerField(_("version"))
     supersedes = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+    translation_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="translations",
+        verbose_name=_("translation of"),
     )
     language = models.CharField(_("language"), max_length=10, choices=Language.choices)
     pdf = models.BinaryField(_("PDF"))
@@ -686,23 +700,39 @@ class Certificate(TenantOwned):
     )
 
     class Meta:
-        ordering = ["request_id", "-version"]
+        # each version's original before its translations
+        ordering = ["request_id", "-version", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["request", "version"],
+                condition=Q(translation_of__isnull=True),
                 name="qc_certificate_version_unique",
                 violation_error_message="This version of the certificate exists already.",
             ),
+            models.UniqueConstraint(
+                fields=["request", "version", "language"],
+                name="qc_certificate_version_language_unique",
+                violation_error_message="This version of the certificate exists in this "
+                "language already.",
+            ),
             models.CheckConstraint(
-                condition=Q(version=1, supersedes__isnull=True)
-                | (Q(version__gt=1, supersedes__isnull=False) & ~Q(reason="")),
+                condition=(
+                    Q(translation_of__isnull=True)
+                    & (
+                        Q(version=1, supersedes__isnull=True)
+                        | (Q(version__gt=1, supersedes__isnull=False) & ~Q(reason=""))
+                    )
+                )
+                | Q(translation_of__isnull=False, supersedes__isnull=True, reason=""),
                 name="qc_certificate_amendment_supersedes",
                 violation_error_message="An amendment supersedes the previous version and gives "
-                "a reason.",
+                "a reason; a translation supersedes nothing and has no reason.",
             ),
         ]
 
     def __str__(self) -> str:
+        if self.translation_of_id is not None:
+            return f"{self.number} ({self.language})"
         return self.number
 
     @property
@@ -710,7 +740,16 @@ class Certificate(TenantOwned):
         return f"CoA-{self.request.number}-{self.version}"
 
     @property
+    def is_translation(self) -> bool:
+        return self.translation_of_id is not None
+
+    @property
     def is_superseded(self) -> bool:
+        """Whether a later version exists: an amendment supersedes the version it replaces
+        and, through it, that version's translations."""
+        original = self.translation_of
+        if original is not None:
+            return original.is_superseded
         return hasattr(self, "superseded_by")
 
     def get_absolute_url(self) -> str:

@@ -1346,6 +1346,19 @@ def oos_close(
 
 
 # --- certificates ---------------------------------------------------------------------------
+#
+# A certificate's *version* changes only by amendment (a reason, version n+1 superseding n). A
+# *translation* renders the same version in another language: its own PDF, SHA-256 and UUID,
+# linked to the version's original through ``translation_of``; amending the version supersedes
+# the original and, through it, every translation of it.
+
+
+def _language(language: str) -> str:
+    if language not in Language.values:
+        raise Invalid(
+            _("Certificates are issued in English or Simplified Chinese."), field="language"
+        )
+    return language
 
 
 def _issue(
@@ -1358,16 +1371,12 @@ def _issue(
 ) -> Certificate:
     from celltrace.qc.certificates import render_pdf
 
-    if language not in Language.values:
-        raise Invalid(
-            _("Certificates are issued in English or Simplified Chinese."), field="language"
-        )
     cert = Certificate(
         organisation_id=req.organisation_id,
         request=req,
         version=(previous.version + 1) if previous else 1,
         supersedes=previous,
-        language=language,
+        language=_language(language),
         reason=reason,
         issued_at=_now(),
         issued_by=actor,
@@ -1376,25 +1385,45 @@ def _issue(
     cert.pdf = pdf
     cert.sha256 = hashlib.sha256(pdf).hexdigest()
     cert.save()
+    new: dict[str, Any] = {
+        "request": req.number,
+        "version": cert.version,
+        "uuid": str(cert.uuid),
+        "sha256": cert.sha256,
+        "language": language,
+        "supersedes": previous.number if previous else None,
+    }
+    if previous is not None:
+        # the amendment supersedes the previous version's translations too
+        new["supersedes_translations"] = [
+            {"uuid": str(t.uuid), "language": t.language}
+            for t in previous.translations.order_by("pk")
+        ]
     ledger.append(
         actor=actor,
         action=Action.CREATE,
         event_type=QcEvent.CERTIFICATE_ISSUED,
         entity_type="qc.certificate",
         entity_id=cert.pk,
-        entity_label=cert.number,
+        entity_label=str(cert),
         organisation_id=cert.organisation_id,
-        new={
-            "request": req.number,
-            "version": cert.version,
-            "uuid": str(cert.uuid),
-            "sha256": cert.sha256,
-            "language": language,
-            "supersedes": previous.number if previous else None,
-        },
+        new=new,
         reason=reason,
     )
     return cert
+
+
+def _latest_original(req: TestRequest) -> Certificate:
+    """The latest version's original (not a translation) of the locked request ``req``."""
+    latest = (
+        Certificate.objects.select_for_update()
+        .filter(request=req, translation_of__isnull=True)
+        .order_by("-version")
+        .first()
+    )
+    if latest is None:
+        raise Conflict(_("No certificate has been issued for this request."))
+    return latest
 
 
 def certificate_issue(
@@ -1426,15 +1455,90 @@ def certificate_amend(
     language: str | None = None,
     verify_base: str = "",
 ) -> Certificate:
-    """Issue a new version that supersedes ``certificate`` (the latest); history is kept."""
+    """Issue a new version that supersedes ``certificate``'s version (the latest); history is
+    kept. ``certificate`` may be the version's original or one of its translations: the new
+    version supersedes the original, and with it every translation of that version. The new
+    version is in ``language``, by default the language of ``certificate``."""
     _require_lab(actor, CERTIFICATE_ROLES, _("Only QA amends certificates of analysis."))
     reason = _require_text(reason, "reason", _("Give the reason for the amendment."))
     with transaction.atomic():
         req = _lock_request(certificate.request)
-        latest = Certificate.objects.select_for_update().filter(request=req).order_by("-version")[0]
-        if latest.pk != certificate.pk:
+        latest = _latest_original(req)
+        if latest.version != certificate.version:
             raise Conflict(_("Only the latest version of a certificate is amended."))
-        return _issue(actor, req, language or latest.language, verify_base, latest, reason)
+        return _issue(actor, req, language or certificate.language, verify_base, latest, reason)
+
+
+def certificate_translate(
+    *, actor: User, certificate: Certificate, language: str, verify_base: str = ""
+) -> Certificate:
+    """Issue ``certificate``'s version in ``language`` (QA): the same request, results and
+    version number, rendered in the other language as its own PDF with its own SHA-256 and
+    UUID (the QR code verifies it byte for byte), linked to the version's original. Not an
+    amendment: no new version, no reason. Only the latest version is translated, once per
+    language; ``certificate`` may be the original or a translation of that version."""
+    from celltrace.qc.certificates import render_pdf
+
+    _require_lab(actor, CERTIFICATE_ROLES, _("Only QA translates certificates of analysis."))
+    language = _language(language)
+    with transaction.atomic():
+        req = _lock_request(certificate.request)
+        latest = _latest_original(req)
+        if latest.version != certificate.version:
+            raise Conflict(
+                _(
+                    "Only the latest version of a certificate is translated; %(n)s supersedes "
+                    "this one."
+                )
+                % {"n": latest.number}
+            )
+        if language == latest.language:
+            raise Invalid(
+                _("Certificate %(n)s is issued in %(lang)s; choose the other language.")
+                % {"n": latest.number, "lang": Language(language).label},
+                field="language",
+            )
+        if latest.translations.filter(language=language).exists():
+            raise Conflict(
+                _("Certificate %(n)s has been translated into %(lang)s already.")
+                % {"n": latest.number, "lang": Language(language).label}
+            )
+        cert = Certificate(
+            organisation_id=req.organisation_id,
+            request=req,
+            version=latest.version,
+            translation_of=latest,
+            language=language,
+            issued_at=_now(),
+            issued_by=actor,
+        )
+        pdf = render_pdf(cert, verify_base=verify_base)
+        cert.pdf = pdf
+        cert.sha256 = hashlib.sha256(pdf).hexdigest()
+        cert.save()
+        ledger.append(
+            actor=actor,
+            action=Action.CREATE,
+            event_type=QcEvent.CERTIFICATE_TRANSLATED,
+            entity_type="qc.certificate",
+            entity_id=cert.pk,
+            entity_label=str(cert),
+            organisation_id=cert.organisation_id,
+            new={
+                "request": req.number,
+                "version": cert.version,
+                "uuid": str(cert.uuid),
+                "sha256": cert.sha256,
+                "language": language,
+                "translation_of": {
+                    "number": latest.number,
+                    "uuid": str(latest.uuid),
+                    "language": latest.language,
+                    "sha256": latest.sha256,
+                },
+            },
+        )
+    return cert
 
 
 @dataclass(frozen=True)
@@ -1447,15 +1551,19 @@ class Verification:
 
 def certificate_verify(*, certificate: Certificate, pdf: bytes) -> Verification:
     """Whether ``pdf`` is byte for byte the certificate issued (SHA-256), and whether a later
-    version supersedes it. Public: it reveals nothing beyond the certificate's own number."""
+    version supersedes it (``superseded_by``: the newest version's original; a translation is
+    superseded with its version). Public: it reveals nothing beyond the certificate's own
+    number and language."""
     digest = hashlib.sha256(pdf).hexdigest()
     later = Certificate.objects.filter(
-        request_id=certificate.request_id, version__gt=certificate.version
+        request_id=certificate.request_id,
+        version__gt=certificate.version,
+        translation_of__isnull=True,
     )
     return Verification(
         certificate=certificate,
         matches=digest == certificate.sha256,
-        superseded_by=later.order_by("-version").first(),
+        superseded_by=later.select_related("request").order_by("-version").first(),
         sha256=digest,
     )
 
