@@ -48,6 +48,7 @@ from celltrace.qc.schemas import (
     SampleOut,
     TestOut,
     TestsCreateIn,
+    TranslateIn,
     VerificationOut,
 )
 from celltrace.qc.services import SampleSpec
@@ -309,7 +310,11 @@ def qc_oos_close(request: HttpRequest, oos_id: int, payload: OosCloseIn) -> OosI
     operation_id="qc_certificates_list",
 )
 def qc_certificates_list(request: HttpRequest) -> dict[str, Any]:
-    qs = selectors.certificates_visible(actor_of(request)).select_related("superseded_by")
+    qs = (
+        selectors.certificates_visible(actor_of(request))
+        .select_related("superseded_by", "translation_of__superseded_by")
+        .defer("superseded_by__pdf", "translation_of__pdf", "translation_of__superseded_by__pdf")
+    )
     return {"count": qs.count(), "items": list(qs[:500])}
 
 
@@ -359,6 +364,26 @@ def qc_certificates_amend(
     return Status(201, cert)
 
 
+@router.post(
+    "/qc/certificates/{certificate_id}/translations",
+    response={201: CertificateOut, **ERRORS},
+    operation_id="qc_certificates_translate",
+)
+def qc_certificates_translate(
+    request: HttpRequest, certificate_id: int, payload: TranslateIn
+) -> Status[Certificate]:
+    """Issue the certificate's (latest) version in the other language: same version and
+    results, its own PDF, SHA-256 and UUID; not an amendment."""
+    actor = actor_of(request)
+    cert = services.certificate_translate(
+        actor=actor,
+        certificate=selectors.certificate_get(actor, certificate_id),
+        language=payload.language,
+        verify_base=_origin(request),
+    )
+    return Status(201, cert)
+
+
 @router.get(
     "/qc/certificates/{certificate_id}/pdf",
     response={200: None, **READ_ERRORS},
@@ -371,7 +396,9 @@ def qc_certificates_pdf(request: HttpRequest, certificate_id: int) -> HttpRespon
 
 def pdf_response(cert: Certificate) -> HttpResponse:
     response = HttpResponse(bytes(cert.pdf), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{cert.number}.pdf"'
+    # a translation shares its number with the version it translates: name the language
+    name = f"{cert.number}-{cert.language}" if cert.translation_of_id else cert.number
+    response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     response["X-Content-SHA256"] = cert.sha256
     return response
 
@@ -392,9 +419,13 @@ def qc_certificates_verify(
     if file.size is not None and file.size > MAX_PDF_BYTES:
         raise Invalid("The file is too large to be a certificate.", field="file")
     outcome = services.certificate_verify(certificate=cert, pdf=file.read())
+    original = cert.translation_of
     return {
         "certificate": cert.number,
         "version": cert.version,
+        "language": cert.language,
+        "translation_of": original.number if original else None,
+        "translation_of_language": original.language if original else None,
         "issued_at": cert.issued_at,
         "matches": outcome.matches,
         "sha256": outcome.sha256,

@@ -263,6 +263,12 @@ class AmendIn(StrictIn):
     language: StrictStr | None = Field(default=None, max_length=10)
 
 
+class TranslateIn(StrictIn):
+    """The language of the translation (``en`` or ``zh-hans``), not the certificate's own."""
+
+    language: StrictStr = Field(max_length=10)
+
+
 class CertificateOut(Schema):
     id: int
     uuid: uuid.UUID
@@ -270,6 +276,8 @@ class CertificateOut(Schema):
     request_id: int
     version: int
     supersedes_id: int | None
+    #: set on a translation: the id of the version's original it translates
+    translation_of_id: int | None
     superseded: bool
     language: str
     sha256: str
@@ -284,6 +292,10 @@ class CertificateOut(Schema):
 class VerificationOut(Schema):
     certificate: str
     version: int
+    language: str
+    #: set on a translation: the number and language of the certificate it translates
+    translation_of: str | None
+    translation_of_language: str | None
     issued_at: dt.datetime
     matches: bool
     sha256: str

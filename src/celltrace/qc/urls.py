@@ -21,6 +21,11 @@ urlpatterns = [
     path("oos/<int:pk>/", views.oos_detail, name="oos"),
     path("certificates/<int:pk>/pdf/", views.certificate_download, name="certificate_pdf"),
     path("certificates/<int:pk>/amend/", views.certificate_amend, name="certificate_amend"),
+    path(
+        "certificates/<int:pk>/translate/",
+        views.certificate_translate,
+        name="certificate_translate",
+    ),
     path("verify/<uuid:uuid>/", views.verify, name="verify"),
     path("", include("celltrace.qc.urls_dashboard")),
     path("", include("celltrace.qc.urls_catalogue")),

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -21,7 +23,14 @@ from celltrace.core.models import User
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.qc import selectors, services, views_compute
 from celltrace.qc.api import pdf_response
-from celltrace.qc.choices import OosPhase, RequestStatus, ResultStatus, RoundingMode, SampleStatus
+from celltrace.qc.choices import (
+    Language,
+    OosPhase,
+    RequestStatus,
+    ResultStatus,
+    RoundingMode,
+    SampleStatus,
+)
 from celltrace.qc.forms import (
     AmendForm,
     CertificateForm,
@@ -33,6 +42,7 @@ from celltrace.qc.forms import (
     ResultForm,
     VerifyForm,
 )
+from celltrace.qc.models import Certificate
 from celltrace.web.views import actor_of, form_error
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
@@ -58,6 +68,14 @@ def _refused(request: HttpRequest, exc: DomainError) -> None:
     messages.error(request, exc.message)
 
 
+def _listed(certificates: QuerySet[Certificate]) -> QuerySet[Certificate]:
+    """Certificates as listed: whether each is superseded (a translation with the version it
+    translates) is read in the same query, without the PDFs."""
+    return certificates.select_related("superseded_by", "translation_of__superseded_by").defer(
+        "superseded_by__pdf", "translation_of__pdf", "translation_of__superseded_by__pdf"
+    )
+
+
 @login_required
 def portal(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
@@ -70,7 +88,9 @@ def portal(request: HttpRequest) -> HttpResponse:
         "qc/portal.html",
         {
             "requests": list(qs[:200]),
-            "certificates": list(selectors.certificates_visible(actor).order_by("-issued_at")[:50]),
+            "certificates": list(
+                _listed(selectors.certificates_visible(actor)).order_by("-issued_at", "-pk")[:50]
+            ),
             "statuses": RequestStatus.choices,
             "status": status,
             "lab": sees_all_tenants(actor),
@@ -124,6 +144,18 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "limit": limits.get(test.method_version.method_id),
             }
         )
+    certificates = list(_listed(selectors.certificates_visible(actor).filter(request=req)))
+    # amendments and translations start from the latest version's original
+    latest = next((c for c in certificates if c.translation_of_id is None), None)
+    translate_form = None
+    if latest is not None:
+        have = {c.language for c in certificates if c.version == latest.version}
+        missing = [(v, label) for v, label in Language.choices if v not in have]
+        if missing:
+            translate_form = CertificateForm(prefix="tr", initial={"language": missing[0][0]})
+            language = translate_form.fields["language"]
+            assert isinstance(language, forms.ChoiceField)
+            language.choices = missing
     return render(
         request,
         "qc/request_detail.html",
@@ -132,7 +164,9 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lab": lab,
             "tests": tests,
             "show_results": show_results,
-            "certificates": list(selectors.certificates_visible(actor).filter(request=req)),
+            "certificates": certificates,
+            "latest_certificate": latest,
+            "translate_form": translate_form,
             "open_oos": list(selectors.open_oos_of(req)) if lab else [],
             "release_refusal": services.release_refusal(req) if lab else None,
             "certificate_form": CertificateForm(),
@@ -143,7 +177,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "cancel_form": ReasonForm(),
             "can_receive": services.is_lab(actor, *services.RECEIPT_ROLES),
             "can_plan": services.is_lab(actor, *services.LAB_ROLES),
-            # services.certificate_issue and certificate_amend: QA only
+            # services.certificate_issue, certificate_amend and certificate_translate: QA only
             "can_certify": services.is_lab(actor, *services.CERTIFICATE_ROLES),
         },
     )
@@ -448,6 +482,34 @@ def certificate_amend(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Certificate %(n)s issued.") % {"n": new.number})
     else:
         messages.error(request, _("Give the reason for the amendment."))
+    return redirect(cert.request.get_absolute_url())
+
+
+@login_required
+@require_POST
+def certificate_translate(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = actor_of(request)
+    _lab_or_404(actor)
+    cert = _get(selectors.certificate_get, actor, pk)
+    form = CertificateForm(request.POST, prefix="tr")
+    if form.is_valid():
+        try:
+            new = services.certificate_translate(
+                actor=actor,
+                certificate=cert,
+                language=form.cleaned_data["language"],
+                verify_base=_origin(request),
+            )
+        except DomainError as exc:
+            _refused(request, exc)
+        else:
+            messages.success(
+                request,
+                _("Translation of certificate %(n)s issued in %(lang)s.")
+                % {"n": new.number, "lang": new.get_language_display()},
+            )
+    else:
+        messages.error(request, _("Choose the language of the translation."))
     return redirect(cert.request.get_absolute_url())
 
 
