@@ -1,6 +1,6 @@
 """Four- and five-parameter logistic standard curves (4PL / 5PL): fit, inverse, goodness of fit.
 
-Models (domain-facts §10)::
+Models (docs/design/domain-facts.md §10)::
 
     4PL: y = d + (a - d) / (1 + (x/c)^b)
     5PL: y = d + (a - d) / (1 + (x/c)^b)^g
@@ -171,7 +171,7 @@ def _fit4_internal(x: FloatArray, y: FloatArray, weighting: Weighting) -> tuple[
     best: tuple[float, ...] | None = None
     best_sse = math.inf
     # Multi-start over the inflection point: the median positive concentration first
-    # (domain-facts §10), then the quartiles of the log-range.
+    # (docs/design/domain-facts.md §10), then the quartiles of the log-range.
     starts = [math.log10(float(np.median(positive)))]
     lmin, lmax = math.log10(float(positive.min())), math.log10(float(positive.max()))
     starts += [lmin + f * (lmax - lmin) for f in (0.25, 0.5, 0.75)]

@@ -1,4 +1,4 @@
-"""Canonical bytes of ledger entries and signed records (reliability guide §4.2).
+"""Canonical bytes of ledger entries and signed records (docs/design/reliability.md §4.2).
 
 UTF-8 JSON with sorted keys and no insignificant whitespace, following RFC 8785 for data
 without floats: decimals and large integers are strings, timestamps are UTC ISO 8601 with

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Action(models.TextChoices):
-    """Generic action of a ledger entry (reliability guide §4.1)."""
+    """Generic action of a ledger entry (docs/design/reliability.md §4.1)."""
 
     CREATE = "create", _("create")
     UPDATE = "update", _("update")
@@ -43,7 +43,7 @@ class SignatureStatus(models.TextChoices):
 
 
 class EventType:
-    """Typed domain events written by this app and core (style guide §2.4)."""
+    """Typed domain events written by this app and core (docs/design/style.md §2.4)."""
 
     USER_CREATED = "USER_CREATED"
     USER_UPDATED = "USER_UPDATED"

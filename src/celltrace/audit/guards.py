@@ -1,4 +1,4 @@
-"""Append-only guards on the ledger and signature tables (reliability guide §4.1).
+"""Append-only guards on the ledger and signature tables (docs/design/reliability.md §4.1).
 
 Installed by migration ``0002_append_only``. SQLite: ``BEFORE UPDATE``/``BEFORE DELETE``
 triggers that ``RAISE(ABORT)``. PostgreSQL: row triggers for UPDATE and DELETE and a statement

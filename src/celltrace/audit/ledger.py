@@ -1,4 +1,4 @@
-"""Appending to the ledger (reliability guide §4.2–4.3).
+"""Appending to the ledger (docs/design/reliability.md §4.2–4.3).
 
 Every GMP-relevant service calls :func:`append` inside its own transaction, after its business
 writes: the head row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's IMMEDIATE

@@ -1,4 +1,4 @@
-"""RFC 6962 Merkle tree hashes (reliability guide §4.4). Standard library only.
+"""RFC 6962 Merkle tree hashes (docs/design/reliability.md §4.4). Standard library only.
 
 The tree is built over leaf hashes. In celltrace the leaf hash of entry *n* is its
 ``entry_hash`` = SHA-256(0x00 ‖ previous_entry_hash ‖ canonical_bytes): the hash-chain link and

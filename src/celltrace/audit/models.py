@@ -193,7 +193,7 @@ class AuditEvent(models.Model):
 
 
 class AuditHead(models.Model):
-    """The one-row chain head (reliability guide §4.3); locked by every append."""
+    """The one-row chain head (docs/design/reliability.md §4.3); locked by every append."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_seq = models.BigIntegerField(default=0)

@@ -1,4 +1,5 @@
-"""Verification of the ledger (reliability guide §4.5). Standard library and ``cryptography``.
+"""Verification of the ledger (docs/design/reliability.md §4.5). Standard library and
+``cryptography``.
 
 Works on any stream of entries, from the database or from an export file, so an auditor can
 run it away from the production host. For each entry it checks that ``seq`` runs from 1

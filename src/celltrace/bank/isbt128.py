@@ -1,6 +1,6 @@
 """ISBT 128 identifiers for cellular therapy: pure functions, no Django.
 
-Implements, from ICCBBA ST-001 v6.2.2 as summarised in ``shared/design/domain-facts.md`` §1:
+Implements, from ICCBBA ST-001 v6.2.2 as summarised in ``docs/design/domain-facts.md`` §1:
 
 * the ISO/IEC 7064 MOD 37-2 check character K (Appendix A);
 * the Donation Identification Number (DIN) and data structure DS001, with its flags and the
@@ -122,8 +122,9 @@ def verify_with_check(data_plus_k: str) -> bool:
 def validate_fin(fin: str, *, field: str = "FIN") -> str:
     """Validate a 5-character Facility Identification Number and return it.
 
-    Rules (ST-001 §2.4.1, Table 3 of domain facts): position 1 is ``A–N, P–Z, 1–9``; positions
-    2–3 are ``A–N, P–Z, 0–9``; positions 4–5 are digits; uppercase only.
+    Rules (ST-001 §2.4.1, Table 3 of docs/design/domain-facts.md): position 1 is
+    ``A–N, P–Z, 1–9``; positions 2–3 are ``A–N, P–Z, 0–9``; positions 4–5 are digits;
+    uppercase only.
     """
     if not isinstance(fin, str):
         raise ValueError(f"{field}: expected a string, got {type(fin).__name__}")
@@ -661,7 +662,8 @@ class ChainOfIdentityId:
     """Chain of Identity identifier, DS040 ``&/CH`` + FIN (5) + year (2) + 6 alphanumerics.
 
     The check character K (required whenever the identifier is printed) is MOD 37-2 over the 13
-    characters after ``CH`` — domain facts §1.7 marks this "verify against ICCBBA ST-028".
+    characters after ``CH`` — docs/design/domain-facts.md §1.7 marks this "verify against
+    ICCBBA ST-028".
     """
 
     fin: str

@@ -1,6 +1,6 @@
 """SPREC (ISBER Standard PREanalytical Code) for fluid samples: build, parse, validate.
 
-Code tables from ``shared/design/domain-facts.md`` §2 (Betsou et al. 2018, SPREC 3.0; Lehmann
+Code tables from ``docs/design/domain-facts.md`` §2 (Betsou et al. 2018, SPREC 3.0; Lehmann
 et al. 2012, SPREC 2.0). Domain facts marks the 3.0 additions and the lists beyond the SPREC 2.0
 publication "verify against the primary text"; they are kept here as data tables, in one place,
 so that a reviewed correction is a one-line change. Pure Python; Django only translates the

@@ -88,7 +88,7 @@ TEMPLATES = [
 
 
 def sqlite_database(path: Path) -> dict[str, Any]:
-    """SQLite as the reliability guide §1.2 requires: WAL, IMMEDIATE, FULL, busy timeout."""
+    """SQLite as docs/design/reliability.md §1.2 requires: WAL, IMMEDIATE, FULL, busy timeout."""
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
@@ -115,7 +115,7 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
 
-# --- authentication (reliability guide §7) -------------------------------------------------
+# --- authentication (docs/design/reliability.md §7) -----------------------------------------------
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -176,7 +176,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 
-# --- security headers (reliability guide §7) ------------------------------------------------
+# --- security headers (docs/design/reliability.md §7) ---------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

@@ -1,4 +1,4 @@
-"""One place that reads the environment (style guide §2.14).
+"""One place that reads the environment (docs/design/style.md §2.14).
 
 Every setting that differs between machines comes from an environment variable; the defaults
 are the embedded single-machine installation (SQLite under ``CELLTRACE_DATA_DIR``).

@@ -1,4 +1,4 @@
-"""Consistent backups of the database (reliability guide §3, EU GMP Annex 11 §7.2).
+"""Consistent backups of the database (docs/design/reliability.md §3, EU GMP Annex 11 §7.2).
 
 SQLite: the online backup API (never a file copy, which would miss the WAL), then
 ``PRAGMA integrity_check`` on the copy. PostgreSQL: ``pg_dump --format=custom``.

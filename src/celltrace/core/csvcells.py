@@ -6,7 +6,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 
 def csv_text(value: object) -> str:
-    """A text cell neutralised against formula injection (reliability guide §8): a leading
+    """A text cell neutralised against formula injection (docs/design/reliability.md §8): a leading
     apostrophe before ``= + - @``, tab, carriage return or NUL."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text

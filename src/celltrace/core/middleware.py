@@ -40,7 +40,7 @@ class SecurityHeadersMiddleware:
 
 
 class SessionLifetimeMiddleware:
-    """End a session 12 hours after login, however active (reliability guide §7).
+    """End a session 12 hours after login, however active (docs/design/reliability.md §7).
 
     The 30-minute idle limit is ``SESSION_COOKIE_AGE`` with ``SESSION_SAVE_EVERY_REQUEST``.
     """

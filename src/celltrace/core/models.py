@@ -47,7 +47,7 @@ class Organisation(models.Model):
 
 
 class TenantOwned(models.Model):
-    """Base for every row owned by one organisation (reliability guide §6).
+    """Base for every row owned by one organisation (docs/design/reliability.md §6).
 
     Rows are read through tenant-scoped selectors (:mod:`celltrace.core.tenancy`), never
     through an unscoped queryset in a view.

@@ -1,4 +1,4 @@
-"""Password rules after NIST SP 800-63B-4 (reliability guide §7).
+"""Password rules after NIST SP 800-63B-4 (docs/design/reliability.md §7).
 
 No composition rules and no expiry; a minimum length (settings), a generous maximum that is
 never truncated, Django's common-password list, and a blocklist of context words.

@@ -1,4 +1,5 @@
-"""Tenant scoping for reads (reliability guide §6, architecture invariant 4).
+"""Tenant scoping for reads (docs/design/reliability.md §6; docs/design/architecture.md,
+invariant 4).
 
 Operator staff see every organisation's rows; a client user sees only rows of its own
 organisation. Anything else answers :class:`~celltrace.core.errors.NotFound`, never a

@@ -5,8 +5,8 @@ page, for printing (``celltrace.labels.sheets``). All text is monospaced (DejaVu
 dotted zero, distinct ``1``/``I``) so widths can be computed without font metrics, and every
 piece of text is escaped with :func:`html.escape`.
 
-Contents follow domain-facts §1.8 (ST-001 §7.3–7.5; ST-004 for CT-specific text — review label
-templates against ST-004 before release):
+Contents follow docs/design/domain-facts.md §1.8 (ST-001 §7.3–7.5; ST-004 for CT-specific
+text — review label templates against ST-004 before release):
 
 * vial: Code 128 DIN, DataMatrix (DIN + product code + division [+ expiry]), eye-readable DIN
   with its check character boxed (Type 1/2 flags rotated 90° clockwise, Type 3 never printed),

@@ -1,4 +1,5 @@
-"""The compendial methods the laboratory's catalogue is seeded with (see domain facts §3).
+"""The compendial methods the laboratory's catalogue is seeded with (see
+docs/design/domain-facts.md §3).
 
 References name the chapters; check them against the current editions before relying on them.
 """

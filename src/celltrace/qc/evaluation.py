@@ -3,7 +3,8 @@
 Numeric limits are compared with :func:`celltrace.qc.rounding.conforms` in the specification's
 rounding mode (USP General Notices 7.20 by default): the value is rounded to the limit's decimals,
 the limit never. A value reported with a comparator (``"< 0.5"``, below the quantitation limit)
-conforms to an upper limit only if its bound does, and never to a lower limit (domain facts §5).
+conforms to an upper limit only if its bound does, and never to a lower limit
+(docs/design/domain-facts.md §5).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The hierarchy belongs to the operator (the lab runs the tanks); the aliquots placed in it
 belong to clients. A client never sees the hierarchy, only that its aliquot is stored.
-Two partial unique constraints guard the placements (reliability guide §1.1): a position holds
-at most one aliquot, an aliquot is in at most one position.
+Two partial unique constraints guard the placements (docs/design/reliability.md §1.1): a
+position holds at most one aliquot, an aliquot is in at most one position.
 """
 
 from __future__ import annotations

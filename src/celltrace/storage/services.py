@@ -2,7 +2,7 @@
 downwards: rack → box → aliquot; several rows of one type in pk order) and appends exactly one
 ledger entry.
 
-Placement follows reliability guide §1.1: the box row is locked, the position is checked to
+Placement follows docs/design/reliability.md §1.1: the box row is locked, the position is checked to
 belong to the box and to be free, and the insert runs in a savepoint so that the partial
 unique constraints, the last line of defence, surface as a clean :class:`Conflict`.
 """
@@ -72,7 +72,7 @@ _M = TypeVar("_M", bound=models.Model)
 
 def _race_lock(qs: models.QuerySet[_M]) -> models.QuerySet[_M]:
     """``select_for_update()``, unless the test-only ``CELLTRACE_RACE_NO_LOCK`` switches the row
-    lock off (the *constraint only* variant of the race test, reliability guide §9.1)."""
+    lock off (the *constraint only* variant of the race test, docs/design/reliability.md §9.1)."""
     if getattr(settings, "CELLTRACE_RACE_NO_LOCK", False):
         return qs
     return qs.select_for_update()

@@ -1,4 +1,4 @@
-"""Flow cytometry release calculations (domain facts §11).
+"""Flow cytometry release calculations (docs/design/domain-facts.md §11).
 
 Two ways in:
 

@@ -1,4 +1,5 @@
-"""Flow cytometry release calculations (domain facts §11), independent of how counts were made.
+"""Flow cytometry release calculations (docs/design/domain-facts.md §11), independent of how
+counts were made.
 
 Every percentage is computed from integer event counts: ``percent = 100 × numerator /
 denominator``, evaluated as an exact :class:`fractions.Fraction` and converted to the nearest
@@ -350,7 +351,7 @@ def flow_release(
 
     Without a control the CAR+ value is not net of anything and the result is flagged
     ``car_not_control_subtracted``: protein-L and other CAR reagents also stain untransduced
-    cells, so a release CAR+ % needs the control (domain facts §11).
+    cells, so a release CAR+ % needs the control (docs/design/domain-facts.md §11).
     """
     flags = list(stained.values.flags)
     car_net: CarNetOfControl | None = None
