@@ -196,3 +196,46 @@ def test_others_cannot_withdraw_someone_elses_signature(
         signature_withdraw(actor=analyst, signature=sig, reason="because")
     assert not SignatureWithdrawal.objects.exists()
     assert AuditEvent.objects.count() == before
+
+
+def test_an_administrator_cannot_withdraw_qa_signatures(
+    qa_user: Any, admin_user: Any, review: AuditReview
+) -> None:
+    """Segregation of duties: account management does not also undo QA's decisions."""
+    from celltrace.audit.models import SignatureWithdrawal
+    from celltrace.audit.services import signature_withdraw
+
+    sig = sign(qa_user, review)
+    before = AuditEvent.objects.count()
+    with pytest.raises(PermissionDenied, match="Only the signer or QA"):
+        signature_withdraw(actor=admin_user, signature=sig, reason="tidying up")
+    assert not SignatureWithdrawal.objects.exists() and AuditEvent.objects.count() == before
+    # the administrator still withdraws their own signature
+    approval = sign(admin_user, review, meaning=SignatureMeaning.APPROVED)
+    assert signature_withdraw(actor=admin_user, signature=approval, reason="wrong range").pk
+
+
+def test_an_approval_needs_a_standing_review_signature(
+    qa_user: Any, admin_user: Any, review: AuditReview
+) -> None:
+    from celltrace.audit.models import SignatureWithdrawal
+    from celltrace.audit.services import signature_withdraw
+    from celltrace.core.errors import Conflict
+
+    reviewed = sign(qa_user, review)
+    signature_withdraw(actor=qa_user, signature=reviewed, reason="reviewed the wrong range")
+    # a withdrawn review signature does not count: nothing to approve
+    with pytest.raises(PermissionDenied, match="signed as reviewed before"):
+        sign(admin_user, review, meaning=SignatureMeaning.APPROVED)
+    reviewed = sign(qa_user, review)
+    approval = sign(admin_user, review, meaning=SignatureMeaning.APPROVED)
+    # the approval rests on the review signature: it cannot be withdrawn from under it
+    before = (AuditEvent.objects.count(), SignatureWithdrawal.objects.count())
+    with pytest.raises(Conflict, match="withdraw the approval first"):
+        signature_withdraw(actor=qa_user, signature=reviewed, reason="second thoughts")
+    assert (AuditEvent.objects.count(), SignatureWithdrawal.objects.count()) == before
+    status = {m.signature.pk: m.status for m in signing.manifestations(review)}
+    assert status[reviewed.pk] == SignatureStatus.VALID
+    # approval withdrawn first, then the review signature
+    signature_withdraw(actor=admin_user, signature=approval, reason="review to be redone")
+    assert signature_withdraw(actor=qa_user, signature=reviewed, reason="second thoughts").pk

@@ -22,6 +22,7 @@ class AuditConfig(AppConfig):
             meanings=AuditReview.SIGNATURE_MEANINGS,
             can_sign=services.audit_review_can_sign,
             visible=selectors.audit_reviews,
+            on_withdrawn=services.audit_review_signature_withdrawn,
         )
         selectors.register_history(User, core_selectors.users_visible)
         selectors.register_history(Organisation, core_selectors.organisations_visible)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
@@ -188,14 +189,14 @@ def record_sign(
 
 
 def require_withdrawer(actor: User, signature: Signature) -> None:
-    """A signature is withdrawn by its signer, QA or an administrator of the operator."""
+    """A signature is withdrawn by its signer or by QA of the operator. Not by an
+    administrator as such: whoever manages the accounts does not also undo QA's decisions
+    (segregation of duties); an administrator withdraws only their own signatures."""
     allowed = signature.signer_id == actor.pk or (
-        actor.is_operator_staff and actor.has_role(Role.QA, Role.ADMIN)
+        actor.is_operator_staff and actor.has_role(Role.QA)
     )
     if not allowed:
-        raise PermissionDenied(
-            _("Only the signer, QA or an administrator can withdraw a signature.")
-        )
+        raise PermissionDenied(_("Only the signer or QA can withdraw a signature."))
 
 
 def signature_withdraw(*, actor: User, signature: Signature, reason: str) -> SignatureWithdrawal:
@@ -253,17 +254,40 @@ def audit_review_can_sign(actor: User, review: AuditReview, meaning: str) -> str
         return _("Only QA or an administrator of the operator signs audit-trail reviews.")
     if meaning == SignatureMeaning.APPROVED:
         reviewers = set(
-            Signature.objects.filter(
-                record_type="audit.auditreview",
-                record_id=str(review.pk),
-                meaning=SignatureMeaning.REVIEWED,
-            ).values_list("signer_id", flat=True)
+            _standing(review, SignatureMeaning.REVIEWED).values_list("signer_id", flat=True)
         )
         if not reviewers:
             return _("The review must be signed as reviewed before it is approved.")
         if actor.pk in reviewers:
             return _("The approver must be a different person from the reviewer.")
     return None
+
+
+def _standing(review: AuditReview, meaning: str) -> Any:
+    """The review's signatures with ``meaning`` that are not withdrawn."""
+    return Signature.objects.filter(
+        record_type="audit.auditreview",
+        record_id=str(review.pk),
+        meaning=meaning,
+        withdrawal__isnull=True,
+    )
+
+
+def audit_review_signature_withdrawn(actor: User, review: AuditReview, signature: Any) -> None:
+    """``on_withdrawn`` hook of audit-trail reviews (run after the withdrawal is recorded): an
+    approval rests on a standing "reviewed" signature, so the last one cannot be withdrawn
+    while the approval stands (withdraw the approval first)."""
+    if (
+        signature.meaning == SignatureMeaning.REVIEWED
+        and not _standing(review, SignatureMeaning.REVIEWED).exists()
+        and _standing(review, SignatureMeaning.APPROVED).exists()
+    ):
+        raise Conflict(
+            _(
+                "The review is approved on this signature: withdraw the approval first, then "
+                "the review signature."
+            )
+        )
 
 
 def audit_review_create(*, actor: User, conclusion: str) -> AuditReview:
