@@ -108,7 +108,7 @@ def test_no_print_labels_when_every_sample_was_rejected(lab: Lab) -> None:
 
 
 def test_withdraw_is_offered_only_to_whom_may_withdraw(lab: Lab) -> None:
-    """The signer, QA and administrators may withdraw a signature; another analyst is not
+    """The signer and QA may withdraw a signature; another analyst is not
     offered the link (the service refused them on submitting)."""
     test = lab_test(in_testing(lab, sample="W-1"), "viability")
     result = services.result_enter(actor=lab.analyst, test=test, value="85")
