@@ -46,6 +46,9 @@ def test_demo_data_covers_every_state_and_is_idempotent() -> None:
     phases = set(OosInvestigation.objects.values_list("phase", flat=True))
     assert OosPhase.CLOSED in phases and (phases - {OosPhase.CLOSED})
     assert Certificate.objects.filter(supersedes__isnull=False).exists()
+    # the demo's Chinese copies are translations of a version, not amendments
+    translations = Certificate.objects.filter(translation_of__isnull=False)
+    assert {(c.version, c.language) for c in translations} == {(1, "zh-hans"), (2, "zh-hans")}
     clients = set(TestRequest.objects.values_list("organisation__code", flat=True))
     assert clients == {"aurora", "borealis", "cirrus"}
     assert User.objects.get(username="cirrus").organisation == Organisation.objects.get(

@@ -186,7 +186,7 @@ def load(progress: bool) -> None:
         ),
         (aurora, "AUR-26-005", lambda r: _steps(d, r, "reviewed"), {}),  # reviewed
         (aurora, "AUR-26-006", lambda r: _steps(d, r, "released"), {}),
-        (aurora, "AUR-26-007", lambda r: _amended(d, r), {}),  # certified and amended
+        (aurora, "AUR-26-007", lambda r: _amended(d, r), {}),  # certified, translated, amended
         (aurora, "AUR-26-008", lambda r: _open_oos(d, r), {}),  # open OOS
         (borealis, "BOR-26-101", lambda r: _closed_oos(d, r), {"product": "Borecel"}),
         (borealis, "BOR-26-102", lambda r: None, {"product": "Borecel"}),
@@ -220,15 +220,18 @@ def _steps(d: Demo, req: TestRequest, upto: str) -> None:
 
 
 def _amended(d: Demo, req: TestRequest) -> None:
+    """Issued in English with a Chinese translation, then amended (version 2 supersedes both)
+    and translated again."""
     d.test(req)
     d.results(req, GOOD)
     cert = d.certify(req)
-    services.certificate_amend(
+    services.certificate_translate(actor=d.qa, certificate=cert, language="zh-hans")
+    amended = services.certificate_amend(
         actor=d.qa,
         certificate=cert,
-        reason="Simplified Chinese copy requested by the client",
-        language="zh-hans",
+        reason="Sample description corrected at the client's request (batch reference)",
     )
+    services.certificate_translate(actor=d.qa, certificate=amended, language="zh-hans")
 
 
 def _open_oos(d: Demo, req: TestRequest) -> None:
