@@ -10,7 +10,8 @@ port, drives Debian's Chromium with Playwright as the demo users and writes PNG 
 ``docs/images/``. The server and the temporary directory are removed at the end, whatever
 happens. Nothing outside ``docs/images/`` is changed.
 
-Set ``CHROMIUM`` to use another Chromium binary (default ``/usr/bin/chromium``).
+Set ``CELLTRACE_CHROMIUM`` to use another Chromium binary (default ``/usr/bin/chromium``), as
+for the browser tests; the older name ``CHROMIUM`` is still read when it is not set.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ IMAGES = ROOT / "docs" / "images"
 VENV_BIN = ROOT / ".venv" / "bin"
 BIN = VENV_BIN if (VENV_BIN / "celltrace").exists() else Path(sys.executable).parent
 CELLTRACE = str(BIN / "celltrace")
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CELLTRACE_CHROMIUM") or os.environ.get("CHROMIUM") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
