@@ -5,17 +5,20 @@ a refusal writes nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from celltrace.audit.models import Signature, SignatureWithdrawal
 from celltrace.audit.services import signature_withdraw
 from celltrace.audit.verification import verify_database
-from celltrace.core.errors import Conflict
+from celltrace.core.errors import Conflict, PermissionDenied
 from celltrace.qc import services
 from celltrace.qc.choices import RequestStatus, VersionStatus
 from celltrace.qc.models import Method
-from tests.qc.conftest import Lab, reviewed, sign, snapshot
+from tests.qc.conftest import VALUES, Lab, in_testing, reviewed, sign, snapshot
 from tests.qc.test_catalogue import VIABILITY
+from tests.qc.test_pages import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +58,33 @@ def test_signatures_of_a_released_request_stay(lab: Lab) -> None:
         with pytest.raises(Conflict, match="Amend its certificate"):
             signature_withdraw(actor=who, signature=signature, reason="second thoughts")
     assert snapshot() == before and not SignatureWithdrawal.objects.exists()
+    req.refresh_from_db()
+    assert req.status == RequestStatus.RELEASED
+    # the pages offer no "Withdraw" on them, and the withdrawal page says why
+    qa = logged_in(lab.qa)
+    assert "/withdraw/" not in qa.get(f"/qc/requests/{req.pk}/").content.decode()
+    assert "/withdraw/" not in qa.get(f"/qc/tests/{result.test_id}/").content.decode()
+    page = qa.get(f"/signatures/{review.pk}/withdraw/").content.decode()
+    assert "Amend its certificate" in page and 'name="reason"' not in page
+
+
+def test_the_release_is_independent_of_the_testing(lab: Lab, operator: Any, make_user: Any) -> None:
+    """Someone holding both the reviewer's and QA's roles does not release what they
+    reviewed: another QA officer does."""
+    both = make_user(operator, "qc_reviewer", "qa", username="rq", full_name="Rui Qian")
+    req = in_testing(lab)
+    for test in req.tests.order_by("pk"):
+        code = test.method_version.method.code
+        result = services.result_enter(actor=lab.analyst, test=test, value=VALUES[code])
+        sign(lab.analyst, result, "performed")
+        sign(both, result, "reviewed")
+    req.refresh_from_db()
+    assert req.status == RequestStatus.REVIEWED
+    before = snapshot()
+    with pytest.raises(PermissionDenied, match="release is independent of the testing"):
+        sign(both, req, "released")
+    assert snapshot() == before
+    sign(lab.qa, req, "released")
     req.refresh_from_db()
     assert req.status == RequestStatus.RELEASED
 

@@ -32,6 +32,7 @@ class QcConfig(AppConfig):
             on_signed=services.result_signed,
             on_withdrawn=services.result_signature_withdrawn,
             lock=services.result_lock,
+            frozen=services.result_frozen,
         )
         signing.register(
             TestRequest,
@@ -40,6 +41,7 @@ class QcConfig(AppConfig):
             visible=selectors.requests_visible,
             on_signed=services.request_signed,
             on_withdrawn=services.request_signature_withdrawn,
+            frozen=services.request_frozen,
         )
         register_history(TestRequest, selectors.requests_visible)
         register_history(Sample, selectors.samples_visible)
@@ -64,7 +66,7 @@ class QcConfig(AppConfig):
             can_sign=services.method_version_can_sign,
             visible=selectors.method_versions_signable,
             on_signed=services.method_version_approved,
-            on_withdrawn=services.approval_withdrawn,
+            frozen=services.approval_frozen,
             lock=services.method_version_lock,
         )
         signing.register(
@@ -73,7 +75,7 @@ class QcConfig(AppConfig):
             can_sign=services.specification_can_sign,
             visible=selectors.specifications_signable,
             on_signed=services.specification_approved,
-            on_withdrawn=services.approval_withdrawn,
+            frozen=services.approval_frozen,
             lock=services.specification_lock,
         )
         register_history(TestPanel, selectors.panels_visible)

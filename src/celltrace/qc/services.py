@@ -1133,10 +1133,30 @@ def release_refusal(req: TestRequest) -> str | None:
 
 
 def request_can_sign(actor: User, req: TestRequest, meaning: str) -> str | None:
+    """QA releases, and independently: not someone who entered, performed or reviewed one of
+    the request's valid results (a user holding both roles releases others' work only)."""
     if meaning != SignatureMeaning.RELEASED:
         return _("Requests are signed as released.")
     if not is_lab(actor, Role.QA):
         return _("Only QA releases a request.")
+    current = list(
+        Result.objects.filter(test__request=req, status=ResultStatus.VALID).values_list(
+            "pk", flat=True
+        )
+    )
+    took_part = Result.objects.filter(pk__in=current, entered_by=actor).exists() or (
+        Signature.objects.filter(
+            record_type=Result._meta.label_lower,
+            record_id__in=[str(pk) for pk in current],
+            signer=actor,
+            withdrawal__isnull=True,
+        ).exists()
+    )
+    if took_part:
+        return _(
+            "The release is independent of the testing: you entered or signed one of this "
+            "request's results, so another QA officer releases it."
+        )
     return release_refusal(req)
 
 
@@ -1168,29 +1188,30 @@ def request_signed(actor: User, request: TestRequest, signature: Signature) -> N
 
 def result_signature_withdrawn(actor: User, result: Result, signature: Signature) -> None:
     """``on_withdrawn`` hook of results: a withdrawn review takes a reviewed request back into
-    testing; once the request is released its results stay as signed (amend the
-    certificate instead)."""
-    _refuse_if_released(result.test.request)
+    testing."""
     request_sync_status(actor=actor, request=result.test.request)
 
 
 def request_signature_withdrawn(actor: User, request: TestRequest, signature: Signature) -> None:
-    """``on_withdrawn`` hook of requests: QA's release cannot be withdrawn once it has
-    released the request (the certificate may be out: amend it instead)."""
-    _refuse_if_released(request)
+    """``on_withdrawn`` hook of requests: the request's status follows its signatures."""
     request_sync_status(actor=actor, request=request)
 
 
-def _refuse_if_released(request: TestRequest) -> None:
-    req = _lock_request(request)
-    if req.status in (RequestStatus.RELEASED, RequestStatus.CERTIFIED):
-        raise Conflict(
-            _(
-                "Request %(request)s is released: its signatures stay as they are. Amend its "
-                "certificate to correct it."
-            )
-            % {"request": req.number}
-        )
+def request_frozen(request: TestRequest) -> str | None:
+    """``frozen`` rule of requests (read on the locked request): once released, QA's release
+    cannot be withdrawn (the certificate may be out: amend it instead)."""
+    if request.status in (RequestStatus.RELEASED, RequestStatus.CERTIFIED):
+        return _(
+            "Request %(request)s is released: its signatures stay as they are. Amend its "
+            "certificate to correct it."
+        ) % {"request": request.number}
+    return None
+
+
+def result_frozen(result: Result) -> str | None:
+    """``frozen`` rule of results (read under ``result_lock``, request first): once the
+    request is released its results stay as signed."""
+    return request_frozen(TestRequest.objects.get(pk=result.test.request_id))
 
 
 def request_sync_status(*, actor: User | None, request: TestRequest) -> TestRequest:
@@ -1904,19 +1925,16 @@ def specification_lock(spec: Specification) -> Specification:
     return next(s for s in versions if s.pk == spec.pk)
 
 
-def approval_withdrawn(actor: User, record: MethodVersion | Specification, signature: Any) -> None:
-    """``on_withdrawn`` hook of method and specification versions: QA's approval cannot be
-    withdrawn once it has put the version into effect (tests and requests use it); a new
-    version replaces it instead."""
-    locked = type(record)._default_manager.select_for_update().get(pk=record.pk)
-    if locked.status in (VersionStatus.EFFECTIVE, VersionStatus.SUPERSEDED):
-        raise Conflict(
-            _(
-                "%(version)s is in effect or has been: its approval stays. Propose a new "
-                "version to replace it."
-            )
-            % {"version": str(locked)}
-        )
+def approval_frozen(record: MethodVersion | Specification) -> str | None:
+    """``frozen`` rule of method and specification versions (read on the locked version): QA's
+    approval cannot be withdrawn once it has put the version into effect (tests and requests
+    use it); a new version replaces it instead."""
+    if record.status in (VersionStatus.EFFECTIVE, VersionStatus.SUPERSEDED):
+        return _(
+            "%(version)s is in effect or has been: its approval stays. Propose a new "
+            "version to replace it."
+        ) % {"version": str(record)}
+    return None
 
 
 def method_version_withdraw(*, actor: User, version: MethodVersion, reason: str) -> MethodVersion:
