@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "celltrace.core.middleware.SessionLifetimeMiddleware",
     "celltrace.core.middleware.PasswordChangeRequiredMiddleware",
+    "celltrace.core.middleware.MfaRequiredMiddleware",
     "celltrace.core.middleware.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -137,6 +138,11 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:dashboard"
 LOGOUT_REDIRECT_URL = "web:login"
+
+# Roles that work only with a second factor (TOTP): they enrol an authenticator before anything
+# else and log in with its code (docs/design/reliability.md §7). The embedded demo installation
+# (config/local.py) leaves it empty unless set, so the tour logs in with passwords.
+MFA_REQUIRED_ROLES: list[str] = env.list("CELLTRACE_MFA_ROLES", default=["admin", "qa"])
 
 AXES_FAILURE_LIMIT = env.int("CELLTRACE_LOCKOUT_FAILURES", default=5)
 AXES_COOLOFF_TIME = env.float("CELLTRACE_LOCKOUT_HOURS", default=0.5)

@@ -14,3 +14,5 @@ from celltrace.core.secrets import local_secret_key
 SECRET_KEY = env.str("SECRET_KEY", default="") or local_secret_key(DATA_DIR)
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# The demo logs in with passwords; set CELLTRACE_MFA_ROLES=admin,qa to require TOTP here too.
+MFA_REQUIRED_ROLES = env.list("CELLTRACE_MFA_ROLES", default=[])

@@ -21,6 +21,8 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
+# Tests log in with passwords; tests/core/test_mfa.py turns the production rule on.
+MFA_REQUIRED_ROLES = []
 TEST_TMP = Path(os.environ.get("CELLTRACE_TEST_TMP") or tempfile.gettempdir()) / (
     f"celltrace-test-{os.getpid()}"
 )

@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     AUTHENTICATION_FAILED = "authentication_failed"
     REAUTHENTICATION_REQUIRED = "reauthentication_required"
     PASSWORD_CHANGE_REQUIRED = "password_change_required"
+    MFA_REQUIRED = "mfa_required"
     SIGNATURE_MEANING_NOT_ALLOWED = "signature_meaning_not_allowed"
     ALREADY_SIGNED = "already_signed"
     LEDGER_INVALID = "ledger_invalid"

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -96,6 +97,58 @@ class PasswordChangeRequiredMiddleware:
         if self._allowed is None:
             self._allowed = tuple(reverse(name) for name in self.ALLOWED)
         return self._allowed
+
+
+class MfaRequiredMiddleware:
+    """Users holding a role listed in ``MFA_REQUIRED_ROLES`` (``CELLTRACE_MFA_ROLES``;
+    administrators and QA in production) work only in a session verified with a one-time code:
+    without an authenticator they are sent to enrol one first (the API answers 403
+    ``mfa_required``). Logging in with a code, or enrolling, verifies the session. API tokens
+    are refused for them the same way in :class:`celltrace.api.auth.TokenAuth`."""
+
+    ALLOWED = ("web:totp_enrol", "web:password_change", "web:logout", "set_language")
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+        self._allowed: tuple[str, ...] | None = None
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and mfa_required(user)
+            and not user.is_verified()
+            and request.path not in self._allowed_paths()
+        ):
+            if request.path.startswith("/api/"):
+                return mfa_problem()
+            if request.headers.get("HX-Request"):
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = reverse("web:totp_enrol")
+                return response
+            return HttpResponseRedirect(reverse("web:totp_enrol"))
+        return self.get_response(request)
+
+    def _allowed_paths(self) -> tuple[str, ...]:
+        if self._allowed is None:
+            self._allowed = tuple(reverse(name) for name in self.ALLOWED)
+        return self._allowed
+
+
+def mfa_required(user: Any) -> bool:
+    """Whether ``user``'s roles require a second factor (``settings.MFA_REQUIRED_ROLES``)."""
+    roles = getattr(settings, "MFA_REQUIRED_ROLES", ())
+    return bool(roles) and bool(getattr(user, "has_role", None)) and user.has_role(*roles)
+
+
+def mfa_problem() -> HttpResponse:
+    """The API's refusal for a user whose role requires a second factor not yet given."""
+    from celltrace.api.errors import problem_body
+
+    message = _("Your role requires two-factor authentication: enrol an authenticator first.")
+    body = problem_body(403, message, ErrorCode.MFA_REQUIRED.value)
+    return HttpResponse(json.dumps(body), status=403, content_type="application/problem+json")
 
 
 def password_change_problem() -> HttpResponse:

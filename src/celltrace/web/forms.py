@@ -18,6 +18,16 @@ class LoginForm(AuthenticationForm):
     }
 
 
+class LoginCodeForm(forms.Form):
+    otp_token = forms.CharField(
+        label=_("Code from your authenticator"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+
 class SignForm(forms.Form):
     meaning = forms.CharField(widget=forms.HiddenInput)
     password = forms.CharField(

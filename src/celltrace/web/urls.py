@@ -6,6 +6,7 @@ app_name = "web"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("login/", views.login_view, name="login"),
+    path("login/code/", views.login_code, name="login_code"),
     path("logout/", views.logout_view, name="logout"),
     path("account/", views.account, name="account"),
     path("account/password/", views.password_change, name="password_change"),

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from celltrace.audit import ledger, signing
@@ -30,6 +31,7 @@ from celltrace.core.middleware import LOGIN_AT_KEY
 from celltrace.core.models import User
 from celltrace.web.decorators import own_site_only
 from celltrace.web.forms import (
+    LoginCodeForm,
     LoginForm,
     PasswordChangeForm,
     ReasonForm,
@@ -68,39 +70,37 @@ def lockout_response(
     return render(request, "web/login.html", {"form": form, "locked_out": True}, status=403)
 
 
+#: Session key of a login whose password was right and whose one-time code is awaited.
+MFA_PENDING_KEY = "celltrace_mfa_pending"
+#: How long the code step waits after the password, and how many wrong codes it takes.
+MFA_PENDING_SECONDS = 300
+MFA_ATTEMPTS = 5
+
+
 def login_view(request: HttpRequest) -> HttpResponse:
+    """Log in with username and password; a user who enrolled an authenticator then gives its
+    one-time code (:func:`login_code`) before the session is theirs."""
     if request.user.is_authenticated:
         return redirect("web:dashboard")
     form = LoginForm(request, data=request.POST or None)
     if request.method == "POST":
         if form.is_valid():
             user = form.get_user()
-            login(request, user)
-            request.session[LOGIN_AT_KEY] = time.time()
-            ledger.atomic_append(
-                actor=user,
-                action=Action.LOGIN,
-                event_type=EventType.LOGGED_IN,
-                entity_type="core.user",
-                entity_id=user.pk,
-                entity_label=user.username,
-            )
             nxt = safe_next(request)
-            if isinstance(user, User) and user.must_change_password:
-                return redirect("web:password_change")
-            return HttpResponseRedirect(nxt or reverse("web:dashboard"))
+            if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+                request.session.cycle_key()
+                request.session[MFA_PENDING_KEY] = {
+                    "user": user.pk,
+                    "backend": getattr(user, "backend", ""),
+                    "at": time.time(),
+                    "next": nxt,
+                    "attempts": 0,
+                }
+                return redirect("web:login_code")
+            return _logged_in(request, user, None, nxt)
         username = request.POST.get("username", "")[:150]
         known = User.objects.filter(username=username).first()
-        ledger.atomic_append(
-            actor=None,
-            action=Action.LOGIN_FAILED,
-            event_type=EventType.LOGIN_FAILED,
-            entity_type="core.user",
-            entity_id=known.pk if known else username,
-            entity_label=username,
-            organisation_id=known.organisation_id if known else None,
-            new={"username": username},
-        )
+        _login_failed(known, username, None)
     return render(
         request,
         "web/login.html",
@@ -109,6 +109,77 @@ def login_view(request: HttpRequest) -> HttpResponse:
             "expired": request.GET.get("expired") == "1",
             "next": request.GET.get("next", ""),
         },
+    )
+
+
+def login_code(request: HttpRequest) -> HttpResponse:
+    """The second step of logging in for a user with an authenticator: its one-time code.
+    Within five minutes of the password and at most five wrong codes (each on the ledger as a
+    failed login), else the login starts again."""
+    pending = request.session.get(MFA_PENDING_KEY)
+    user = None
+    if isinstance(pending, dict) and time.time() - pending.get("at", 0) <= MFA_PENDING_SECONDS:
+        user = User.objects.filter(pk=int(pending.get("user") or 0), is_active=True).first()
+    if user is None or not isinstance(pending, dict):
+        request.session.pop(MFA_PENDING_KEY, None)
+        messages.error(request, _("Log in again: the one-time code was not given in time."))
+        return redirect("web:login")
+    form = LoginCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+        allowed = device is not None and device.verify_is_allowed()[0]
+        if device is not None and allowed and device.verify_token(form.cleaned_data["otp_token"]):
+            del request.session[MFA_PENDING_KEY]
+            user.backend = pending["backend"]  # type: ignore[attr-defined]
+            return _logged_in(request, user, device, pending.get("next", ""))
+        _login_failed(user, user.username, "totp")
+        pending["attempts"] = int(pending.get("attempts", 0)) + 1
+        if pending["attempts"] >= MFA_ATTEMPTS:
+            del request.session[MFA_PENDING_KEY]
+            messages.error(request, _("Too many wrong codes. Log in again."))
+            return redirect("web:login")
+        request.session[MFA_PENDING_KEY] = pending
+        form.add_error(
+            "otp_token",
+            _("The code is not correct; check the device's clock.")
+            if allowed
+            else _("Too many codes in a row: wait a few seconds, then enter the next code."),
+        )
+    return render(request, "web/login_code.html", {"form": form, "username": user.username})
+
+
+def _logged_in(request: HttpRequest, user: Any, device: Any, nxt: str) -> HttpResponse:
+    login(request, user)
+    if device is not None:
+        otp_login(request, device)
+    request.session[LOGIN_AT_KEY] = time.time()
+    ledger.atomic_append(
+        actor=user,
+        action=Action.LOGIN,
+        event_type=EventType.LOGGED_IN,
+        entity_type="core.user",
+        entity_id=user.pk,
+        entity_label=user.username,
+        new={"second_factor": "totp"} if device is not None else None,
+    )
+    if isinstance(user, User) and user.must_change_password:
+        return redirect("web:password_change")
+    return HttpResponseRedirect(nxt or reverse("web:dashboard"))
+
+
+def _login_failed(known: User | None, username: str, factor: str | None) -> None:
+    new = {"username": username}
+    if factor:
+        new["factor"] = factor
+    ledger.atomic_append(
+        actor=None,
+        action=Action.LOGIN_FAILED,
+        event_type=EventType.LOGIN_FAILED,
+        entity_type="core.user",
+        entity_id=known.pk if known else username,
+        entity_label=username,
+        organisation_id=known.organisation_id if known else None,
+        new=new,
     )
 
 
@@ -213,10 +284,11 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     form = TotpConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.totp_confirm(actor=actor, token=form.cleaned_data["token"])
+            device = services.totp_confirm(actor=actor, token=form.cleaned_data["token"])
         except DomainError as exc:
             form_error(form, exc)
         else:
+            otp_login(request, device)  # this session has just shown a code
             messages.success(request, _("Two-factor authentication is on."))
             return redirect("web:account")
         device = TOTPDevice.objects.filter(user=actor, confirmed=False).first()

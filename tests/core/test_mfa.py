@@ -1,0 +1,136 @@
+"""Two-factor login: a user with an authenticator gives its code after the password; roles that
+require a second factor (administrators and QA in production) enrol one before anything else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client, override_settings
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from celltrace.audit.choices import EventType
+from celltrace.audit.models import AuditEvent
+from celltrace.web.views import MFA_ATTEMPTS, MFA_PENDING_KEY
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def code_of(device: TOTPDevice, offset: int = 0) -> str:
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = totp.time + offset * device.step
+    return f"{totp.token():06d}"
+
+
+def wrong_code(device: TOTPDevice) -> str:
+    right = {code_of(device, k) for k in (-1, 0, 1)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in right)
+
+
+def password_step(username: str) -> tuple[Client, Any]:
+    client = Client()
+    response = client.post("/login/", {"username": username, "password": PASSWORD})
+    return client, response
+
+
+def events(event_type: str) -> list[AuditEvent]:
+    return list(AuditEvent.objects.where(event_type=event_type).order_by("seq"))
+
+
+def test_an_enrolled_user_logs_in_with_password_then_code(qa_user: Any) -> None:
+    device = TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
+    client, response = password_step("qa")
+    assert response.status_code == 302 and response["Location"] == "/login/code/"
+    # the password alone does not open the session
+    assert client.get("/").status_code == 302
+    assert not events(EventType.LOGGED_IN)
+    page = client.get("/login/code/")
+    assert page.status_code == 200 and 'autocomplete="one-time-code"' in page.content.decode()
+    bad = client.post("/login/code/", {"otp_token": wrong_code(device)})
+    assert bad.status_code == 200 and "The code is not correct" in bad.content.decode()
+    failed = events(EventType.LOGIN_FAILED)
+    assert len(failed) >= 1 and failed[0].data["new"] == {"username": "qa", "factor": "totp"}
+    assert client.get("/").status_code == 302
+    # django-otp slows guessing down: straight after a wrong code even the right one waits
+    hurried = client.post("/login/code/", {"otp_token": code_of(device)})
+    assert "wait a few seconds" in hurried.content.decode()
+    assert client.get("/").status_code == 302
+    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=None)
+    good = client.post("/login/code/", {"otp_token": code_of(device)})
+    assert good.status_code == 302 and good["Location"] == "/"
+    assert client.get("/").status_code == 200
+    [logged_in] = events(EventType.LOGGED_IN)
+    assert logged_in.data["new"] == {"second_factor": "totp"} and logged_in.actor_id == qa_user.pk
+    assert MFA_PENDING_KEY not in client.session
+
+
+def test_wrong_codes_send_the_user_back_to_the_password(qa_user: Any) -> None:
+    device = TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
+    client, _ = password_step("qa")
+    for _i in range(MFA_ATTEMPTS - 1):
+        assert client.post("/login/code/", {"otp_token": wrong_code(device)}).status_code == 200
+    last = client.post("/login/code/", {"otp_token": wrong_code(device)})
+    assert last.status_code == 302 and last["Location"] == "/login/"
+    assert len(events(EventType.LOGIN_FAILED)) == MFA_ATTEMPTS
+    # the right code no longer helps: the password comes first again
+    again = client.post("/login/code/", {"otp_token": code_of(device)})
+    assert again.status_code == 302 and again["Location"] == "/login/"
+    assert client.get("/").status_code == 302 and not events(EventType.LOGGED_IN)
+
+
+def test_the_code_step_expires(qa_user: Any) -> None:
+    device = TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
+    client, _ = password_step("qa")
+    session = client.session
+    pending = session[MFA_PENDING_KEY]
+    pending["at"] -= 301
+    session[MFA_PENDING_KEY] = pending
+    session.save()
+    response = client.post("/login/code/", {"otp_token": code_of(device)})
+    assert response.status_code == 302 and response["Location"] == "/login/"
+    assert client.get("/").status_code == 302
+
+
+def test_without_an_authenticator_the_password_logs_in(qa_user: Any) -> None:
+    client, response = password_step("qa")
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/").status_code == 200
+    assert events(EventType.LOGGED_IN)[0].data["new"] in (None, {})
+
+
+@override_settings(MFA_REQUIRED_ROLES=["admin", "qa"])
+def test_roles_that_require_a_second_factor_enrol_before_anything_else(
+    qa_user: Any, operator: Any, make_user: Any
+) -> None:
+    analyst = make_user(operator, "qc_analyst", username="analyst")
+    client, _ = password_step("qa")
+    # pages send QA to enrolment; the session API refuses with a machine-readable code
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/account/two-factor/"
+    htmx = client.get("/audit/ledger/", headers={"HX-Request": "true"})
+    assert htmx.status_code == 204 and htmx["HX-Redirect"] == "/account/two-factor/"
+    api = client.get("/api/v1/ledger")
+    assert api.status_code == 403 and api.json()["code"] == "mfa_required"
+    # enrolment: scan, confirm with a code; the session is then verified
+    page = client.get("/account/two-factor/")
+    assert page.status_code == 200
+    device = TOTPDevice.objects.get(user=qa_user, confirmed=False)
+    confirmed = client.post("/account/two-factor/", {"token": code_of(device)})
+    assert confirmed.status_code == 302
+    assert client.get("/").status_code == 200
+    assert client.get("/api/v1/ledger").status_code == 200
+    # the next login asks for the code, and then works
+    second, response = password_step("qa")
+    assert response["Location"] == "/login/code/"
+    device.refresh_from_db()
+    assert second.post("/login/code/", {"otp_token": code_of(device, 1)}).status_code == 302
+    assert second.get("/").status_code == 200
+    # a role outside the rule logs in with a password as before
+    other = Client()
+    assert (
+        other.post("/login/", {"username": analyst.username, "password": PASSWORD})["Location"]
+        == "/"
+    )
+    assert other.get("/").status_code == 200
