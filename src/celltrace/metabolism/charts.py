@@ -8,6 +8,7 @@ deterministic, reporting measurements only.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -60,9 +61,16 @@ def timepoint_label(run: MetabolismRun) -> str:
 
 
 def profile_energy_map(runs: Sequence[MetabolismRun]) -> str:
-    """The energy map combining a depositor's time points (one labelled point per group)."""
+    """The energy map combining a depositor's time points (one labelled point per group; when
+    the labels do not fit beside their points, numbered points and a key under the map)."""
     results = [services.run_result(r) for r in runs]
-    return assay_charts.energy_map(results, labels=[timepoint_label(r) for r in runs])
+    with warnings.catch_warnings():
+        # a free-text time point label may be Chinese: measured without CJK glyphs (one em per
+        # character in the label placement), drawn by the browser or the PDF with a CJK font
+        warnings.filterwarnings(
+            "ignore", message="Glyph .* missing from font", category=UserWarning
+        )
+        return assay_charts.energy_map(results, labels=[timepoint_label(r) for r in runs])
 
 
 def _svg(fig: Figure) -> str:
