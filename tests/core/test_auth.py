@@ -202,3 +202,30 @@ def test_a_temporary_password_must_be_changed_before_anything_else(
     assert browser.get("/bank/donors/").status_code == 200
     assert browser.get("/api/v1/me").status_code == 200
     assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {old_token}").status_code == 200
+
+
+def test_failures_across_usernames_from_one_address_lock_nobody_else_out(
+    qa_user: Any, operator: Any, make_user: Any
+) -> None:
+    """Behind a reverse proxy every user arrives from the proxy's address: failures on other
+    usernames must not lock out a user who gives the right password."""
+    client = Client()
+    for n in range(settings.AXES_FAILURE_LIMIT + 1):
+        login(client, f"nobody{n}", "wrong wrong wrong wrong")
+    assert login(Client(), "qa", PASSWORD).status_code == 302
+
+
+@override_settings(PROXY_COUNT=1)
+def test_behind_a_proxy_the_ledger_records_the_forwarded_client_address(qa_user: Any) -> None:
+    client = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7")
+    login(client, "qa", "wrong wrong wrong wrong")
+    failed = AuditEvent.objects.where(event_type=EventType.LOGIN_FAILED).get()
+    # the proxy appended the address it saw; what the client claimed before it is ignored
+    assert failed.data["client_id"] == "198.51.100.7"
+
+
+def test_without_a_proxy_a_forwarded_header_is_ignored(qa_user: Any) -> None:
+    client = Client(REMOTE_ADDR="192.0.2.9", HTTP_X_FORWARDED_FOR="6.6.6.6")
+    login(client, "qa", "wrong wrong wrong wrong")
+    failed = AuditEvent.objects.where(event_type=EventType.LOGIN_FAILED).get()
+    assert failed.data["client_id"] == "192.0.2.9"

@@ -146,8 +146,17 @@ MFA_REQUIRED_ROLES: list[str] = env.list("CELLTRACE_MFA_ROLES", default=["admin"
 
 AXES_FAILURE_LIMIT = env.int("CELLTRACE_LOCKOUT_FAILURES", default=5)
 AXES_COOLOFF_TIME = env.float("CELLTRACE_LOCKOUT_HOURS", default=0.5)
-# Lock a username after repeated failures, and an address that fails across many usernames.
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Reverse proxies in front of the application (docs/operations.md): the client's address is
+# then read from X-Forwarded-For (core.middleware.client_ip), for the ledger and for lockouts.
+PROXY_COUNT = env.int("CELLTRACE_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "celltrace.core.middleware.client_ip"
+# Lock a username after repeated failures. Locking an address that fails across many usernames
+# is on only where the address is the client's own (CELLTRACE_LOCKOUT_BY_ADDRESS): behind a
+# proxy left unconfigured every user shares the proxy's address, and five failures on any
+# usernames would lock everybody out.
+AXES_LOCKOUT_PARAMETERS: list[str] = ["username"] + (
+    ["ip_address"] if env.bool("CELLTRACE_LOCKOUT_BY_ADDRESS", default=False) else []
+)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "celltrace.web.views.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True

@@ -171,8 +171,28 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = uuid.uuid4().hex
-        client = request.META.get("REMOTE_ADDR", "")
+        client = client_ip(request)
         with context.bound(context.AuditContext(request_id=request_id, client_id=client)):
             response = self.get_response(request)
         response.headers["X-Request-ID"] = request_id
         return response
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: ``REMOTE_ADDR``, or behind ``PROXY_COUNT`` reverse proxies
+    (``CELLTRACE_PROXY_COUNT``) the address the outermost of them saw, which is the
+    ``PROXY_COUNT``-th entry from the right of ``X-Forwarded-For`` (each proxy appends the
+    address it was connected from; entries further left are the client's own claims). Used for
+    the ledger's ``client_id`` and by django-axes (``AXES_CLIENT_IP_CALLABLE``)."""
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    count = int(getattr(settings, "PROXY_COUNT", 0) or 0)
+    if count <= 0:
+        return remote
+    forwarded = [
+        part.strip()
+        for part in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+        if part.strip()
+    ]
+    if len(forwarded) < count:
+        return remote
+    return forwarded[-count][:64]
