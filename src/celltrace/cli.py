@@ -357,10 +357,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the application with gunicorn; static files are served "
         "by WhiteNoise. Put a TLS-terminating proxy in front in production.",
     )
-    p.add_argument("--host", default=os.environ.get("CELLTRACE_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("CELLTRACE_PORT", "8000")))
-    p.add_argument("--workers", type=int, default=int(os.environ.get("CELLTRACE_WORKERS", "2")))
-    p.add_argument("--threads", type=int, default=4)
+    p.add_argument(
+        "--host",
+        default=os.environ.get("CELLTRACE_HOST", "127.0.0.1"),
+        help="address to bind (default $CELLTRACE_HOST or 127.0.0.1)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("CELLTRACE_PORT", "8000")),
+        help="port (default $CELLTRACE_PORT or 8000)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("CELLTRACE_WORKERS", "2")),
+        help="gunicorn worker processes (default $CELLTRACE_WORKERS or 2)",
+    )
+    p.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -380,7 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(repeat for several)",
     )
     p.add_argument("--email", default="")
-    p.add_argument("--password", default="")
+    p.add_argument(
+        "--password",
+        default="",
+        help="temporary password (default: $CELLTRACE_NEW_PASSWORD, else asked for)",
+    )
     p.add_argument(
         "--no-password-change",
         action="store_true",
@@ -408,13 +426,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = asub.add_parser(
         "verify",
         help="recompute the chain and check the signed checkpoints",
-        description="Recompute every entry hash and link, check the indexed "
-        "columns and signatures, and the Merkle root at every signed checkpoint. "
-        "Exits non-zero naming the first bad sequence number.",
+        description="Check that the sequence numbers run from 1 without gaps and recompute "
+        "every entry's hash from its predecessor's hash and its stored body; check each "
+        "signed checkpoint's signature and that its signed chain head equals the recomputed "
+        "hash of the entry at its tree size (this catches a rewritten or truncated chain; the "
+        "Merkle root is recomputed only with --merkle); then check that every electronic "
+        "signature still matches its ledger entry and its unchanged record (not with --file, "
+        "which has no records). Exits 1 naming the first bad sequence number.",
     )
-    p.add_argument("--file", help="verify an export file instead of the database")
-    p.add_argument("--checkpoints", help="directory of exported checkpoint files")
-    p.add_argument("--key", help="verifier (public) key file")
+    p.add_argument(
+        "--file",
+        help="verify an export file ('celltrace audit export') instead of the database; "
+        "needs --key; only the standard library and cryptography are used",
+    )
+    p.add_argument(
+        "--checkpoints",
+        help="directory of exported checkpoint files (default $CELLTRACE_CHECKPOINT_DIR; "
+        "with --file, added to the checkpoints embedded in the export)",
+    )
+    p.add_argument(
+        "--key",
+        help="verifier (public) key file (default $CELLTRACE_VERIFY_KEY; required with --file)",
+    )
     p.add_argument("--database", help="verify this SQLite file (a backup or restored copy)")
     p.add_argument(
         "--merkle",
