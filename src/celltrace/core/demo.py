@@ -19,6 +19,7 @@ ORGANISATIONS = [
     ("Celltrace Demo Bank & Laboratory", "demo-lab", OrganisationKind.OPERATOR, "CN"),
     ("Aurora Cell Therapeutics", "aurora", OrganisationKind.CLIENT, "CN"),
     ("Borealis Biologics", "borealis", OrganisationKind.CLIENT, "DE"),
+    ("Cirrus Cell Therapy", "cirrus", OrganisationKind.CLIENT, "SG"),
 ]
 
 USERS = [
@@ -29,6 +30,7 @@ USERS = [
     ("qa", "Quinn QA", "demo-lab", [Role.QA]),
     ("aurora", "Chen Wei", "aurora", [Role.CLIENT_USER]),
     ("borealis", "Ben Becker", "borealis", [Role.CLIENT_USER]),
+    ("cirrus", "Siti Rahman", "cirrus", [Role.CLIENT_USER]),
 ]
 
 Step = Callable[[bool], None]
@@ -42,6 +44,9 @@ def register(name: str, step: Step) -> None:
 
 
 def load(progress: bool = False) -> list[tuple[str, str, str, list[str]]]:
+    """Create the demo organisations and users, run every registered step, and return the
+    demo logins (username, full name, organisation name, roles) for ``setup --demo`` to print:
+    every demo user is in :data:`USERS`, so that the printed list and the README agree."""
     orgs: dict[str, Organisation] = {}
     for name, code, kind, country in ORGANISATIONS:
         org = Organisation.objects.filter(code=code).first()
