@@ -1,7 +1,7 @@
 """Configuration defaults for constants that a Wave export does not carry.
 
 Everything the export carries (Plate Volume, kVol, buffer factors, normalisation settings) is read
-from the file. Only two constants are not in it (domain-facts §0.1, §9.2–9.3):
+from the file. Only two constants are not in it (docs/design/domain-facts.md §0.1, §9.2–9.3):
 
 * the **CO2 contribution factor (CCF)**, empirical and instrument-specific. The values below are
   the ones open-source Seahorse packages use; they are **not yet verified against Agilent's

@@ -1,6 +1,6 @@
 """Read Agilent Seahorse XF Wave exports (.xlsx) and per-well normalisation CSVs.
 
-What is read (domain-facts §9.4; layouts in docs/metabolism.md):
+What is read (docs/design/domain-facts.md §9.4; layouts in docs/metabolism.md):
 
 * ``Assay Configuration`` — found by **row labels, never by cell address**: Wave version, assay
   name, instrument serial, the group layout grid and the groups table (name, injection strategy,
@@ -43,7 +43,7 @@ CONFIG_SHEET = "Assay Configuration"
 RATE_SHEET = "Rate"
 BACKGROUND_GROUP = "Background"
 
-# The PER integrity check of domain-facts §9.5: PER/(BF·Vol·kVol) − ECAR is one constant per
+# The PER integrity check of docs/design/domain-facts.md §9.5: PER/(BF·Vol·kVol) − ECAR is one constant per
 # measurement across non-background wells (about 1e-12 in genuine exports). A larger spread
 # flags an edited or damaged export.
 PER_IDENTITY_TOLERANCE = 1e-6
@@ -782,7 +782,7 @@ def per_offsets(export: WaveExport) -> dict[int, list[float]]:
     """PER/(BF·Vol·kVol) − ECAR per measurement, over non-background wells with BF > 0.
 
     Wave builds PER from ECAR before background subtraction, so these values are one constant
-    per measurement in a genuine export (domain-facts §9.5).
+    per measurement in a genuine export (docs/design/domain-facts.md §9.5).
     """
     out: dict[int, list[float]] = {}
     if export.per is None or not export.plate_volume_ul or not export.kvol:
@@ -798,7 +798,7 @@ def per_offsets(export: WaveExport) -> dict[int, list[float]]:
 
 
 def per_integrity_warnings(export: WaveExport) -> list[str]:
-    """Check the PER identity of domain-facts §9.5 and describe any violation (as
+    """Check the PER identity of docs/design/domain-facts.md §9.5 and describe any violation (as
     :class:`~.messages.AssayWarning` texts).
 
     A spread of PER/(BF·Vol·kVol) − ECAR within a measurement above
@@ -826,7 +826,7 @@ def per_integrity_warnings(export: WaveExport) -> list[str]:
 class Normalisation:
     """Per-well normalisation values (cell counts, µg protein, …) and the Wave scale factor.
 
-    ``normalised rate = rate / (value / scale_factor)`` (domain-facts §9.1).
+    ``normalised rate = rate / (value / scale_factor)`` (docs/design/domain-facts.md §9.1).
     """
 
     values: Mapping[str, float]
