@@ -1,4 +1,5 @@
-"""Loopback load test (docs/design/reliability.md §9.7, figure 15): gunicorn on 127.0.0.1, demo data.
+"""Loopback load test (docs/design/reliability.md §9.7, figure 15): gunicorn on loopback,
+demo data.
 
     .venv/bin/python -m bench.load [--users 8] [--duration 30] [--workers 2] [--threads 4]
                                    [--data-dir DIR]

@@ -1,11 +1,11 @@
 """Seahorse XF assay analyses: Mito Stress Test, Real-Time ATP Rate, Glycolytic Rate.
 
-Formulas and measurement points follow docs/design/domain-facts.md §9 (Agilent definitions); each result
-records, per parameter, the formula with the measurement numbers it used and, per well, the
+Formulas and measurement points follow docs/design/domain-facts.md §9 (Agilent definitions);
+each result records, per parameter, the formula with the measurement numbers it used and, per well, the
 measurement actually picked by every min/max/last rule. Phases come from the export's Protocol
 Summary (the measurement after which each injection happens), never from an assumed 3-per-phase
-layout. PER-based parameters use Wave's own ``PER`` column (docs/design/domain-facts.md §9.5), never a PER
-rebuilt from the background-corrected ECAR.
+layout. PER-based parameters use Wave's own ``PER`` column (docs/design/domain-facts.md
+§9.5), never a PER rebuilt from the background-corrected ECAR.
 
 Results are frozen dataclasses carrying their inputs: the file's SHA-256, the constants read
 from the file with their cells, the defaults used (CCF, P/O) with their source, the excluded
@@ -475,7 +475,8 @@ def _atp_well(
 def glyco_per_trace(
     ocr: Sequence[float], per: Sequence[float], rot_phase: Sequence[int], ccf: float
 ) -> list[float]:
-    """glycoPER per measurement: PER − (OCR − min OCR after Rot/AA) × CCF (docs/design/domain-facts.md §9.2)."""
+    """glycoPER per measurement: PER − (OCR − min OCR after Rot/AA) × CCF
+    (docs/design/domain-facts.md §9.2)."""
     nm = min(ocr[m - 1] for m in rot_phase)
     return [p - (o - nm) * ccf for o, p in zip(ocr, per, strict=True)]
 

@@ -204,7 +204,8 @@ def read_plate_csv(source: str | Path | bytes, *, filename: str | None = None) -
 
 @dataclass(frozen=True)
 class CurveAcceptance:
-    """Acceptance rules for a standard curve (all configurable; defaults per docs/design/domain-facts.md §10)."""
+    """Acceptance rules for a standard curve (all configurable; defaults per
+    docs/design/domain-facts.md §10)."""
 
     model: Model = "4PL"
     weighting: Weighting = "none"
@@ -475,7 +476,8 @@ def analyse_adp_atp(plate: PlateData) -> ADPATPResult:
     """Two-step luminescence ADP/ATP ratio = (RLU_C − RLU_B) / RLU_A per sample (mean of wells).
 
     Read A = ATP; B = the same wells after the wait; C = after the ADP→ATP conversion enzyme.
-    The formula is the kit bulletin's (docs/design/domain-facts.md §10, to verify against the kit in use).
+    The formula is the kit bulletin's (docs/design/domain-facts.md §10, to verify against the
+    kit in use).
     """
     samples = _group_samples([r for r in plate.rows if r.role == "sample"])
     if not samples:

@@ -43,8 +43,8 @@ CONFIG_SHEET = "Assay Configuration"
 RATE_SHEET = "Rate"
 BACKGROUND_GROUP = "Background"
 
-# The PER integrity check of docs/design/domain-facts.md §9.5: PER/(BF·Vol·kVol) − ECAR is one constant per
-# measurement across non-background wells (about 1e-12 in genuine exports). A larger spread
+# The PER integrity check of docs/design/domain-facts.md §9.5: PER/(BF·Vol·kVol) − ECAR is one
+# constant per measurement across non-background wells (about 1e-12 in genuine exports). A larger spread
 # flags an edited or damaged export.
 PER_IDENTITY_TOLERANCE = 1e-6
 
