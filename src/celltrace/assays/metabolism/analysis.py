@@ -1,11 +1,11 @@
 """Seahorse XF assay analyses: Mito Stress Test, Real-Time ATP Rate, Glycolytic Rate.
 
 Formulas and measurement points follow docs/design/domain-facts.md §9 (Agilent definitions);
-each result records, per parameter, the formula with the measurement numbers it used and, per well, the
-measurement actually picked by every min/max/last rule. Phases come from the export's Protocol
-Summary (the measurement after which each injection happens), never from an assumed 3-per-phase
-layout. PER-based parameters use Wave's own ``PER`` column (docs/design/domain-facts.md
-§9.5), never a PER rebuilt from the background-corrected ECAR.
+each result records, per parameter, the formula with the measurement numbers it used and, per
+well, the measurement actually picked by every min/max/last rule. Phases come from the export's
+Protocol Summary (the measurement after which each injection happens), never from an assumed
+3-per-phase layout. PER-based parameters use Wave's own ``PER`` column
+(docs/design/domain-facts.md §9.5), never a PER rebuilt from the background-corrected ECAR.
 
 Results are frozen dataclasses carrying their inputs: the file's SHA-256, the constants read
 from the file with their cells, the defaults used (CCF, P/O) with their source, the excluded

@@ -44,8 +44,8 @@ RATE_SHEET = "Rate"
 BACKGROUND_GROUP = "Background"
 
 # The PER integrity check of docs/design/domain-facts.md §9.5: PER/(BF·Vol·kVol) − ECAR is one
-# constant per measurement across non-background wells (about 1e-12 in genuine exports). A larger spread
-# flags an edited or damaged export.
+# constant per measurement across non-background wells (about 1e-12 in genuine exports). A larger
+# spread flags an edited or damaged export.
 PER_IDENTITY_TOLERANCE = 1e-6
 
 _XLSX_MAGIC = b"PK\x03\x04"
