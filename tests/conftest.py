@@ -266,3 +266,14 @@ def browser_page(live_server: Any, transactional_db: None) -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
+
+
+def post_sign_form(client: Any, url: str, data: dict[str, str]) -> Any:
+    """Sign through the sign page as a person does: open it, then post the form with the
+    record's digest the page showed (``expected_digest``) and ``data``."""
+    import re
+
+    page = client.get(url).content.decode()
+    found = re.search(r'name="expected_digest" value="([0-9a-f]{64})"', page)
+    assert found, "the sign page carries the record's digest"
+    return client.post(url, {"expected_digest": found.group(1), **data})

@@ -20,7 +20,7 @@ from celltrace.bank.choices import AliquotStatus, DistributionStatus
 from celltrace.bank.models import Aliquot, Collection, Consent, Distribution, Donor, Product
 from celltrace.storage.models import Box, BoxType, Placement, Rack, Site, StorageUnit
 from tests.bank import factories
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, post_sign_form
 
 pytestmark = pytest.mark.django_db
 
@@ -349,7 +349,8 @@ def test_draft_sign_and_print_a_distribution(
     qa = login("qa")
     detail = qa.get(f"/bank/distributions/{dist.pk}/").content.decode()
     assert f"/sign/bank.distribution/{dist.pk}/?meaning=released" in detail
-    signed = qa.post(
+    signed = post_sign_form(
+        qa,
         f"/sign/bank.distribution/{dist.pk}/?meaning=released",
         {"meaning": "released", "password": PASSWORD, "otp_token": "", "comment": ""},
     )

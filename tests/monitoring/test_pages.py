@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from django.urls import reverse
 
 from celltrace.monitoring import csvio
 from celltrace.monitoring.models import Alarm, Excursion, Sensor
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, post_sign_form
 from tests.monitoring.conftest import STEP, T0, counts, series
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +78,7 @@ def test_overview_unit_and_excursion_pages(excursion: Excursion, unit: Any, qa_u
     sign_url = r["Location"]
     r = c.post(sign_url, {"meaning": "acknowledged", "password": ""})
     assert r.status_code == 200 and Alarm.objects.get().comment == "Door left open; closed."
-    r = c.post(sign_url, {"meaning": "acknowledged", "password": PASSWORD})
+    r = post_sign_form(c, sign_url, {"meaning": "acknowledged", "password": PASSWORD})
     assert r.status_code == 302
     page = c.get(reverse("monitoring:excursion", args=[excursion.pk])).content.decode()
     assert "Quinn Assurance" in page and "badge-valid" in page
@@ -202,3 +203,39 @@ def test_the_template_downloads_and_parses(sensor: Sensor, tech: Any) -> None:
     assert problems == [] and len(rows) == 2  # two readings of the installation's one sensor
     assert set(rows[0]) == {"sensor", "measured_at", "temperature_c"}
     assert csvio.template_for([]) == csvio.TEMPLATE  # no sensor yet: the examples
+
+
+def test_a_signature_binds_only_what_its_signer_was_shown(
+    excursion: Excursion, qa_user: Any, operator: Any, make_user: Any
+) -> None:
+    """21 CFR 11.70: the sign page shows the content the signature binds, with its digest; if
+    someone changes the record before the signer submits, nothing is signed and the page shows
+    the record as it is now."""
+    from celltrace.audit.models import Signature
+    from celltrace.monitoring import services
+
+    tech = make_user(operator, "bank_technician")
+    alarm = services.alarm_comment_set(actor=qa_user, alarm=excursion.alarm, comment="Lid closed.")
+    c = login(qa_user)
+    sign_url = f"/sign/monitoring.alarm/{alarm.pk}/?meaning=acknowledged"
+    page = c.get(sign_url).content.decode()
+    assert "What this signature binds" in page and "Lid closed." in page
+    shown = re.search(r'name="expected_digest" value="([0-9a-f]{64})"', page)
+    assert shown and shown.group(1) in page.replace(f'value="{shown.group(1)}"', "")
+    # meanwhile a technician rewrites the comment QA is about to sign
+    services.alarm_comment_set(actor=tech, alarm=alarm, comment="No action needed.")
+    before = counts()
+    r = c.post(
+        sign_url,
+        {"meaning": "acknowledged", "password": PASSWORD, "expected_digest": shown.group(1)},
+    )
+    assert r.status_code == 302 and r["Location"] == sign_url
+    assert counts() == before and not Signature.objects.exists()
+    again = c.get(sign_url).content.decode()
+    assert "The record changed after it was shown to you" in again and "No action needed." in again
+    # signing what is shown now works
+    assert (
+        post_sign_form(c, sign_url, {"meaning": "acknowledged", "password": PASSWORD})["Location"]
+        != sign_url
+    )
+    assert Signature.objects.get().record_digest != shown.group(1)

@@ -17,7 +17,7 @@ from celltrace.qc import services
 from celltrace.qc.choices import LimitKind, RoundingMode, VersionStatus
 from celltrace.qc.models import Method, MethodVersion, Specification, SpecificationLimit
 from celltrace.qc.services import LimitSpec
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, post_sign_form
 from tests.qc.conftest import CAR_T, Lab, in_testing, lab_test, sign, submitted
 from tests.qc.test_api import Api, ok
 from tests.qc.test_pages import logged_in
@@ -397,7 +397,8 @@ def test_method_pages_for_lab_and_clients(lab: Lab) -> None:
     assert counts() == n
 
     # QA approves on the shared signature page
-    response = qa.post(
+    response = post_sign_form(
+        qa,
         f"/sign/qc.methodversion/{pending.pk}/",
         {"meaning": "approved", "password": PASSWORD},
     )

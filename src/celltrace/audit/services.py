@@ -106,8 +106,14 @@ def record_sign(
     password: str,
     otp_token: str = "",
     comment: str = "",
+    expected_digest: str = "",
 ) -> Signature:
-    """Sign ``record`` as ``actor`` with ``meaning`` after re-authentication."""
+    """Sign ``record`` as ``actor`` with ``meaning`` after re-authentication.
+
+    ``expected_digest`` is the record's digest as the signer was shown it (the sign page
+    carries it; API clients read it from the record's signatures endpoint): if the record
+    changed since, nothing is signed (``record_changed``), so a signature never binds content
+    its signer did not see."""
     spec = signing.spec_of(record)
     if meaning not in spec.meanings:
         raise Invalid(
@@ -147,6 +153,15 @@ def record_sign(
                 code=ErrorCode.ALREADY_SIGNED,
             )
         digest = signing.record_digest(record)
+        if expected_digest and expected_digest != digest:
+            raise Conflict(
+                _(
+                    "The record changed after it was shown to you for signing; nothing was "
+                    "signed. Read it again and sign what it says now."
+                ),
+                field="expected_digest",
+                code=ErrorCode.RECORD_CHANGED,
+            )
         now = dt.datetime.now(dt.UTC)
         org_id = getattr(record, "organisation_id", None)
         appended = ledger.append(

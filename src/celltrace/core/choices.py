@@ -43,4 +43,5 @@ class ErrorCode(StrEnum):
     MFA_REQUIRED = "mfa_required"
     SIGNATURE_MEANING_NOT_ALLOWED = "signature_meaning_not_allowed"
     ALREADY_SIGNED = "already_signed"
+    RECORD_CHANGED = "record_changed"
     LEDGER_INVALID = "ledger_invalid"

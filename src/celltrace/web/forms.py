@@ -30,6 +30,8 @@ class LoginCodeForm(forms.Form):
 
 class SignForm(forms.Form):
     meaning = forms.CharField(widget=forms.HiddenInput)
+    #: the record's digest as the page showed it (``record_sign(expected_digest=…)``)
+    expected_digest = forms.CharField(widget=forms.HiddenInput, max_length=64, min_length=64)
     password = forms.CharField(
         label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )

@@ -26,6 +26,7 @@ from celltrace.audit.selectors import can_browse_ledger
 from celltrace.audit.services import record_sign
 from celltrace.audit.services import signature_withdraw as withdraw_signature
 from celltrace.core import selectors, services
+from celltrace.core.choices import ErrorCode
 from celltrace.core.errors import DomainError, NotFound, PermissionDenied
 from celltrace.core.middleware import LOGIN_AT_KEY
 from celltrace.core.models import User
@@ -454,7 +455,8 @@ def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse
     if meaning not in spec.meanings:
         raise Http404
     nxt = safe_next(request)
-    form = SignForm(request.POST or None, initial={"meaning": meaning})
+    digest = signing.record_digest(record)
+    form = SignForm(request.POST or None, initial={"meaning": meaning, "expected_digest": digest})
     refusal = spec.can_sign(actor, record, meaning)
     if request.method == "POST" and form.is_valid():
         try:
@@ -466,10 +468,15 @@ def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse
                 password=form.cleaned_data["password"],
                 otp_token=form.cleaned_data["otp_token"],
                 comment=form.cleaned_data["comment"],
+                expected_digest=form.cleaned_data["expected_digest"],
             )
         except PermissionDenied as exc:
             messages.error(request, exc.message)
         except DomainError as exc:
+            if exc.code == ErrorCode.RECORD_CHANGED:
+                # show the record as it is now, with its new digest, before anyone signs it
+                messages.error(request, exc.message)
+                return HttpResponseRedirect(request.get_full_path())
             form_error(form, exc)
         else:
             messages.success(request, _("Signed."))
@@ -487,6 +494,8 @@ def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse
             "next": nxt,
             "needs_otp": TOTPDevice.objects.filter(user=actor, confirmed=True).exists(),
             "record_type": record_type,
+            "content": record.signature_content(),  # type: ignore[attr-defined]
+            "digest": digest,
         },
     )
 

@@ -73,7 +73,8 @@ def can_change_storage(user: Any) -> bool:
 
 @register.filter
 def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    """Indented JSON; decimals, dates and times as their text (a record's signed content)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
 @register.filter
