@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,3 +218,25 @@ def test_setup_keeps_a_restored_verifier_key_and_checkpoints_refuse_a_mismatched
     signed = run([*celltrace, "audit", "checkpoint"], env)  # the restored key signs again
     assert signed.returncode == 0, signed.stdout + signed.stderr
     assert run([*celltrace, "audit", "verify"], env).returncode == 0
+
+
+@pytest.mark.django_db
+def test_demo_data_is_refused_beside_real_accounts_and_under_production(
+    operator: Any, make_user: Any, settings: Any
+) -> None:
+    """Demo accounts share a published password: never into a database with accounts of its
+    own, never under production settings unless asked for; nothing is written."""
+    from celltrace.audit.models import AuditEvent
+    from celltrace.core import demo
+    from celltrace.core.models import Organisation, User
+
+    assert demo.refusal() is None  # an empty database takes demo data
+    make_user(operator, "qa", username="real.qa")
+    before = (User.objects.count(), Organisation.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(demo.DemoRefused, match="account\\(s\\) of its own"):
+        demo.load()
+    assert (User.objects.count(), Organisation.objects.count(), AuditEvent.objects.count()) == (
+        before
+    )
+    settings.ALLOW_DEMO_DATA = False
+    assert "production" in (demo.refusal() or "")

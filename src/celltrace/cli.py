@@ -64,7 +64,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
     if args.demo:
         from celltrace.core import demo
 
-        logins = demo.load(progress=True)
+        try:
+            logins = demo.load(progress=True)
+        except demo.DemoRefused as exc:
+            print(f"celltrace setup --demo: {exc}", file=sys.stderr)
+            return 2
         print(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD})")
         for username, name, org, roles in logins:
             print(f"  {username:<10} {name:<22} {org:<32} {', '.join(roles)}")

@@ -21,3 +21,7 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_NAME = "__Host-sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken"
+
+# Demo data (accounts with a published password) is refused here unless asked for explicitly,
+# e.g. for a demonstration server (core.demo.refusal).
+ALLOW_DEMO_DATA = env.bool("CELLTRACE_ALLOW_DEMO", default=False)

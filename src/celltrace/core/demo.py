@@ -43,10 +43,39 @@ def register(name: str, step: Step) -> None:
         _STEPS.append((name, step))
 
 
+class DemoRefused(Exception):
+    """Demo data (accounts with a published password, real signatures) would go into a
+    database that is not a demo's."""
+
+
+def refusal() -> str | None:
+    """Why demo data may not be loaded here, or None: never under settings that forbid it
+    (production: ``CELLTRACE_ALLOW_DEMO`` unset), never into a database with accounts of its
+    own (QA and administrator logins with the published password would sit beside them)."""
+    from django.conf import settings
+
+    if not getattr(settings, "ALLOW_DEMO_DATA", True):
+        return (
+            "Demo data is not loaded under these settings (production): its accounts share a "
+            "published password. Use a data directory of its own for a demonstration."
+        )
+    own = User.objects.exclude(username__in=[u[0] for u in USERS])
+    if own.exists():
+        return (
+            f"This database has {own.count()} account(s) of its own: demo data, whose accounts "
+            "share a published password, goes only into a database of its own."
+        )
+    return None
+
+
 def load(progress: bool = False) -> list[tuple[str, str, str, list[str]]]:
     """Create the demo organisations and users, run every registered step, and return the
     demo logins (username, full name, organisation name, roles) for ``setup --demo`` to print:
-    every demo user is in :data:`USERS`, so that the printed list and the README agree."""
+    every demo user is in :data:`USERS`, so that the printed list and the README agree.
+    Raises :class:`DemoRefused` where :func:`refusal` says so, before writing anything."""
+    why = refusal()
+    if why is not None:
+        raise DemoRefused(why)
     orgs: dict[str, Organisation] = {}
     for name, code, kind, country in ORGANISATIONS:
         org = Organisation.objects.filter(code=code).first()
