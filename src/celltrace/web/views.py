@@ -216,9 +216,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             unreviewed=head - (last_review.to_seq if last_review else 0),
             last_review=last_review,
             recent=AuditEvent.objects.order_by("-seq")[:8],
-            failed_logins=AuditEvent.objects.where(
-                event_type__in=[EventType.LOGIN_FAILED, EventType.SIGNING_FAILED]
-            ).count(),
+            # unauthorised-use attempts not yet looked at (21 CFR 11.300(d)): failed logins
+            # and signings and lockouts since the last audit-trail review
+            failed_logins=AuditEvent.objects.filter(
+                seq__gt=last_review.to_seq if last_review else 0
+            )
+            .where(
+                event_type__in=[
+                    EventType.LOGIN_FAILED,
+                    EventType.SIGNING_FAILED,
+                    EventType.USER_LOCKED_OUT,
+                ]
+            )
+            .count(),
         )
     return render(request, "web/dashboard.html", ctx)
 
