@@ -5,16 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Generic, TypeVar
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictInt
 
 T = TypeVar("T")
 
 #: Largest value a database integer column holds (64-bit signed): a larger identifier or offset
-#: is refused as invalid input (422) instead of overflowing the database driver.
+#: is refused as invalid input (422, naming the parameter) instead of overflowing the database
+#: driver (SQLite: OverflowError, or "datatype mismatch" for a LIMIT/OFFSET; PostgreSQL: "bigint
+#: out of range").
 DB_INT_MAX = 2**63 - 1
-#: An object identifier in a query string.
+#: An object identifier (or another positive key, a version number) in a path or query string.
 IdParam = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
-#: Paging: how many rows to skip, and how many to return.
+#: An object identifier in a JSON body: a JSON integer (not a string or boolean) in range.
+IdIn = Annotated[StrictInt, Field(ge=1, le=DB_INT_MAX)]
+#: A count stored in a database integer column (cells, …): a JSON integer from 0.
+CountIn = Annotated[StrictInt, Field(ge=0, le=DB_INT_MAX)]
+#: Paging: how many rows to skip (the number to return is bounded by each operation).
 Offset = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam
 from celltrace.audit import selectors, services, signing
@@ -34,8 +34,14 @@ class LedgerQuery(Schema):
     actor_id: IdParam | None = None
     action: str = Field(default="", max_length=40)
     event_type: str = Field(default="", max_length=100)
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+    since: AwareDatetime | None = Field(
+        default=None,
+        description="ISO 8601 with a UTC offset, e.g. 2026-01-01T00:00:00Z (+ as %2B).",
+    )
+    until: AwareDatetime | None = Field(
+        default=None,
+        description="ISO 8601 with a UTC offset, e.g. 2026-01-01T00:00:00Z (+ as %2B).",
+    )
     before_seq: IdParam | None = None
     limit: int = Field(default=100, ge=1, le=500)
 
@@ -64,7 +70,7 @@ def ledger_list(request: HttpRequest, q: Query[LedgerQuery]) -> dict[str, Any]:
 @router.get(
     "/ledger/{seq}", response={200: AuditEventDetailOut, **READ_ERRORS}, operation_id="ledger_get"
 )
-def ledger_get(request: HttpRequest, seq: int) -> AuditEvent:
+def ledger_get(request: HttpRequest, seq: IdParam) -> AuditEvent:
     return selectors.ledger_event(actor_of(request), seq)
 
 
@@ -133,7 +139,7 @@ def signatures_withdraw(request: HttpRequest, payload: WithdrawIn) -> Status[dic
     actor = actor_of(request)
     sig = Signature.objects.filter(pk=payload.signature_id).first()
     if sig is None:
-        raise NotFound("Signature not found.")
+        raise NotFound(_("Signature not found."))
     signing.record_for(actor, sig.record_type, sig.record_id)  # 404 unless the record is visible
     services.signature_withdraw(actor=actor, signature=sig, reason=payload.reason)
     sig = Signature.objects.select_related("withdrawal").get(pk=sig.pk)
@@ -154,7 +160,7 @@ def audit_reviews_list(request: HttpRequest) -> list[AuditReview]:
     response={200: AuditReviewOut, **READ_ERRORS},
     operation_id="audit_reviews_get",
 )
-def audit_reviews_get(request: HttpRequest, review_id: int) -> AuditReview:
+def audit_reviews_get(request: HttpRequest, review_id: IdParam) -> AuditReview:
     return selectors.audit_review(actor_of(request), review_id)
 
 

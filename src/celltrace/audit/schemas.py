@@ -6,9 +6,8 @@ import datetime as dt
 from typing import Any
 
 from ninja import Field, Schema
-from pydantic import StrictInt
 
-from celltrace.api.schemas import StrictIn
+from celltrace.api.schemas import IdIn, StrictIn
 
 
 class AuditEventOut(Schema):
@@ -118,7 +117,7 @@ class SignIn(StrictIn):
 
 
 class WithdrawIn(StrictIn):
-    signature_id: StrictInt
+    signature_id: IdIn
     reason: str = Field(min_length=1, max_length=2000)
 
 

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
-from ninja.errors import HttpError
 from pydantic import Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, Offset, Page
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Offset, Page
 from celltrace.audit import signing
 from celltrace.bank import labels, selectors, services
 from celltrace.bank.choices import DistributionStatus
@@ -36,7 +36,7 @@ from celltrace.bank.schemas import (
     ReasonIn,
 )
 from celltrace.core.api import actor_of
-from celltrace.core.errors import NotFound
+from celltrace.core.errors import Invalid, NotFound
 from celltrace.core.models import Organisation, User
 from celltrace.core.tenancy import get_visible, sees_all_tenants
 from celltrace.storage import selectors as storage_selectors
@@ -52,8 +52,8 @@ class AliquotQuery(Schema):
     donor: str = Field(default="", max_length=40)
     product_type: str = ""
     status: str = ""
-    unit: int | None = Field(default=None, description="Storage unit id (operator staff).")
-    box: int | None = Field(default=None, description="Box id (operator staff).")
+    unit: IdParam | None = Field(default=None, description="Storage unit id (operator staff).")
+    box: IdParam | None = Field(default=None, description="Box id (operator staff).")
     limit: int = Field(default=100, ge=1, le=500)
     offset: Offset = 0
 
@@ -151,9 +151,9 @@ def aliquots_lookup(request: HttpRequest, code: str) -> dict[str, Any]:
     )
     if len(matches) != 1:
         raise NotFound(
-            "No aliquot matches this code."
+            _("No aliquot matches this code.")
             if not matches
-            else "Several aliquots match; scan the DataMatrix or the aliquot barcode.",
+            else _("Several aliquots match; scan the DataMatrix or the aliquot barcode."),
             field="code",
         )
     return _detail(actor, matches[0])
@@ -166,16 +166,19 @@ def aliquots_lookup(request: HttpRequest, code: str) -> dict[str, Any]:
     summary="PDF label sheet (application/pdf) for the given aliquots",
 )
 def aliquot_labels(
-    request: HttpRequest, aliquot: Query[list[int]], layout: str = "a4_vial"
+    request: HttpRequest, aliquot: Query[list[IdParam]], layout: str = "a4_vial"
 ) -> HttpResponse:
     actor = actor_of(request)
     if not sees_all_tenants(actor):
-        raise NotFound("Not found.")
+        raise NotFound(_("Not found."))
     if layout not in labels.LAYOUTS:
-        raise HttpError(422, f"layout: one of {', '.join(labels.LAYOUTS)}")
+        raise Invalid(
+            _("layout: one of %(layouts)s.") % {"layouts": ", ".join(labels.LAYOUTS)},
+            field="layout",
+        )
     items = list(selectors.aliquots_visible(actor).filter(pk__in=aliquot[:500]))
     if not items:
-        raise NotFound("No such aliquots.")
+        raise NotFound(_("No such aliquots."))
     services.aliquot_labels_print(actor=actor, aliquots=items, layout_name=layout)
     return HttpResponse(labels.render_sheet(items, layout), content_type="application/pdf")
 
@@ -185,7 +188,7 @@ def aliquot_labels(
     response={200: AliquotDetailOut, **READ_ERRORS},
     operation_id="aliquots_get",
 )
-def aliquots_get(request: HttpRequest, aliquot_id: int) -> dict[str, Any]:
+def aliquots_get(request: HttpRequest, aliquot_id: IdParam) -> dict[str, Any]:
     return _detail(actor_of(request), aliquot_id)
 
 
@@ -195,7 +198,7 @@ def aliquots_get(request: HttpRequest, aliquot_id: int) -> dict[str, Any]:
     operation_id="aliquot_set_status",
 )
 def aliquot_set_status(
-    request: HttpRequest, aliquot_id: int, payload: AliquotStatusIn
+    request: HttpRequest, aliquot_id: IdParam, payload: AliquotStatusIn
 ) -> dict[str, Any]:
     actor = actor_of(request)
     aliquot = selectors.aliquot_get(actor, aliquot_id)
@@ -230,7 +233,7 @@ def donors_list(
 @router.get(
     "/donors/{donor_id}", response={200: DonorOut, **READ_ERRORS}, operation_id="donors_get"
 )
-def donors_get(request: HttpRequest, donor_id: int) -> dict[str, Any]:
+def donors_get(request: HttpRequest, donor_id: IdParam) -> dict[str, Any]:
     return donor_out(selectors.donor_get(actor_of(request), donor_id))
 
 
@@ -239,7 +242,7 @@ def donors_get(request: HttpRequest, donor_id: int) -> dict[str, Any]:
     response={200: DonorRevealOut, **ERRORS},
     operation_id="donor_reveal",
 )
-def donor_reveal(request: HttpRequest, donor_id: int, payload: DonorRevealIn) -> dict[str, Any]:
+def donor_reveal(request: HttpRequest, donor_id: IdParam, payload: DonorRevealIn) -> dict[str, Any]:
     actor = actor_of(request)
     donor = selectors.donor_get(actor, donor_id)
     values = services.donor_reveal(actor=actor, donor=donor, reason=payload.reason)
@@ -251,7 +254,7 @@ def donor_reveal(request: HttpRequest, donor_id: int, payload: DonorRevealIn) ->
 
 def _require_operator(actor: User) -> None:
     if not sees_all_tenants(actor):
-        raise NotFound("Not found.")
+        raise NotFound(_("Not found."))
 
 
 @router.post("/donors", response={201: DonorOut, **ERRORS}, operation_id="donor_create")
@@ -261,7 +264,7 @@ def donor_create(request: HttpRequest, payload: DonorIn) -> Any:
     try:
         org = Organisation.objects.get(pk=payload.organisation_id, is_active=True)
     except Organisation.DoesNotExist as exc:
-        raise NotFound("No such organisation.", field="organisation_id") from exc
+        raise NotFound(_("No such organisation."), field="organisation_id") from exc
     donor = services.donor_create(
         actor=actor,
         organisation=org,
@@ -292,7 +295,7 @@ def consent_out(c: Consent) -> dict[str, Any]:
     response={200: list[ConsentOut], **READ_ERRORS},
     operation_id="donor_consents_list",
 )
-def donor_consents_list(request: HttpRequest, donor_id: int) -> list[dict[str, Any]]:
+def donor_consents_list(request: HttpRequest, donor_id: IdParam) -> list[dict[str, Any]]:
     donor = selectors.donor_get(actor_of(request), donor_id)
     return [consent_out(c) for c in donor.consents.all()]
 
@@ -302,7 +305,7 @@ def donor_consents_list(request: HttpRequest, donor_id: int) -> list[dict[str, A
     response={201: ConsentOut, **ERRORS},
     operation_id="consent_record",
 )
-def consent_record(request: HttpRequest, donor_id: int, payload: ConsentIn) -> Any:
+def consent_record(request: HttpRequest, donor_id: IdParam, payload: ConsentIn) -> Any:
     actor = actor_of(request)
     donor = selectors.donor_get(actor, donor_id)
     _require_operator(actor)
@@ -323,7 +326,9 @@ def consent_record(request: HttpRequest, donor_id: int, payload: ConsentIn) -> A
     response={200: ConsentOut, **ERRORS},
     operation_id="consent_withdraw",
 )
-def consent_withdraw(request: HttpRequest, consent_id: int, payload: ReasonIn) -> dict[str, Any]:
+def consent_withdraw(
+    request: HttpRequest, consent_id: IdParam, payload: ReasonIn
+) -> dict[str, Any]:
     actor = actor_of(request)
     consent = get_visible(Consent.objects.all(), actor, pk=consent_id)
     _require_operator(actor)
@@ -355,7 +360,7 @@ def collection_out(c: Collection) -> dict[str, Any]:
     response={201: CollectionOut, **ERRORS},
     operation_id="collection_create",
 )
-def collection_create(request: HttpRequest, donor_id: int, payload: CollectionIn) -> Any:
+def collection_create(request: HttpRequest, donor_id: IdParam, payload: CollectionIn) -> Any:
     actor = actor_of(request)
     donor = selectors.donor_get(actor, donor_id)
     _require_operator(actor)
@@ -377,7 +382,7 @@ def collection_create(request: HttpRequest, donor_id: int, payload: CollectionIn
     response={200: CollectionOut, **READ_ERRORS},
     operation_id="collections_get",
 )
-def collections_get(request: HttpRequest, collection_id: int) -> dict[str, Any]:
+def collections_get(request: HttpRequest, collection_id: IdParam) -> dict[str, Any]:
     return collection_out(selectors.collection_get(actor_of(request), collection_id))
 
 
@@ -386,7 +391,7 @@ def collections_get(request: HttpRequest, collection_id: int) -> dict[str, Any]:
     response={201: ProcessOut, **ERRORS},
     operation_id="collection_process",
 )
-def collection_process(request: HttpRequest, collection_id: int, payload: ProcessIn) -> Any:
+def collection_process(request: HttpRequest, collection_id: IdParam, payload: ProcessIn) -> Any:
     actor = actor_of(request)
     collection = selectors.collection_get(actor, collection_id)
     _require_operator(actor)
@@ -431,7 +436,7 @@ def collection_process(request: HttpRequest, collection_id: int, payload: Proces
     operation_id="aliquot_divide",
     summary="Divide an aliquot in stock into child aliquots (all or nothing)",
 )
-def aliquot_divide(request: HttpRequest, aliquot_id: int, payload: DivideIn) -> Any:
+def aliquot_divide(request: HttpRequest, aliquot_id: IdParam, payload: DivideIn) -> Any:
     actor = actor_of(request)
     parent = selectors.aliquot_get(actor, aliquot_id)
     _require_operator(actor)
@@ -502,12 +507,15 @@ def distribution_create(request: HttpRequest, payload: DistributionIn) -> Any:
     aliquots = list(selectors.aliquots_visible(actor).filter(pk__in=payload.aliquot_ids))
     missing = sorted(set(payload.aliquot_ids) - {a.pk for a in aliquots})
     if missing:
-        raise NotFound(f"No such aliquots: {missing[:20]}.", field="aliquot_ids")
+        raise NotFound(
+            _("No such aliquots: %(ids)s.") % {"ids": ", ".join(str(i) for i in missing[:20])},
+            field="aliquot_ids",
+        )
     recipient = None
     if payload.recipient_organisation_id is not None:
         recipient = Organisation.objects.filter(pk=payload.recipient_organisation_id).first()
         if recipient is None:
-            raise NotFound("No such organisation.", field="recipient_organisation_id")
+            raise NotFound(_("No such organisation."), field="recipient_organisation_id")
     dist = services.distribution_create(
         actor=actor,
         aliquots=aliquots,
@@ -527,7 +535,7 @@ def distribution_create(request: HttpRequest, payload: DistributionIn) -> Any:
     response={200: DistributionOut, **READ_ERRORS},
     operation_id="distributions_get",
 )
-def distributions_get(request: HttpRequest, distribution_id: int) -> dict[str, Any]:
+def distributions_get(request: HttpRequest, distribution_id: IdParam) -> dict[str, Any]:
     return distribution_out(selectors.distribution_get(actor_of(request), distribution_id))
 
 
@@ -537,7 +545,7 @@ def distributions_get(request: HttpRequest, distribution_id: int) -> dict[str, A
     operation_id="distribution_cancel",
 )
 def distribution_cancel(
-    request: HttpRequest, distribution_id: int, payload: ReasonIn
+    request: HttpRequest, distribution_id: IdParam, payload: ReasonIn
 ) -> dict[str, Any]:
     actor = actor_of(request)
     dist = selectors.distribution_get(actor, distribution_id)

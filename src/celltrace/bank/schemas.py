@@ -8,7 +8,7 @@ from decimal import Decimal
 from ninja import Field, Schema
 from pydantic import StrictBool, StrictInt, StrictStr
 
-from celltrace.api.schemas import StrictIn
+from celltrace.api.schemas import CountIn, IdIn, StrictIn
 from celltrace.bank.choices import (
     AliquotStatus,
     CollectionType,
@@ -93,7 +93,7 @@ class DonorRevealOut(Schema):
 
 
 class DonorIn(StrictIn):
-    organisation_id: StrictInt = Field(description="The depositing organisation.")
+    organisation_id: IdIn = Field(description="The depositing organisation.")
     reference: StrictStr = Field(min_length=1, max_length=40, description="Pseudonymous.")
     name: StrictStr = Field(default="", max_length=200, description="Stored encrypted.")
     national_id: StrictStr = Field(default="", max_length=40, description="Stored encrypted.")
@@ -154,12 +154,12 @@ class ProcessIn(StrictIn):
     count: StrictInt = Field(ge=1, le=26)
     container_type: ContainerType
     volume_ul: Decimal = Field(ge=0, max_digits=10, decimal_places=1)
-    cell_count: StrictInt | None = Field(default=None, ge=0)
+    cell_count: CountIn | None = None
     viability_pct: Decimal | None = Field(default=None, ge=0, le=100, decimal_places=2)
     expiry: dt.datetime | None = None
     processed_at: dt.datetime | None = Field(default=None, description="Default: now.")
     place: StrictBool = Field(default=False, description="Place the aliquots at once.")
-    unit_id: StrictInt | None = Field(default=None, description="Where to place (any unit).")
+    unit_id: IdIn | None = Field(default=None, description="Where to place (any unit).")
     reason: StrictStr = Field(default="", max_length=1000)
 
 
@@ -167,7 +167,7 @@ class DivideIn(StrictIn):
     count: StrictInt = Field(ge=1, le=20, description="Child aliquots to make.")
     volume_ul: Decimal = Field(gt=0, max_digits=10, decimal_places=1, description="Each, µL.")
     container_type: ContainerType | None = Field(default=None, description="Default: the parent's.")
-    cell_count: StrictInt | None = Field(default=None, ge=0, description="Cells in each.")
+    cell_count: CountIn | None = Field(default=None, description="Cells in each.")
 
 
 class ProcessOut(Schema):
@@ -179,8 +179,8 @@ class ProcessOut(Schema):
 
 
 class DistributionIn(StrictIn):
-    aliquot_ids: list[StrictInt] = Field(min_length=1, max_length=500)
-    recipient_organisation_id: StrictInt | None = None
+    aliquot_ids: list[IdIn] = Field(min_length=1, max_length=500)
+    recipient_organisation_id: IdIn | None = None
     recipient_name: StrictStr = Field(min_length=1, max_length=200)
     recipient_address: StrictStr = Field(default="", max_length=2000)
     intended_use: Use

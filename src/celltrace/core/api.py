@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Status
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, Page
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Page
 from celltrace.core import selectors, services
 from celltrace.core.errors import NotFound
 from celltrace.core.models import ApiToken, User
@@ -46,7 +47,7 @@ def organisations_list(request: HttpRequest) -> dict[str, object]:
     response={200: OrganisationOut, **READ_ERRORS},
     operation_id="organisations_get",
 )
-def organisations_get(request: HttpRequest, organisation_id: int) -> object:
+def organisations_get(request: HttpRequest, organisation_id: IdParam) -> object:
     return selectors.organisation_get(actor_of(request), organisation_id)
 
 
@@ -57,7 +58,7 @@ def users_list(request: HttpRequest) -> dict[str, object]:
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **READ_ERRORS}, operation_id="users_get")
-def users_get(request: HttpRequest, user_id: int) -> object:
+def users_get(request: HttpRequest, user_id: IdParam) -> object:
     return selectors.user_get(actor_of(request), user_id)
 
 
@@ -90,9 +91,9 @@ def tokens_create(request: HttpRequest, payload: TokenCreateIn) -> Status[dict[s
 @router.post(
     "/tokens/{token_id}/revoke", response={200: TokenOut, **ERRORS}, operation_id="tokens_revoke"
 )
-def tokens_revoke(request: HttpRequest, token_id: int) -> ApiToken:
+def tokens_revoke(request: HttpRequest, token_id: IdParam) -> ApiToken:
     actor = actor_of(request)
     token = selectors.api_tokens_of(actor).filter(pk=token_id).first()
     if token is None:
-        raise NotFound("Token not found.")
+        raise NotFound(_("Token not found."))
     return services.api_token_revoke(actor=actor, token=token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ninja import Field, Schema
+from pydantic import AwareDatetime
 
 from celltrace.api.schemas import StrictIn
 
@@ -35,7 +36,9 @@ class UserOut(Schema):
 
 class TokenCreateIn(StrictIn):
     name: str = Field(min_length=1, max_length=100)
-    expires_at: dt.datetime | None = None
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="ISO 8601 with a UTC offset; answered in UTC."
+    )
 
 
 class TokenOut(Schema):

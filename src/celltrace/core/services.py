@@ -305,8 +305,15 @@ def api_token_create(
     name = name.strip()
     if not name:
         raise Invalid(_("Name the token after where it will be used."), field="name")
-    if expires_at is not None and expires_at <= dt.datetime.now(dt.UTC):
-        raise Invalid(_("The expiry must be in the future."), field="expires_at")
+    if expires_at is not None:
+        if expires_at.utcoffset() is None:
+            raise Invalid(
+                _("Give the expiry with its time zone, e.g. 2030-01-01T00:00:00Z."),
+                field="expires_at",
+            )
+        expires_at = expires_at.astimezone(dt.UTC)  # stored, recorded and answered in UTC
+        if expires_at <= dt.datetime.now(dt.UTC):
+            raise Invalid(_("The expiry must be in the future."), field="expires_at")
     prefix = secrets.token_hex(5)
     secret = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():

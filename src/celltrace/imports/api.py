@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, Page
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Page
 from celltrace.core.api import actor_of
 from celltrace.core.errors import NotFound
 from celltrace.core.models import Organisation
@@ -97,5 +97,5 @@ def inventory_imports_list(request: HttpRequest, q: Query[RunFilter]) -> dict[st
     response={200: ImportRunOut, **READ_ERRORS},
     operation_id="inventory_imports_get",
 )
-def inventory_imports_get(request: HttpRequest, run_id: int) -> dict[str, Any]:
+def inventory_imports_get(request: HttpRequest, run_id: IdParam) -> dict[str, Any]:
     return run_out(selectors.run_get(actor_of(request), run_id))

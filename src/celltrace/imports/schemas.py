@@ -7,11 +7,11 @@ from typing import Any
 
 from ninja import Field, Schema
 
-from celltrace.api.schemas import StrictIn
+from celltrace.api.schemas import IdParam, StrictIn
 
 
 class ImportCreateIn(StrictIn):
-    organisation_id: int
+    organisation_id: IdParam
     reason: str = Field(min_length=1, max_length=2000)
     dry_run: bool = False
 

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Body, Query, Router, Status
-from pydantic import Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Offset, Page
+from celltrace.api.errors import problem_response
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Page
 from celltrace.core.api import actor_of
 from celltrace.core.choices import ErrorCode
 from celltrace.core.errors import Invalid
@@ -35,15 +36,11 @@ MAX_WINDOW = dt.timedelta(days=366)
 
 
 def _rejected(request: HttpRequest, exc: services.ReadingsRejected) -> HttpResponse:
-    from celltrace.api.api import api
-    from celltrace.api.errors import problem
-
     errors = [
         {"loc": ["body", p.row, p.field], "msg": p.message, "type": p.rule} for p in exc.problems
     ]
     first = exc.problems[0]
-    return problem(
-        api,
+    return problem_response(
         request,
         422,
         exc.message,
@@ -88,24 +85,12 @@ def monitoring_readings_ingest(
     )
 
 
-class ExcursionQuery(ExcursionFilter):
-    """The excursion filter with identifiers and paging bounded (no driver overflow)."""
-
-    unit_id: IdParam | None = None
-    kind: str | None = Field(default=None, max_length=40)
-    offset: Offset = 0
-
-
-class AlarmQuery(AlarmFilter):
-    offset: Offset = 0
-
-
 @router.get(
     "/monitoring/excursions",
     response={200: Page[ExcursionOut], **READ_ERRORS},
     operation_id="monitoring_excursions_list",
 )
-def monitoring_excursions_list(request: HttpRequest, q: Query[ExcursionQuery]) -> dict[str, Any]:
+def monitoring_excursions_list(request: HttpRequest, q: Query[ExcursionFilter]) -> dict[str, Any]:
     qs = selectors.excursions_visible(actor_of(request)).order_by("-started_at", "-pk")
     if q.unit_id is not None:
         qs = qs.filter(unit_id=q.unit_id)
@@ -123,7 +108,7 @@ def monitoring_excursions_list(request: HttpRequest, q: Query[ExcursionQuery]) -
     response={200: ExcursionOut, **READ_ERRORS},
     operation_id="monitoring_excursions_get",
 )
-def monitoring_excursions_get(request: HttpRequest, excursion_id: int) -> Any:
+def monitoring_excursions_get(request: HttpRequest, excursion_id: IdParam) -> Any:
     return selectors.excursion_get(actor_of(request), excursion_id)
 
 
@@ -133,7 +118,7 @@ def monitoring_excursions_get(request: HttpRequest, excursion_id: int) -> Any:
     operation_id="monitoring_excursions_impact",
     summary="Aliquots that were in the unit at any time during the excursion",
 )
-def monitoring_excursions_impact(request: HttpRequest, excursion_id: int) -> dict[str, Any]:
+def monitoring_excursions_impact(request: HttpRequest, excursion_id: IdParam) -> dict[str, Any]:
     actor = actor_of(request)
     exc = selectors.excursion_get(actor, excursion_id)
     rows = selectors.excursion_impact(actor, exc)
@@ -145,7 +130,7 @@ def monitoring_excursions_impact(request: HttpRequest, excursion_id: int) -> dic
     response={200: Page[AlarmOut], **READ_ERRORS},
     operation_id="monitoring_alarms_list",
 )
-def monitoring_alarms_list(request: HttpRequest, q: Query[AlarmQuery]) -> dict[str, Any]:
+def monitoring_alarms_list(request: HttpRequest, q: Query[AlarmFilter]) -> dict[str, Any]:
     qs = selectors.alarms_visible(actor_of(request)).order_by("-raised_at", "-pk")
     if q.acknowledged is not None:
         qs = qs.filter(Q(acknowledged=q.acknowledged))
@@ -157,7 +142,7 @@ def monitoring_alarms_list(request: HttpRequest, q: Query[AlarmQuery]) -> dict[s
     response={200: AlarmOut, **READ_ERRORS},
     operation_id="monitoring_alarms_get",
 )
-def monitoring_alarms_get(request: HttpRequest, alarm_id: int) -> Any:
+def monitoring_alarms_get(request: HttpRequest, alarm_id: IdParam) -> Any:
     return selectors.alarm_get(actor_of(request), alarm_id)
 
 
@@ -168,16 +153,18 @@ def monitoring_alarms_get(request: HttpRequest, alarm_id: int) -> Any:
     summary="Temperature series of a unit's sensors (downsampled to max_points per sensor)",
 )
 def monitoring_units_series(
-    request: HttpRequest, unit_id: int, q: Query[SeriesQuery]
+    request: HttpRequest, unit_id: IdParam, q: Query[SeriesQuery]
 ) -> dict[str, Any]:
     actor = actor_of(request)
     unit = selectors.unit_get(actor, unit_id)
     end = q.end or dt.datetime.now(dt.UTC)
     start = q.start or end - dt.timedelta(days=3)
     if start >= end:
-        raise Invalid("start must be before end.", field="start")
+        raise Invalid(_("start must be before end."), field="start")
     if end - start > MAX_WINDOW:
-        raise Invalid("The window is at most 366 days.", field="start")
+        raise Invalid(
+            _("The window is at most %(days)d days.") % {"days": MAX_WINDOW.days}, field="start"
+        )
     t = selectors.thresholds_of(unit)
     series = selectors.unit_series(actor, unit, start, end, max_points=q.max_points)
     return {

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import AllowInfNan, AwareDatetime, Field, StrictFloat, StrictInt, StrictStr
 
-from celltrace.api.schemas import StrictIn
+from celltrace.api.schemas import IdParam, Offset, StrictIn
 
 #: A JSON number (never a string, boolean, NaN or infinity).
 StrictTemperature = StrictInt | Annotated[StrictFloat, AllowInfNan(False)]
@@ -66,12 +66,14 @@ class ExcursionOut(Schema):
 
 
 class ExcursionFilter(Schema):
-    unit_id: int | None = None
-    kind: str | None = None
+    """Identifiers and paging bounded: no number reaches the database driver out of range."""
+
+    unit_id: IdParam | None = None
+    kind: str | None = Field(default=None, max_length=40)
     open: bool | None = None
     acknowledged: bool | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 
 
 class AlarmOut(Schema):
@@ -105,7 +107,7 @@ class AlarmOut(Schema):
 class AlarmFilter(Schema):
     acknowledged: bool | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 
 
 class ImpactRowOut(Schema):

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Router, Status
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam
 from celltrace.core.api import actor_of
 from celltrace.core.choices import OrganisationKind
 from celltrace.core.errors import NotFound
@@ -115,7 +115,7 @@ def qc_method_versions_create(
     operation_id="qc_method_versions_withdraw",
 )
 def qc_method_versions_withdraw(
-    request: HttpRequest, code: str, version: int, payload: ReasonIn
+    request: HttpRequest, code: str, version: IdParam, payload: ReasonIn
 ) -> MethodVersion:
     actor = actor_of(request)
     _lab(actor)
@@ -155,7 +155,7 @@ def qc_specifications_list(
     response={200: SpecificationOut, **READ_ERRORS},
     operation_id="qc_specifications_get",
 )
-def qc_specifications_get(request: HttpRequest, spec_id: int) -> Specification:
+def qc_specifications_get(request: HttpRequest, spec_id: IdParam) -> Specification:
     return selectors.specification_get(actor_of(request), spec_id)
 
 
@@ -190,7 +190,7 @@ def qc_specifications_create(
     operation_id="qc_specifications_withdraw",
 )
 def qc_specifications_withdraw(
-    request: HttpRequest, spec_id: int, payload: ReasonIn
+    request: HttpRequest, spec_id: IdParam, payload: ReasonIn
 ) -> Specification:
     actor = actor_of(request)
     spec = selectors.specification_get(actor, spec_id)
@@ -211,7 +211,7 @@ def qc_panels_list(request: HttpRequest) -> list[TestPanel]:
 @router.get(
     "/qc/panels/{panel_id}", response={200: PanelOut, **READ_ERRORS}, operation_id="qc_panels_get"
 )
-def qc_panels_get(request: HttpRequest, panel_id: int) -> TestPanel:
+def qc_panels_get(request: HttpRequest, panel_id: IdParam) -> TestPanel:
     return selectors.panel_get(actor_of(request), panel_id)
 
 
@@ -235,7 +235,7 @@ def qc_panels_create(request: HttpRequest, payload: PanelIn) -> Status[TestPanel
 @router.put(
     "/qc/panels/{panel_id}", response={200: PanelOut, **ERRORS}, operation_id="qc_panels_update"
 )
-def qc_panels_update(request: HttpRequest, panel_id: int, payload: PanelUpdateIn) -> TestPanel:
+def qc_panels_update(request: HttpRequest, panel_id: IdParam, payload: PanelUpdateIn) -> TestPanel:
     actor = actor_of(request)
     _lab(actor)
     panel = selectors.panel_get(actor, panel_id)
@@ -260,7 +260,7 @@ def qc_panels_update(request: HttpRequest, panel_id: int, payload: PanelUpdateIn
     response={200: None, **READ_ERRORS},
     operation_id="qc_sample_labels_pdf",
 )
-def qc_sample_labels_pdf(request: HttpRequest, request_id: int) -> HttpResponse:
+def qc_sample_labels_pdf(request: HttpRequest, request_id: IdParam) -> HttpResponse:
     """The label sheet (A4, 48 × 25 mm labels; PDF) of the request's samples not rejected."""
     actor = actor_of(request)
     _lab(actor)
@@ -294,7 +294,7 @@ def _storage(sample: Sample) -> dict[str, Any]:
     response={200: SampleStorageOut, **READ_ERRORS},
     operation_id="qc_samples_storage",
 )
-def qc_samples_storage(request: HttpRequest, sample_id: int) -> dict[str, Any]:
+def qc_samples_storage(request: HttpRequest, sample_id: IdParam) -> dict[str, Any]:
     """Where a sample is and where it has been (laboratory)."""
     actor = actor_of(request)
     _lab(actor)
@@ -307,7 +307,7 @@ def qc_samples_storage(request: HttpRequest, sample_id: int) -> dict[str, Any]:
     operation_id="qc_samples_store",
 )
 def qc_samples_store(
-    request: HttpRequest, sample_id: int, payload: SampleStoreIn
+    request: HttpRequest, sample_id: IdParam, payload: SampleStoreIn
 ) -> dict[str, Any]:
     from celltrace.storage import selectors as storage_selectors
 
@@ -326,7 +326,7 @@ def qc_samples_store(
     operation_id="qc_samples_retrieve",
 )
 def qc_samples_retrieve(
-    request: HttpRequest, sample_id: int, payload: SampleRetrieveIn
+    request: HttpRequest, sample_id: IdParam, payload: SampleRetrieveIn
 ) -> dict[str, Any]:
     actor = actor_of(request)
     _lab(actor)

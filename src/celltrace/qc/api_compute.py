@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
-from pydantic import Field, StrictBool, StrictInt, StrictStr
+from pydantic import AwareDatetime, Field, StrictBool, StrictInt, StrictStr
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, StrictIn
+from celltrace.api.schemas import DB_INT_MAX, ERRORS, READ_ERRORS, IdParam, StrictIn
 from celltrace.core.api import actor_of
 from celltrace.core.choices import Role
 from celltrace.core.errors import Invalid, NotFound
@@ -57,7 +57,7 @@ class ResultComputeIn(StrictIn):
 
 class SterilityIncubationIn(StrictIn):
     media: list[StrictStr] = Field(min_length=1, max_length=10, description="FTM and/or SCDM.")
-    started_at: dt.datetime
+    started_at: AwareDatetime = Field(description="ISO 8601 with a UTC offset.")
     days: StrictInt = Field(default=14, ge=1, le=60)
 
 
@@ -70,7 +70,7 @@ class SterilityIncubationOut(Schema):
 
 
 class SterilityReadingIn(StrictIn):
-    observed_at: dt.datetime
+    observed_at: AwareDatetime = Field(description="ISO 8601 with a UTC offset.")
     growth: dict[StrictStr, StrictBool] = Field(
         description="Medium -> growth seen, e.g. {'FTM': false, 'SCDM': false}."
     )
@@ -132,7 +132,8 @@ def _compute(
     form_class = None if chosen is None else form_for(test.method_version.method.code, chosen.slug)
     if chosen is None or form_class is None:
         raise Invalid(
-            f"kind: method {test.method_version.method.code} has no calculator {kind!r}",
+            _("kind: method %(method)s has no calculator “%(kind)s”.")
+            % {"method": test.method_version.method.code, "kind": kind},
             field="kind",
         )
     form = form_class({**data, "comment": comment}, files)
@@ -160,7 +161,7 @@ def _compute(
     operation_id="result_compute",
 )
 def result_compute_json(
-    request: HttpRequest, test_id: int, payload: ResultComputeIn
+    request: HttpRequest, test_id: IdParam, payload: ResultComputeIn
 ) -> Status[Result]:
     """Compute and enter a test's result from entered values (hemocytometer counts, LAL onset
     times, gel-clot series, qPCR/ddPCR data, mycoplasma controls, sterility readings)."""
@@ -177,7 +178,7 @@ def result_compute_json(
 )
 def result_compute_upload(
     request: HttpRequest,
-    test_id: int,
+    test_id: IdParam,
     kind: Form[str] = "",
     inputs: Form[str] = "{}",
     comment: Form[str] = "",
@@ -192,9 +193,11 @@ def result_compute_upload(
     try:
         data = json.loads(inputs or "{}")
     except json.JSONDecodeError as exc:
-        raise Invalid(f"inputs: not a JSON object ({exc.msg})", field="inputs") from None
+        raise Invalid(
+            _("inputs: not a JSON object (%(error)s).") % {"error": exc.msg}, field="inputs"
+        ) from None
     if not isinstance(data, dict) or not all(isinstance(v, str | list) for v in data.values()):
-        raise Invalid("inputs: a JSON object of strings or lists of strings", field="inputs")
+        raise Invalid(_("inputs: a JSON object of strings or lists of strings."), field="inputs")
     # the declared parameters document the multipart fields; the form reads them all
     files = {
         name: request.FILES[name]
@@ -210,17 +213,13 @@ def _lab_test(request: HttpRequest, test_id: int) -> tuple[Any, Test]:
     return actor, selectors.test_get(actor, test_id)
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
-
-
 @router.post(
     "/qc/tests/{test_id}/sterility/incubations",
     response={201: list[SterilityIncubationOut], **ERRORS},
     operation_id="sterility_incubation_start",
 )
 def sterility_incubation_start_op(
-    request: HttpRequest, test_id: int, payload: SterilityIncubationIn
+    request: HttpRequest, test_id: IdParam, payload: SterilityIncubationIn
 ) -> Status[Any]:
     """Record the inoculation of a sterility test's media (FTM, SCDM)."""
     actor, test = _lab_test(request, test_id)
@@ -228,7 +227,7 @@ def sterility_incubation_start_op(
         actor=actor,
         test=test,
         media=payload.media,
-        started_at=_aware(payload.started_at),
+        started_at=payload.started_at,
         days=payload.days,
     )
     return Status(201, rows)
@@ -240,7 +239,7 @@ def sterility_incubation_start_op(
     operation_id="sterility_reading_record",
 )
 def sterility_reading_record_op(
-    request: HttpRequest, test_id: int, payload: SterilityReadingIn
+    request: HttpRequest, test_id: IdParam, payload: SterilityReadingIn
 ) -> Status[Any]:
     """Record one day's reading of the incubated media (never edited afterwards)."""
     actor, test = _lab_test(request, test_id)
@@ -248,7 +247,7 @@ def sterility_reading_record_op(
         actor=actor,
         test=test,
         growth=payload.growth,
-        observed_at=_aware(payload.observed_at),
+        observed_at=payload.observed_at,
         note=payload.note,
     )
     return Status(201, rows)
@@ -285,7 +284,7 @@ def sterility_readings_due(
     response={200: list[FlowPlotOut], **READ_ERRORS},
     operation_id="result_plots_list",
 )
-def result_plots_list(request: HttpRequest, result_id: int) -> list[dict[str, Any]]:
+def result_plots_list(request: HttpRequest, result_id: IdParam) -> list[dict[str, Any]]:
     """The dot plots (one per gate) of a flow result computed from FCS files."""
     result = selectors.result_get(actor_of(request), result_id)
     return [
@@ -299,13 +298,15 @@ def result_plots_list(request: HttpRequest, result_id: int) -> list[dict[str, An
     response={200: None, **READ_ERRORS},
     operation_id="result_plot_get",
 )
-def result_plot_get(request: HttpRequest, result_id: int, index: int) -> HttpResponse:
+def result_plot_get(
+    request: HttpRequest, result_id: IdParam, index: Annotated[int, Field(ge=0, le=DB_INT_MAX)]
+) -> HttpResponse:
     """One dot plot as ``image/svg+xml``."""
     result = selectors.result_get(actor_of(request), result_id)
     try:
         svg = flow_plots.plot_svg(result.calculation, index)
     except NotFound:
-        raise NotFound("No such plot.") from None
+        raise NotFound(_("No such plot.")) from None
     response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     response["X-Content-Type-Options"] = "nosniff"

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from ninja import Field, Query, Router, Schema
 
-from celltrace.api.schemas import READ_ERRORS, Page
+from celltrace.api.schemas import READ_ERRORS, IdParam, Offset, Page
 from celltrace.core.api import actor_of
 from celltrace.qc import dashboard, reports, selectors
 from celltrace.qc.dashboard import Filters, OverdueTest
@@ -25,13 +25,13 @@ router = Router(tags=["qc"])
 class DashboardFilter(Schema):
     start: dt.date | None = Field(None, description="First day (UTC), default 89 days before end")
     end: dt.date | None = Field(None, description="Last day (UTC, included), default today")
-    client: int | None = Field(None, description="A client organisation's id (laboratory only)")
+    client: IdParam | None = Field(None, description="A client organisation's id (laboratory only)")
     method: str = Field("", max_length=40, description="A method code")
 
 
 class OverdueFilter(DashboardFilter):
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 class TatGroupOut(Schema):
@@ -185,7 +185,7 @@ class ReportQuery(Schema):
     response={200: None, **READ_ERRORS},
     operation_id="qc_oos_report_pdf",
 )
-def qc_oos_report_pdf(request: HttpRequest, oos_id: int, q: Query[ReportQuery]) -> HttpResponse:
+def qc_oos_report_pdf(request: HttpRequest, oos_id: IdParam, q: Query[ReportQuery]) -> HttpResponse:
     """The printable OOS investigation report as a PDF."""
     actor = actor_of(request)
     oos = selectors.oos_get(actor, oos_id)

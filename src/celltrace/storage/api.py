@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Status
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam
 from celltrace.bank import selectors as bank_selectors
 from celltrace.core.api import actor_of
 from celltrace.core.errors import NotFound
@@ -98,7 +99,7 @@ def storage_units_list(request: HttpRequest) -> list[dict[str, Any]]:
     response={200: list[OccupancyOut], **READ_ERRORS},
     operation_id="storage_racks_list",
 )
-def storage_racks_list(request: HttpRequest, unit_id: int) -> list[dict[str, Any]]:
+def storage_racks_list(request: HttpRequest, unit_id: IdParam) -> list[dict[str, Any]]:
     actor = actor_of(request)
     unit = selectors.unit_get(actor, unit_id)
     return [
@@ -112,7 +113,7 @@ def storage_racks_list(request: HttpRequest, unit_id: int) -> list[dict[str, Any
     response={200: list[BoxOut], **READ_ERRORS},
     operation_id="storage_boxes_list",
 )
-def storage_boxes_list(request: HttpRequest, rack_id: int) -> list[dict[str, Any]]:
+def storage_boxes_list(request: HttpRequest, rack_id: IdParam) -> list[dict[str, Any]]:
     actor = actor_of(request)
     rack = selectors.rack_get(actor, rack_id)
     return [
@@ -126,7 +127,7 @@ def storage_boxes_list(request: HttpRequest, rack_id: int) -> list[dict[str, Any
     response={200: BoxMapOut, **READ_ERRORS},
     operation_id="box_map_get",
 )
-def box_map_get(request: HttpRequest, box_id: int) -> dict[str, Any]:
+def box_map_get(request: HttpRequest, box_id: IdParam) -> dict[str, Any]:
     grid = selectors.box_map(actor_of(request), box_id)
     cells = [
         {
@@ -167,13 +168,13 @@ def positions_allocate(request: HttpRequest, payload: AllocateIn) -> list[dict[s
 @router.post(
     "/storage/boxes/{box_id}/move", response={200: BoxOut, **ERRORS}, operation_id="box_move"
 )
-def box_move(request: HttpRequest, box_id: int, payload: BoxMoveIn) -> dict[str, Any]:
+def box_move(request: HttpRequest, box_id: IdParam, payload: BoxMoveIn) -> dict[str, Any]:
     actor = actor_of(request)
     box = selectors.box_get(actor, box_id)
     try:
         rack = Rack.objects.get(pk=payload.rack_id)
     except Rack.DoesNotExist as exc:
-        raise NotFound("No such rack.", field="rack_id") from exc
+        raise NotFound(_("No such rack."), field="rack_id") from exc
     moved = services.box_move(actor=actor, box=box, rack=rack, reason=payload.reason)
     b = selectors.boxes_with_occupancy(actor).get(pk=moved.pk)
     return box_out(b, b.capacity, b.occupied)  # type: ignore[attr-defined]
@@ -191,7 +192,7 @@ def _target(request: HttpRequest, aliquot_id: int, box_id: int, label: str) -> A
     response={201: PlacementOut, **ERRORS},
     operation_id="aliquot_place",
 )
-def aliquot_place(request: HttpRequest, aliquot_id: int, payload: PlaceIn) -> Any:
+def aliquot_place(request: HttpRequest, aliquot_id: IdParam, payload: PlaceIn) -> Any:
     actor, aliquot, box, position = _target(request, aliquot_id, payload.box_id, payload.position)
     placement = services.aliquot_place(
         actor=actor, aliquot=aliquot, box=box, position=position, reason=payload.reason
@@ -204,7 +205,7 @@ def aliquot_place(request: HttpRequest, aliquot_id: int, payload: PlaceIn) -> An
     response={201: PlacementOut, **ERRORS},
     operation_id="aliquot_return",
 )
-def aliquot_return(request: HttpRequest, aliquot_id: int, payload: PlaceIn) -> Any:
+def aliquot_return(request: HttpRequest, aliquot_id: IdParam, payload: PlaceIn) -> Any:
     actor, aliquot, box, position = _target(request, aliquot_id, payload.box_id, payload.position)
     placement = services.aliquot_return(
         actor=actor, aliquot=aliquot, box=box, position=position, reason=payload.reason
@@ -217,7 +218,7 @@ def aliquot_return(request: HttpRequest, aliquot_id: int, payload: PlaceIn) -> A
     response={200: PlacementOut, **ERRORS},
     operation_id="aliquot_move",
 )
-def aliquot_move(request: HttpRequest, aliquot_id: int, payload: MoveIn) -> dict[str, Any]:
+def aliquot_move(request: HttpRequest, aliquot_id: IdParam, payload: MoveIn) -> dict[str, Any]:
     actor, aliquot, box, position = _target(request, aliquot_id, payload.box_id, payload.position)
     placement = services.aliquot_move(
         actor=actor, aliquot=aliquot, box=box, position=position, reason=payload.reason
@@ -230,7 +231,9 @@ def aliquot_move(request: HttpRequest, aliquot_id: int, payload: MoveIn) -> dict
     response={200: PlacementOut, **ERRORS},
     operation_id="aliquot_retrieve",
 )
-def aliquot_retrieve(request: HttpRequest, aliquot_id: int, payload: ReasonIn) -> dict[str, Any]:
+def aliquot_retrieve(
+    request: HttpRequest, aliquot_id: IdParam, payload: ReasonIn
+) -> dict[str, Any]:
     actor = actor_of(request)
     aliquot = bank_selectors.aliquot_get(actor, aliquot_id)
     selectors.require_operator(actor)
@@ -282,7 +285,7 @@ def storage_unit_create(request: HttpRequest, payload: UnitIn) -> Any:
     actor = _operator(request)
     site = Site.objects.filter(pk=payload.site_id).first()
     if site is None:
-        raise NotFound("No such site.", field="site_id")
+        raise NotFound(_("No such site."), field="site_id")
     unit = services.storage_unit_create(
         actor=actor,
         site=site,
@@ -300,11 +303,11 @@ def storage_unit_create(request: HttpRequest, payload: UnitIn) -> Any:
 @router.post(
     "/storage/units/{unit_id}/racks", response={201: RackOut, **ERRORS}, operation_id="rack_create"
 )
-def rack_create(request: HttpRequest, unit_id: int, payload: RackIn) -> Any:
+def rack_create(request: HttpRequest, unit_id: IdParam, payload: RackIn) -> Any:
     actor = _operator(request)
     unit = StorageUnit.objects.filter(pk=unit_id).first()
     if unit is None:
-        raise NotFound("No such storage unit.")
+        raise NotFound(_("No such storage unit."))
     rack = services.rack_create(actor=actor, unit=unit, name=payload.name)
     return Status(201, {"id": rack.pk, "name": rack.name, "unit_id": rack.unit_id})
 
@@ -329,14 +332,14 @@ def box_type_create(request: HttpRequest, payload: BoxTypeIn) -> Any:
 @router.post(
     "/storage/racks/{rack_id}/boxes", response={201: BoxOut, **ERRORS}, operation_id="box_create"
 )
-def box_create(request: HttpRequest, rack_id: int, payload: BoxIn) -> Any:
+def box_create(request: HttpRequest, rack_id: IdParam, payload: BoxIn) -> Any:
     actor = _operator(request)
     rack = Rack.objects.filter(pk=rack_id).first()
     if rack is None:
-        raise NotFound("No such rack.")
+        raise NotFound(_("No such rack."))
     box_type = BoxType.objects.filter(pk=payload.box_type_id).first()
     if box_type is None:
-        raise NotFound("No such box type.", field="box_type_id")
+        raise NotFound(_("No such box type."), field="box_type_id")
     box = services.box_create(
         actor=actor, rack=rack, box_type=box_type, name=payload.name, barcode=payload.barcode
     )
@@ -348,14 +351,14 @@ def box_create(request: HttpRequest, rack_id: int, payload: BoxIn) -> Any:
     response={200: OccupancyOut, **ERRORS},
     operation_id="rack_move",
 )
-def rack_move(request: HttpRequest, rack_id: int, payload: RackMoveIn) -> dict[str, Any]:
+def rack_move(request: HttpRequest, rack_id: IdParam, payload: RackMoveIn) -> dict[str, Any]:
     actor = _operator(request)
     rack = Rack.objects.filter(pk=rack_id).first()
     unit = StorageUnit.objects.filter(pk=payload.unit_id).first()
     if rack is None:
-        raise NotFound("No such rack.")
+        raise NotFound(_("No such rack."))
     if unit is None:
-        raise NotFound("No such storage unit.", field="unit_id")
+        raise NotFound(_("No such storage unit."), field="unit_id")
     services.rack_move(actor=actor, rack=rack, unit=unit, reason=payload.reason)
     r = selectors.rack_get(actor, rack_id)
     return {"id": r.pk, "name": r.name, "capacity": r.capacity, "occupied": r.occupied}  # type: ignore[attr-defined]

@@ -8,18 +8,18 @@ from decimal import Decimal
 from ninja import Field, Schema
 from pydantic import StrictInt, StrictStr
 
-from celltrace.api.schemas import StrictIn
+from celltrace.api.schemas import IdIn, StrictIn
 from celltrace.storage.choices import BoxKind, FillOrder, UnitKind
 
 
 class PlaceIn(StrictIn):
-    box_id: StrictInt
+    box_id: IdIn
     position: StrictStr = Field(min_length=2, max_length=4, description="Label, e.g. A3.")
     reason: StrictStr = Field(default="", max_length=1000)
 
 
 class MoveIn(StrictIn):
-    box_id: StrictInt
+    box_id: IdIn
     position: StrictStr = Field(min_length=2, max_length=4)
     reason: StrictStr = Field(min_length=1, max_length=1000)
 
@@ -93,7 +93,7 @@ class BoxMapOut(Schema):
 
 class AllocateIn(StrictIn):
     count: StrictInt = Field(ge=1, le=10_000)
-    unit_id: StrictInt | None = None
+    unit_id: IdIn | None = None
 
 
 class PositionOut(Schema):
@@ -104,7 +104,7 @@ class PositionOut(Schema):
 
 
 class BoxMoveIn(StrictIn):
-    rack_id: StrictInt
+    rack_id: IdIn
     reason: StrictStr = Field(min_length=1, max_length=1000)
 
 
@@ -125,7 +125,7 @@ class SiteOut(Schema):
 
 
 class UnitIn(StrictIn):
-    site_id: StrictInt
+    site_id: IdIn
     name: StrictStr = Field(min_length=1, max_length=200)
     code: StrictStr = Field(min_length=1, max_length=40, pattern=r"^[-a-zA-Z0-9_]+$")
     kind: UnitKind
@@ -161,11 +161,11 @@ class BoxTypeOut(Schema):
 
 
 class BoxIn(StrictIn):
-    box_type_id: StrictInt
+    box_type_id: IdIn
     name: StrictStr = Field(min_length=1, max_length=100)
     barcode: StrictStr = Field(default="", max_length=40, description="Empty: generated.")
 
 
 class RackMoveIn(StrictIn):
-    unit_id: StrictInt
+    unit_id: IdIn
     reason: StrictStr = Field(min_length=1, max_length=1000)
