@@ -13,7 +13,7 @@ from celltrace.api.api import api
 from celltrace.audit.models import AuditReview, Signature
 from celltrace.audit.services import audit_review_create
 from celltrace.core import services
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, post_sign_form
 
 pytestmark = pytest.mark.django_db
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -160,8 +160,10 @@ def test_withdrawing_a_signature_through_the_api_and_the_page(qa_user: Any) -> N
     # the page: sign again in the browser session, withdraw with a reason
     browser = Client()
     browser.post("/login/", {"username": "qa", "password": PASSWORD})
-    page = browser.post(
-        f"/sign/audit.auditreview/{review.pk}/", {"meaning": "reviewed", "password": PASSWORD}
+    page = post_sign_form(
+        browser,
+        f"/sign/audit.auditreview/{review.pk}/",
+        {"meaning": "reviewed", "password": PASSWORD},
     )
     assert page.status_code == 302
     sig = Signature.objects.filter(withdrawal__isnull=True).get()
