@@ -277,3 +277,12 @@ def post_sign_form(client: Any, url: str, data: dict[str, str]) -> Any:
     found = re.search(r'name="expected_digest" value="([0-9a-f]{64})"', page)
     assert found, "the sign page carries the record's digest"
     return client.post(url, {"expected_digest": found.group(1), **data})
+
+
+def digest_of(record_type: str, record_id: object) -> str:
+    """The record's current digest, as ``GET /signatures/{type}/{id}/content`` gives it to an
+    API client before it signs (``expected_digest``)."""
+    from celltrace.audit import signing
+
+    model = signing.spec_for(record_type).model
+    return signing.record_digest(model._default_manager.get(pk=record_id))

@@ -13,7 +13,7 @@ from celltrace.api.api import api
 from celltrace.audit.models import AuditReview, Signature
 from celltrace.audit.services import audit_review_create
 from celltrace.core import services
-from tests.conftest import PASSWORD, post_sign_form
+from tests.conftest import PASSWORD, digest_of, post_sign_form
 
 pytestmark = pytest.mark.django_db
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -74,11 +74,17 @@ def test_signing_through_the_api_needs_the_password(qa_user: Any) -> None:
     review = audit_review_create(actor=qa_user, conclusion="ok")
     secret = services.api_token_create(actor=qa_user, name="t").secret
     client = Client()
+    # read what the signature will bind, then sign with its digest
+    shown = client.get(
+        f"/api/v1/signatures/audit.auditreview/{review.pk}/content", **bearer(secret)
+    ).json()
+    assert shown["content"]["conclusion"] == review.conclusion and shown["meanings"]
     payload = {
         "record_type": "audit.auditreview",
         "record_id": str(review.pk),
         "meaning": "reviewed",
         "password": "wrong password entirely",
+        "expected_digest": shown["digest"],
     }
     response = client.post(
         "/api/v1/signatures", data=payload, content_type="application/json", **bearer(secret)
@@ -131,6 +137,7 @@ def test_withdrawing_a_signature_through_the_api_and_the_page(qa_user: Any) -> N
             "record_id": str(review.pk),
             "meaning": "reviewed",
             "password": PASSWORD,
+            "expected_digest": digest_of("audit.auditreview", review.pk),
         },
         content_type="application/json",
         **bearer(secret),

@@ -16,7 +16,7 @@ from celltrace.bank.models import Aliquot, Collection, Distribution, Donor
 from celltrace.core.services import api_token_create
 from celltrace.storage.models import Box, Placement, Rack, StorageUnit
 from tests.bank import factories
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, digest_of
 
 pytestmark = pytest.mark.django_db
 
@@ -112,6 +112,7 @@ def test_the_whole_chain_through_the_api(
             "record_id": str(dist.json()["id"]),
             "meaning": "released",
             "password": PASSWORD,
+            "expected_digest": digest_of("bank.distribution", dist.json()["id"]),
         },
     )
     assert signed.status_code == 201, signed.content

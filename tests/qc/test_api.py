@@ -10,7 +10,7 @@ from django.test import Client
 
 from celltrace.audit.verification import verify_database
 from celltrace.core import services as core_services
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, digest_of
 from tests.qc.conftest import CAR_T, Lab, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +70,8 @@ def test_end_to_end_through_the_api(lab: Lab) -> None:
         result = ok(entered, 201)
         assert result["conformance"] == "conforms"  # 69.5 rounds to 70 (USP)
         sig = {"record_type": "qc.result", "record_id": str(result["id"]), "password": PASSWORD}
+        shown = ok(analyst.get(f"/signatures/qc.result/{result['id']}/content"))
+        sig["expected_digest"] = shown["digest"]
         ok(analyst.post("/signatures", {**sig, "meaning": "performed"}), 201)
         if t is tests[0]:
             wrong = {**sig, "meaning": "reviewed", "password": "wrong"}
@@ -84,6 +86,7 @@ def test_end_to_end_through_the_api(lab: Lab) -> None:
                 "record_id": str(rid),
                 "meaning": "released",
                 "password": PASSWORD,
+                "expected_digest": digest_of("qc.testrequest", rid),
             },
         ),
         201,
@@ -175,6 +178,7 @@ def test_tenant_matrix_api(lab: Lab, foreign: dict[str, Any]) -> None:
                 "record_id": str(rid),
                 "meaning": "released",
                 "password": PASSWORD,
+                "expected_digest": digest_of("qc.testrequest", rid),
             },
         ),
     ]

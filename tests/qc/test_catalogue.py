@@ -17,7 +17,7 @@ from celltrace.qc import services
 from celltrace.qc.choices import LimitKind, RoundingMode, VersionStatus
 from celltrace.qc.models import Method, MethodVersion, Specification, SpecificationLimit
 from celltrace.qc.services import LimitSpec
-from tests.conftest import PASSWORD, post_sign_form
+from tests.conftest import PASSWORD, digest_of, post_sign_form
 from tests.qc.conftest import CAR_T, Lab, in_testing, lab_test, sign, submitted
 from tests.qc.test_api import Api, ok
 from tests.qc.test_pages import logged_in
@@ -524,6 +524,7 @@ def test_catalogue_api(lab: Lab) -> None:
                 "record_id": str(created["id"]),
                 "meaning": "approved",
                 "password": PASSWORD,
+                "expected_digest": digest_of("qc.methodversion", created["id"]),
             },
         ),
         201,

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, Field
 
 from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam
 from celltrace.audit import selectors, services, signing
+from celltrace.audit.canonical import jsonable
 from celltrace.audit.models import AuditEvent, AuditReview, Signature
 from celltrace.audit.schemas import (
     AuditEventDetailOut,
@@ -18,6 +19,7 @@ from celltrace.audit.schemas import (
     AuditEventPage,
     AuditReviewIn,
     AuditReviewOut,
+    SignableOut,
     SignatureOut,
     SignIn,
     WithdrawIn,
@@ -112,6 +114,24 @@ def signatures_list(request: HttpRequest, record_type: str, record_id: str) -> l
     ]
 
 
+@router.get(
+    "/signatures/{record_type}/{record_id}/content",
+    response={200: SignableOut, **READ_ERRORS},
+    operation_id="signatures_content",
+)
+def signatures_content(request: HttpRequest, record_type: str, record_id: str) -> dict[str, Any]:
+    """What a signature on the record would bind now: read it, then sign with its digest."""
+    record = signing.record_for(actor_of(request), record_type, record_id)
+    return {
+        "record_type": record_type,
+        "record_id": record_id,
+        "label": str(record),
+        "meanings": list(signing.spec_of(record).meanings),
+        "content": jsonable(record.signature_content()),  # type: ignore[attr-defined]
+        "digest": signing.record_digest(record),
+    }
+
+
 @router.post(
     "/signatures", response={201: SignatureOut, **ERRORS}, operation_id="signatures_create"
 )
@@ -126,6 +146,7 @@ def signatures_create(request: HttpRequest, payload: SignIn) -> Status[dict[str,
         password=payload.password,
         otp_token=payload.otp_token,
         comment=payload.comment,
+        expected_digest=payload.expected_digest,
     )
     return Status(201, _signature_out(sig, sig.record_digest))
 

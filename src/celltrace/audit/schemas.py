@@ -114,6 +114,23 @@ class SignIn(StrictIn):
     password: str = Field(min_length=1, max_length=1024)
     otp_token: str = Field(default="", max_length=12)
     comment: str = Field(default="", max_length=2000)
+    expected_digest: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="The record's digest as the signer read it "
+        "(GET /signatures/{record_type}/{record_id}/content): if the record changed since, "
+        "nothing is signed (409 record_changed).",
+    )
+
+
+class SignableOut(Schema):
+    """What a signature on the record binds now, and its SHA-256 (21 CFR 11.70)."""
+
+    record_type: str
+    record_id: str
+    label: str
+    meanings: list[str]
+    content: dict[str, Any]
+    digest: str
 
 
 class WithdrawIn(StrictIn):
