@@ -229,3 +229,76 @@ def test_without_a_proxy_a_forwarded_header_is_ignored(qa_user: Any) -> None:
     login(client, "qa", "wrong wrong wrong wrong")
     failed = AuditEvent.objects.where(event_type=EventType.LOGIN_FAILED).get()
     assert failed.data["client_id"] == "192.0.2.9"
+
+
+def test_a_lockout_ends_the_accounts_sessions_and_stops_its_tokens(
+    qa_user: Any, admin_user: Any
+) -> None:
+    """Five failed signings lock the account: the session that tried, the user's other
+    sessions and their API tokens all stop until an administrator unlocks it."""
+    from celltrace.audit.services import audit_review_create
+
+    review = audit_review_create(actor=qa_user, conclusion="ok")
+    secret = services.api_token_create(actor=qa_user, name="script").secret
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    trying, elsewhere = Client(), Client()
+    assert login(trying, "qa", PASSWORD).status_code == 302
+    assert login(elsewhere, "qa", PASSWORD).status_code == 302
+    assert Client().get("/api/v1/audit-reviews", **bearer).status_code == 200
+    url = f"/sign/audit.auditreview/{review.pk}/?meaning=reviewed"
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        page = trying.get(url)
+        if page.status_code != 200:
+            break
+        digest = page.content.decode().split('name="expected_digest" value="')[1][:64]
+        trying.post(
+            url,
+            {"meaning": "reviewed", "password": "wrong wrong wrong", "expected_digest": digest},
+        )
+    assert AuditEvent.objects.where(event_type=EventType.USER_LOCKED_OUT).count() == 1
+    for client in (trying, elsewhere):
+        response = client.get("/")
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+    refused = Client().get("/api/v1/audit-reviews", **bearer)
+    assert refused.status_code == 403 and refused.json()["code"] == "account_locked"
+    services.user_unlock(actor=admin_user, user=qa_user, reason="called the user")
+    assert Client().get("/api/v1/audit-reviews", **bearer).status_code == 200
+
+
+@override_settings(MFA_REQUIRED_ROLES=["qa"])
+def test_a_token_of_a_role_that_requires_a_second_factor_waits_for_enrolment(
+    qa_user: Any,
+) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    secret = services.api_token_create(actor=qa_user, name="script").secret
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    refused = Client().get("/api/v1/audit-reviews", **bearer)
+    assert refused.status_code == 403 and refused.json()["code"] == "mfa_required"
+    TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
+    assert Client().get("/api/v1/audit-reviews", **bearer).status_code == 200
+
+
+def test_guessing_the_current_password_on_the_password_page_counts_towards_lockout(
+    qa_user: Any,
+) -> None:
+    client = Client()
+    assert login(client, "qa", PASSWORD).status_code == 302
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        response = client.post(
+            "/account/password/",
+            {
+                "old_password": f"guess number {n} of many",
+                "new_password": "a brand new pass phrase 9",
+                "new_password2": "a brand new pass phrase 9",
+            },
+        )
+        if n < settings.AXES_FAILURE_LIMIT - 1:
+            assert "The current password is not correct." in response.content.decode()
+    failed = AuditEvent.objects.where(event_type=EventType.LOGIN_FAILED)
+    assert failed.count() == settings.AXES_FAILURE_LIMIT
+    assert all(e.data["new"]["during"] == "password change" for e in failed)
+    assert AuditEvent.objects.where(event_type=EventType.USER_LOCKED_OUT).count() == 1
+    # locked: the right password no longer logs in, and this session has ended
+    assert client.get("/")["Location"].startswith("/login/")
+    assert login(Client(), "qa", PASSWORD).status_code == 403

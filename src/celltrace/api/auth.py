@@ -6,13 +6,14 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from celltrace.core.choices import ErrorCode
 from celltrace.core.errors import PermissionDenied
-from celltrace.core.middleware import password_change_message
-from celltrace.core.services import api_token_authenticate
+from celltrace.core.middleware import mfa_required, password_change_message
+from celltrace.core.services import api_token_authenticate, user_is_locked_out
 from celltrace.web.decorators import from_another_site
 
 
@@ -26,6 +27,21 @@ class TokenAuth(HttpBearer):
         if user.must_change_password:
             raise PermissionDenied(
                 password_change_message(), code=ErrorCode.PASSWORD_CHANGE_REQUIRED
+            )
+        if user_is_locked_out(user, request):
+            raise PermissionDenied(
+                _(
+                    "The account is locked after repeated failed attempts; its tokens are refused "
+                    "until an administrator unlocks it or the lockout ends."
+                ),
+                code=ErrorCode.ACCOUNT_LOCKED,
+            )
+        if mfa_required(user) and not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            # a token outlives the session that made it: for a role that requires a second
+            # factor it works only once the user has enrolled one
+            raise PermissionDenied(
+                _("Your role requires two-factor authentication: enrol an authenticator first."),
+                code=ErrorCode.MFA_REQUIRED,
             )
         request.user = user
         return user

@@ -30,3 +30,16 @@ def record_lockout(sender: Any, request: Any = None, username: str = "", **kwarg
         organisation_id=user.organisation_id if user else None,
         new={"username": username, "ip_address": kwargs.get("ip_address", "")},
     )
+    if user is not None:
+        # a locked account works nowhere until unlocked: its other sessions end (its API tokens
+        # are refused meanwhile, api.auth.TokenAuth); the request that tripped the lockout logs
+        # its own session out (e.g. a hijacked session guessing the password at signing)
+        from django.contrib.auth import logout
+
+        from celltrace.core.services import user_sessions_end
+
+        session = getattr(request, "session", None)
+        user_sessions_end(user, keep=getattr(session, "session_key", None))
+        who = getattr(request, "user", None)
+        if session is not None and who is not None and who.is_authenticated:
+            logout(request)

@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     REAUTHENTICATION_REQUIRED = "reauthentication_required"
     PASSWORD_CHANGE_REQUIRED = "password_change_required"
     MFA_REQUIRED = "mfa_required"
+    ACCOUNT_LOCKED = "account_locked"
     SIGNATURE_MEANING_NOT_ALLOWED = "signature_meaning_not_allowed"
     ALREADY_SIGNED = "already_signed"
     RECORD_CHANGED = "record_changed"

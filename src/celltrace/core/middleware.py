@@ -103,8 +103,8 @@ class MfaRequiredMiddleware:
     """Users holding a role listed in ``MFA_REQUIRED_ROLES`` (``CELLTRACE_MFA_ROLES``;
     administrators and QA in production) work only in a session verified with a one-time code:
     without an authenticator they are sent to enrol one first (the API answers 403
-    ``mfa_required``). Logging in with a code, or enrolling, verifies the session. API tokens
-    are refused for them the same way in :class:`celltrace.api.auth.TokenAuth`."""
+    ``mfa_required``). Logging in with a code, or enrolling, verifies the session. Their API
+    tokens work only once they have enrolled (:class:`celltrace.api.auth.TokenAuth`)."""
 
     ALLOWED = ("web:totp_enrol", "web:password_change", "web:logout", "set_language")
 

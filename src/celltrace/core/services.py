@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from axes.utils import reset as axes_reset
 from django.contrib.auth.password_validation import validate_password
@@ -252,8 +253,31 @@ def user_reset_password(*, actor: User | None, user: User, new_password: str, re
     return user
 
 
-def user_change_password(*, actor: User, old_password: str, new_password: str) -> User:
-    if not actor.check_password(old_password):
+def user_change_password(
+    *, actor: User, old_password: str, new_password: str, request: Any = None
+) -> User:
+    """Change ``actor``'s own password. The current one is checked through ``authenticate()``
+    so django-axes counts a wrong one towards the lockout like a failed login (the form is no
+    unthrottled oracle), and each wrong one is on the ledger (11.300(d))."""
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    checked = authenticate(
+        request if request is not None else RequestFactory().post("/account/password/"),
+        username=actor.get_username(),
+        password=old_password,
+    )
+    if checked is None or checked.pk != actor.pk:
+        ledger.atomic_append(
+            actor=actor,
+            action=Action.LOGIN_FAILED,
+            event_type=EventType.LOGIN_FAILED,
+            entity_type="core.user",
+            entity_id=actor.pk,
+            entity_label=actor.get_username(),
+            organisation_id=actor.organisation_id,
+            new={"username": actor.get_username(), "during": "password change"},
+        )
         raise Invalid(_("The current password is not correct."), field="old_password")
     if old_password == new_password:
         raise Invalid(_("Choose a password different from the current one."), field="new_password")
@@ -287,6 +311,35 @@ def user_unlock(*, actor: User | None, user: User, reason: str) -> None:
             event_type=EventType.USER_UNLOCKED,
             reason=reason,
         )
+
+
+def user_is_locked_out(user: User, request: Any = None) -> bool:
+    """Whether django-axes holds ``user``'s account locked (too many failed logins or
+    signings, cool-off not over, not unlocked by an administrator)."""
+    from axes.handlers.proxy import AxesProxyHandler
+
+    if request is None:
+        from django.test import RequestFactory
+
+        request = RequestFactory().get("/")
+    return bool(AxesProxyHandler.is_locked(request, credentials={"username": user.username}))
+
+
+def user_sessions_end(user: User, *, keep: str | None = None) -> int:
+    """Log ``user`` out everywhere (their account was locked out): every stored session that
+    belongs to them ends, except the session key ``keep`` (the request being answered, which
+    logs out itself). Returns how many ended."""
+    from django.contrib.sessions.models import Session
+
+    ended = 0
+    now = dt.datetime.now(dt.UTC)
+    for session in Session.objects.filter(expire_date__gt=now).iterator():
+        if session.session_key == keep:
+            continue
+        if str(session.get_decoded().get("_auth_user_id", "")) == str(user.pk):
+            session.delete()
+            ended += 1
+    return ended
 
 
 @dataclass(frozen=True)

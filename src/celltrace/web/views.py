@@ -243,6 +243,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
                 actor=actor,
                 old_password=form.cleaned_data["old_password"],
                 new_password=form.cleaned_data["new_password"],
+                request=request,
             )
         except DomainError as exc:
             form_error(form, exc)
@@ -491,6 +492,8 @@ def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse
         else:
             messages.success(request, _("Signed."))
             return HttpResponseRedirect(nxt or getattr(record, "get_absolute_url", lambda: "/")())
+        if not request.user.is_authenticated:  # that failure locked the account out
+            return redirect("web:login")
     return render(
         request,
         "web/sign.html",
