@@ -134,3 +134,62 @@ def test_roles_that_require_a_second_factor_enrol_before_anything_else(
         == "/"
     )
     assert other.get("/").status_code == 200
+
+
+def test_replacing_an_authenticator_needs_a_code_of_the_current_one(qa_user: Any) -> None:
+    """A session left open is not enough to move the second factor to another phone."""
+    old = TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
+    client, _ = password_step("qa")
+    assert client.post("/login/code/", {"otp_token": code_of(old)}).status_code == 302
+    page = client.get("/account/two-factor/").content.decode()
+    assert 'name="current_token"' in page
+    new = TOTPDevice.objects.get(user=qa_user, confirmed=False)
+    refused = client.post("/account/two-factor/", {"token": code_of(new)})
+    assert refused.status_code == 200
+    assert list(TOTPDevice.objects.filter(user=qa_user, confirmed=True)) == [old]
+    TOTPDevice.objects.filter(pk=old.pk).update(throttling_failure_timestamp=None)
+    new = TOTPDevice.objects.get(user=qa_user, confirmed=False)
+    replaced = client.post(
+        "/account/two-factor/", {"token": code_of(new), "current_token": code_of(old, 1)}
+    )
+    assert replaced.status_code == 302
+    assert list(TOTPDevice.objects.filter(user=qa_user, confirmed=True)) == [new]
+    [enrolled] = events(EventType.TOTP_ENROLLED)
+    assert enrolled.data["new"] == {"totp": True, "replaced": True}
+
+
+def test_an_administrator_resets_a_lost_authenticator_with_a_reason(
+    qa_user: Any, admin_user: Any
+) -> None:
+    from celltrace.core import services
+    from celltrace.core.errors import Invalid, PermissionDenied
+
+    TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
+    with pytest.raises(Invalid):
+        services.totp_reset(actor=admin_user, user=qa_user, reason=" ")
+    with pytest.raises(PermissionDenied):
+        services.totp_reset(actor=qa_user, user=qa_user, reason="lost my phone")
+    admin = Client()
+    assert admin.post("/login/", {"username": "admin", "password": PASSWORD}).status_code == 302
+    page = admin.get(f"/users/{qa_user.pk}/").content.decode()
+    assert 'value="totp_reset"' in page
+    done = admin.post(
+        f"/users/{qa_user.pk}/", {"action": "totp_reset", "reason": "phone lost, ID checked"}
+    )
+    assert done.status_code == 302
+    assert not TOTPDevice.objects.filter(user=qa_user).exists()
+    [reset] = events(EventType.TOTP_RESET)
+    assert reset.data["reason"] == "phone lost, ID checked" and reset.actor_id == admin_user.pk
+    # the next login is by password again (and, where the role requires it, enrolment)
+    assert password_step("qa")[1]["Location"] == "/"
+
+
+def test_nobody_changes_their_own_roles(admin_user: Any) -> None:
+    from celltrace.core import services
+    from celltrace.core.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied, match="their own roles"):
+        services.user_set_roles(
+            actor=admin_user, user=admin_user, roles=["admin", "qa"], reason="covering QA"
+        )
+    assert sorted(admin_user.roles) == ["admin"]

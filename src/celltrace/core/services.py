@@ -166,7 +166,13 @@ def user_create(
 
 
 def user_set_roles(*, actor: User | None, user: User, roles: Iterable[str], reason: str) -> User:
+    """Grant ``user`` exactly ``roles`` (an administrator of the operator, never their own:
+    nobody grants themselves QA or takes another role to sign with)."""
     _require_admin(actor)
+    if actor is not None and actor.pk == user.pk:
+        raise PermissionDenied(
+            _("Nobody changes their own roles: another administrator does."), field="roles"
+        )
     if not reason.strip():
         raise Invalid(_("Give a reason for changing roles."), field="reason")
     assert user.organisation is not None
@@ -442,22 +448,54 @@ def totp_begin(*, actor: User) -> TOTPDevice:
     return device
 
 
-def totp_confirm(*, actor: User, token: str) -> TOTPDevice:
+def totp_confirm(*, actor: User, token: str, current_token: str = "") -> TOTPDevice:
+    """Confirm the authenticator being enrolled with a code it shows. One who already has an
+    authenticator replaces it, and proves it first with a code of the current one (a session
+    left open must not be enough to move the second factor to another phone)."""
     device = TOTPDevice.objects.filter(user=actor, confirmed=False).first()
     if device is None:
         raise Conflict(_("Start the enrolment first."))
+    current = list(TOTPDevice.objects.filter(user=actor, confirmed=True))
+    if current and not any(
+        d.verify_is_allowed()[0] and d.verify_token(current_token.strip()) for d in current
+    ):
+        raise Invalid(
+            _("Enter the code your current authenticator shows: it is replaced by the new one."),
+            field="current_token",
+        )
     if not device.verify_token(token.strip()):
         raise Invalid(
             _("The code does not match; check the device's clock and try again."), field="token"
         )
     with transaction.atomic():
+        TOTPDevice.objects.filter(user=actor, confirmed=True).delete()
         TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
         _user_event(
             actor,
             actor,
             action=Action.SECURITY,
             event_type=EventType.TOTP_ENROLLED,
-            new={"totp": True},
+            new={"totp": True, "replaced": bool(current)},
         )
     device.confirmed = True
     return device
+
+
+def totp_reset(*, actor: User | None, user: User, reason: str) -> int:
+    """Remove ``user``'s authenticators (lost phone): an administrator, with a reason, on the
+    ledger. The user enrols a new one at the next login where their role requires it."""
+    _require_admin(actor)
+    if not reason.strip():
+        raise Invalid(_("Give a reason for resetting two-factor authentication."), field="reason")
+    with transaction.atomic():
+        removed, _counts = TOTPDevice.objects.filter(user=user).delete()
+        _user_event(
+            actor,
+            user,
+            action=Action.SECURITY,
+            event_type=EventType.TOTP_RESET,
+            old={"totp": removed > 0},
+            new={"totp": False},
+            reason=reason,
+        )
+    return int(removed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
@@ -102,7 +104,18 @@ class ResetPasswordForm(ReasonForm):
 
 
 class TotpConfirmForm(forms.Form):
+    current_token = forms.CharField(
+        label=_("Code from your current authenticator"), max_length=12, required=False
+    )
     token = forms.CharField(label=_("Code from your authenticator"), max_length=12)
+
+    def __init__(self, *args: Any, replacing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if replacing:
+            self.fields["current_token"].required = True
+            self.fields["token"].label = _("Code from the new authenticator")
+        else:
+            del self.fields["current_token"]
 
 
 class LedgerFilterForm(forms.Form):

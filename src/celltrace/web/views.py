@@ -293,10 +293,15 @@ def account(request: HttpRequest) -> HttpResponse:
 @own_site_only
 def totp_enrol(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
-    form = TotpConfirmForm(request.POST or None)
+    replacing = TOTPDevice.objects.filter(user=actor, confirmed=True).exists()
+    form = TotpConfirmForm(request.POST or None, replacing=replacing)
     if request.method == "POST" and form.is_valid():
         try:
-            device = services.totp_confirm(actor=actor, token=form.cleaned_data["token"])
+            device = services.totp_confirm(
+                actor=actor,
+                token=form.cleaned_data["token"],
+                current_token=form.cleaned_data.get("current_token", ""),
+            )
         except DomainError as exc:
             form_error(form, exc)
         else:
@@ -316,6 +321,7 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
             "form": form,
             "qr_data_uri": qr.svg_data_uri(scale=4),
             "secret_hex": device.key,
+            "replacing": replacing,
         },
     )
 
@@ -424,7 +430,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     )
                     messages.success(request, _("The password was reset."))
                     return redirect("web:user", pk=user.pk)
-            elif action in ("deactivate", "unlock", "reactivate"):
+            elif action in ("deactivate", "unlock", "reactivate", "totp_reset"):
                 reason_form = ReasonForm(request.POST)
                 if reason_form.is_valid():
                     reason = reason_form.cleaned_data["reason"]
@@ -434,6 +440,9 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     elif action == "reactivate":
                         services.user_reactivate(actor=actor, user=user, reason=reason)
                         messages.success(request, _("The account was reactivated."))
+                    elif action == "totp_reset":
+                        services.totp_reset(actor=actor, user=user, reason=reason)
+                        messages.success(request, _("Two-factor authentication was reset."))
                     else:
                         services.user_unlock(actor=actor, user=user, reason=reason)
                         messages.success(request, _("The account was unlocked."))
@@ -449,6 +458,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "roles_form": roles_form,
             "reset_form": reset_form,
             "reason_form": reason_form,
+            "totp_enrolled": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
         },
     )
 
