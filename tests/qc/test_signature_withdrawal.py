@@ -104,3 +104,40 @@ def test_an_approval_that_put_a_version_in_effect_stays(lab: Lab) -> None:
     pending.refresh_from_db()
     assert (pending.status, pending.is_current) == (VersionStatus.EFFECTIVE, True)
     assert verify_database().ok
+
+
+def test_each_version_s_history_shows_its_own_change_on_approval(lab: Lab) -> None:
+    """Approving version 2 supersedes version 1: both versions' histories say so, and the
+    method's new name is on the approval entry with the old one."""
+    from celltrace.audit.models import AuditEvent
+    from celltrace.qc.models import MethodVersion
+
+    method = Method.objects.get(code="viability")
+    first = MethodVersion.objects.get(method=method, is_current=True)
+    old_name = method.name
+    pending = services.method_version_propose(
+        actor=lab.reviewer,
+        method=method,
+        values={**VIABILITY, "name": "Viability (trypan blue, SOP r3)"},
+        reason="Renamed",
+    )
+    sign(lab.qa, pending, "approved")
+
+    def history(version: object) -> list[AuditEvent]:
+        return list(
+            AuditEvent.objects.where(
+                entity_type="qc.methodversion",
+                entity_id=str(version.pk),  # type: ignore[attr-defined]
+            ).order_by("seq")
+        )
+
+    superseded = history(first)[-1]
+    assert superseded.event_type == "QC_METHOD_VERSION_SUPERSEDED"
+    assert superseded.data["old"]["status"] == "effective"
+    assert superseded.data["new"]["status"] == "superseded"
+    approved = [e for e in history(pending) if e.event_type == "QC_METHOD_VERSION_APPROVED"]
+    assert approved[0].data["old"]["method_name"] == old_name
+    assert approved[0].data["new"]["method_name"] == "Viability (trypan blue, SOP r3)"
+    method.refresh_from_db()
+    assert method.name == "Viability (trypan blue, SOP r3)"
+    assert verify_database().ok

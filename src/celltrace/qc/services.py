@@ -1837,14 +1837,36 @@ def _make_effective(
     previous: MethodVersion | Specification | None,
     signature: Any,
     event_type: str,
+    *,
+    old: dict[str, Any] | None = None,
+    new: dict[str, Any] | None = None,
 ) -> None:
     """QA approved ``locked`` (a pending version, locked by the caller with its siblings):
-    supersede ``previous`` and make ``locked`` effective, with one ledger entry."""
+    supersede ``previous`` and make ``locked`` effective, each version's change with its own
+    ledger entry (so each one's history shows it); ``old``/``new`` add to the approval's."""
+    now = _now()
     if previous is not None:
         type(locked)._default_manager.filter(pk=previous.pk).update(
             is_current=False, status=VersionStatus.SUPERSEDED
         )
-    now = _now()
+        ledger.append(
+            actor=actor,
+            action=Action.UPDATE,
+            event_type=(
+                QcCatalogueEvent.METHOD_VERSION_SUPERSEDED
+                if isinstance(previous, MethodVersion)
+                else QcCatalogueEvent.SPECIFICATION_SUPERSEDED
+            ),
+            entity_type=previous._meta.label_lower,
+            entity_id=previous.pk,
+            entity_label=str(previous),
+            old={"status": VersionStatus.EFFECTIVE, "is_current": True},
+            new={
+                "status": VersionStatus.SUPERSEDED,
+                "is_current": False,
+                "superseded_by": locked.version,
+            },
+        )
     locked.status = VersionStatus.EFFECTIVE
     locked.is_current = True
     locked.approved_at = now
@@ -1859,12 +1881,14 @@ def _make_effective(
         old={
             "status": VersionStatus.PENDING,
             "effective_version": previous.version if previous else None,
+            **(old or {}),
         },
         new={
             "status": VersionStatus.EFFECTIVE,
             "effective_version": locked.version,
             "signature_id": signature.pk,
             "approved_at": now,
+            **(new or {}),
         },
     )
 
@@ -1903,10 +1927,22 @@ def method_version_approved(actor: User, version: MethodVersion, signature: Any)
         if locked.status != VersionStatus.PENDING:
             raise Conflict(_("Only a version awaiting approval is approved."))
         previous = MethodVersion.objects.filter(method_id=locked.method_id, is_current=True).first()
-        _make_effective(
-            actor, locked, previous, signature, QcCatalogueEvent.METHOD_VERSION_APPROVED
+        method_name = (
+            Method.objects.filter(pk=locked.method_id).values_list("name", flat=True).get()
         )
-        Method.objects.filter(pk=locked.method_id).update(name=locked.name)
+        renamed = method_name != locked.name
+        _make_effective(
+            actor,
+            locked,
+            previous,
+            signature,
+            QcCatalogueEvent.METHOD_VERSION_APPROVED,
+            # the method takes the effective version's name: the rename is on this entry
+            old={"method_name": method_name} if renamed else None,
+            new={"method_name": locked.name} if renamed else None,
+        )
+        if renamed:
+            Method.objects.filter(pk=locked.method_id).update(name=locked.name)
 
 
 def method_version_lock(version: MethodVersion) -> MethodVersion:
