@@ -226,3 +226,11 @@ def test_a_browser_session_must_send_the_csrf_token_to_change_anything(qa_user: 
     )
     assert by_token.status_code == 201
     assert scripted.post("/api/v1/tokens", data={"name": "x"}).status_code == 401
+
+
+def test_addresses_under_api_outside_v1_are_404_problems() -> None:
+    for address in ("/api/", "/api/nope", "/api/v2/donors"):
+        response = Client().get(address)
+        assert response.status_code == 404, address
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "not_found"

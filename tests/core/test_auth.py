@@ -124,6 +124,21 @@ def test_session_expires_after_the_absolute_limit(qa_user: Any) -> None:
     assert client.get("/").status_code == 302  # logged out for good
 
 
+def test_an_api_call_on_a_session_past_the_absolute_limit_is_a_401_problem(
+    qa_user: Any,
+) -> None:
+    client = Client()
+    login(client, "qa", PASSWORD)
+    session = client.session
+    session[LOGIN_AT_KEY] = time.time() - settings.SESSION_ABSOLUTE_LIMIT_SECONDS - 1
+    session.save()
+    response = client.get("/api/v1/audit-reviews")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "authentication_failed"
+    assert "12 hours" in response.json()["detail"]
+
+
 def test_expired_idle_session_requires_login(qa_user: Any) -> None:
     client = Client()
     login(client, "qa", PASSWORD)

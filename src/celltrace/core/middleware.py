@@ -59,7 +59,14 @@ class SessionLifetimeMiddleware:
             elif now - float(login_at) > settings.SESSION_ABSOLUTE_LIMIT_SECONDS:
                 logout(request)
                 if request.path.startswith("/api/"):
-                    return HttpResponse(status=401)
+                    from celltrace.api.errors import problem_response
+
+                    return problem_response(
+                        request,
+                        401,
+                        _("Your session ended after 12 hours; log in again or use an API token."),
+                        ErrorCode.AUTHENTICATION_FAILED.value,
+                    )
                 return HttpResponseRedirect(f"{reverse('web:login')}?expired=1")
         return self.get_response(request)
 
