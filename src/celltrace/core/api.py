@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Status
+from pydantic import Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Page
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Offset, Page
 from celltrace.core import selectors, services
 from celltrace.core.errors import NotFound
 from celltrace.core.models import ApiToken, User
@@ -19,6 +22,9 @@ from celltrace.core.schemas import (
 )
 
 router = Router(tags=["core"])
+
+#: How many items a page holds at most (as ``/aliquots``; the default is 100).
+Limit = Annotated[int, Field(ge=1, le=500)]
 
 
 def actor_of(request: HttpRequest) -> User:
@@ -37,9 +43,11 @@ def me(request: HttpRequest) -> User:
     response={200: Page[OrganisationOut], **READ_ERRORS},
     operation_id="organisations_list",
 )
-def organisations_list(request: HttpRequest) -> dict[str, object]:
-    qs = selectors.organisations_visible(actor_of(request))
-    return {"count": qs.count(), "items": list(qs)}
+def organisations_list(
+    request: HttpRequest, limit: Limit = 100, offset: Offset = 0
+) -> dict[str, object]:
+    qs = selectors.organisations_visible(actor_of(request)).order_by("name", "pk")
+    return {"count": qs.count(), "items": list(qs[offset : offset + limit])}
 
 
 @router.get(
@@ -52,9 +60,9 @@ def organisations_get(request: HttpRequest, organisation_id: IdParam) -> object:
 
 
 @router.get("/users", response={200: Page[UserOut], **READ_ERRORS}, operation_id="users_list")
-def users_list(request: HttpRequest) -> dict[str, object]:
-    qs = selectors.users_visible(actor_of(request))
-    return {"count": qs.count(), "items": list(qs)}
+def users_list(request: HttpRequest, limit: Limit = 100, offset: Offset = 0) -> dict[str, object]:
+    qs = selectors.users_visible(actor_of(request)).order_by("username", "pk")
+    return {"count": qs.count(), "items": list(qs[offset : offset + limit])}
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **READ_ERRORS}, operation_id="users_get")
