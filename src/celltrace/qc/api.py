@@ -11,10 +11,11 @@ import uuid
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, Offset, Page
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Offset, Page
 from celltrace.core.api import actor_of
 from celltrace.core.errors import Invalid, NotFound
 from celltrace.core.models import Organisation, User
@@ -61,15 +62,21 @@ def _origin(request: HttpRequest) -> str:
     return request.build_absolute_uri("/").rstrip("/")
 
 
-class RequestFilter(Schema):
-    status: RequestStatus | None = None
+class PageQuery(Schema):
+    """Paging of a collection, as ``/aliquots``: ``count`` is the total, ``items`` at most
+    ``limit`` of them from ``offset``."""
+
     limit: int = Field(100, ge=1, le=500)
     offset: Offset = 0
 
 
-class TestFilter(Schema):
+class RequestFilter(PageQuery):
+    status: RequestStatus | None = None
+
+
+class TestFilter(PageQuery):
     mine: bool = False
-    method: str = ""
+    method: str = Field("", max_length=40)
 
 
 @router.get(
@@ -122,7 +129,7 @@ def qc_requests_create(request: HttpRequest, payload: RequestIn) -> Status[TestR
     if payload.organisation_id is not None:
         org = Organisation.objects.filter(pk=payload.organisation_id).first()
         if org is None or not (sees_all_tenants(actor) or org.pk == actor.organisation_id):
-            raise NotFound("Not found.", field="organisation_id")
+            raise NotFound(_("Not found."), field="organisation_id")
     req = services.request_create(
         actor=actor,
         organisation=org,
@@ -146,7 +153,7 @@ def qc_requests_create(request: HttpRequest, payload: RequestIn) -> Status[TestR
     response={200: RequestDetailOut, **READ_ERRORS},
     operation_id="qc_requests_get",
 )
-def qc_requests_get(request: HttpRequest, request_id: int) -> TestRequest:
+def qc_requests_get(request: HttpRequest, request_id: IdParam) -> TestRequest:
     return selectors.request_get(actor_of(request), request_id)
 
 
@@ -155,7 +162,7 @@ def qc_requests_get(request: HttpRequest, request_id: int) -> TestRequest:
     response={200: RequestOut, **ERRORS},
     operation_id="qc_requests_submit",
 )
-def qc_requests_submit(request: HttpRequest, request_id: int) -> TestRequest:
+def qc_requests_submit(request: HttpRequest, request_id: IdParam) -> TestRequest:
     actor = actor_of(request)
     return services.request_submit(actor=actor, request=selectors.request_get(actor, request_id))
 
@@ -165,7 +172,7 @@ def qc_requests_submit(request: HttpRequest, request_id: int) -> TestRequest:
     response={200: RequestOut, **ERRORS},
     operation_id="qc_requests_cancel",
 )
-def qc_requests_cancel(request: HttpRequest, request_id: int, payload: ReasonIn) -> TestRequest:
+def qc_requests_cancel(request: HttpRequest, request_id: IdParam, payload: ReasonIn) -> TestRequest:
     actor = actor_of(request)
     req = selectors.request_get(actor, request_id)
     return services.request_cancel(actor=actor, request=req, reason=payload.reason)
@@ -176,7 +183,9 @@ def qc_requests_cancel(request: HttpRequest, request_id: int, payload: ReasonIn)
     response={201: SampleOut, **ERRORS},
     operation_id="qc_samples_receive",
 )
-def qc_samples_receive(request: HttpRequest, request_id: int, payload: ReceiptIn) -> Status[Any]:
+def qc_samples_receive(
+    request: HttpRequest, request_id: IdParam, payload: ReceiptIn
+) -> Status[Any]:
     actor = actor_of(request)
     sample = services.sample_receive(
         actor=actor,
@@ -196,14 +205,16 @@ def qc_samples_receive(request: HttpRequest, request_id: int, payload: ReceiptIn
     response={201: list[TestOut], **ERRORS},
     operation_id="qc_tests_create",
 )
-def qc_tests_create(request: HttpRequest, request_id: int, payload: TestsCreateIn) -> Status[Any]:
+def qc_tests_create(
+    request: HttpRequest, request_id: IdParam, payload: TestsCreateIn
+) -> Status[Any]:
     actor = actor_of(request)
     req = selectors.request_get(actor, request_id)
     analysts: dict[str, User] = {}
     for code, user_id in payload.analysts.items():
         user = User.objects.filter(pk=user_id).first()
         if user is None:
-            raise Invalid("Unknown analyst.", field="analysts")
+            raise Invalid(_("Unknown analyst."), field="analysts")
         analysts[code] = user
     return Status(201, services.tests_create(actor=actor, request=req, analysts=analysts))
 
@@ -217,14 +228,14 @@ def qc_tests_list(request: HttpRequest, q: Query[TestFilter]) -> dict[str, Any]:
         qs = selectors.tests_visible(actor)
         if q.method:
             qs = qs.filter(method_version__method__code=q.method)
-    items = list(qs.prefetch_related("results")[:500])
-    return {"count": len(items), "items": items}
+    items = list(qs.prefetch_related("results")[q.offset : q.offset + q.limit])
+    return {"count": qs.count(), "items": items}
 
 
 @router.get(
     "/qc/tests/{test_id}", response={200: TestOut, **READ_ERRORS}, operation_id="qc_tests_get"
 )
-def qc_tests_get(request: HttpRequest, test_id: int) -> Test:
+def qc_tests_get(request: HttpRequest, test_id: IdParam) -> Test:
     return selectors.test_get(actor_of(request), test_id)
 
 
@@ -233,7 +244,7 @@ def qc_tests_get(request: HttpRequest, test_id: int) -> Test:
     response={201: ResultOut, **ERRORS},
     operation_id="qc_results_create",
 )
-def qc_results_create(request: HttpRequest, test_id: int, payload: ResultIn) -> Status[Result]:
+def qc_results_create(request: HttpRequest, test_id: IdParam, payload: ResultIn) -> Status[Result]:
     actor = actor_of(request)
     result = services.result_enter(
         actor=actor,
@@ -250,7 +261,7 @@ def qc_results_create(request: HttpRequest, test_id: int, payload: ResultIn) -> 
     response={200: ResultOut, **READ_ERRORS},
     operation_id="qc_results_get",
 )
-def qc_results_get(request: HttpRequest, result_id: int) -> Result:
+def qc_results_get(request: HttpRequest, result_id: IdParam) -> Result:
     return selectors.result_get(actor_of(request), result_id)
 
 
@@ -259,27 +270,27 @@ def qc_results_get(request: HttpRequest, result_id: int) -> Result:
     response={200: ResultOut, **ERRORS},
     operation_id="qc_results_invalidate",
 )
-def qc_results_invalidate(request: HttpRequest, result_id: int, payload: ReasonIn) -> Result:
+def qc_results_invalidate(request: HttpRequest, result_id: IdParam, payload: ReasonIn) -> Result:
     actor = actor_of(request)
     result = selectors.result_get(actor, result_id)
     return services.result_invalidate(actor=actor, result=result, reason=payload.reason)
 
 
 @router.get("/qc/oos", response={200: Page[OosOut], **READ_ERRORS}, operation_id="qc_oos_list")
-def qc_oos_list(request: HttpRequest) -> dict[str, Any]:
+def qc_oos_list(request: HttpRequest, q: Query[PageQuery]) -> dict[str, Any]:
     qs = selectors.oos_visible(actor_of(request))
-    return {"count": qs.count(), "items": list(qs[:500])}
+    return {"count": qs.count(), "items": list(qs[q.offset : q.offset + q.limit])}
 
 
 @router.get("/qc/oos/{oos_id}", response={200: OosOut, **READ_ERRORS}, operation_id="qc_oos_get")
-def qc_oos_get(request: HttpRequest, oos_id: int) -> OosInvestigation:
+def qc_oos_get(request: HttpRequest, oos_id: IdParam) -> OosInvestigation:
     return selectors.oos_get(actor_of(request), oos_id)
 
 
 @router.post(
     "/qc/oos/{oos_id}/phase1", response={200: OosOut, **ERRORS}, operation_id="qc_oos_phase1"
 )
-def qc_oos_phase1(request: HttpRequest, oos_id: int, payload: OosPhase1In) -> OosInvestigation:
+def qc_oos_phase1(request: HttpRequest, oos_id: IdParam, payload: OosPhase1In) -> OosInvestigation:
     actor = actor_of(request)
     return services.oos_complete_phase1(
         actor=actor,
@@ -292,7 +303,7 @@ def qc_oos_phase1(request: HttpRequest, oos_id: int, payload: OosPhase1In) -> Oo
 @router.post(
     "/qc/oos/{oos_id}/close", response={200: OosOut, **ERRORS}, operation_id="qc_oos_close"
 )
-def qc_oos_close(request: HttpRequest, oos_id: int, payload: OosCloseIn) -> OosInvestigation:
+def qc_oos_close(request: HttpRequest, oos_id: IdParam, payload: OosCloseIn) -> OosInvestigation:
     actor = actor_of(request)
     return services.oos_close(
         actor=actor,
@@ -309,13 +320,13 @@ def qc_oos_close(request: HttpRequest, oos_id: int, payload: OosCloseIn) -> OosI
     response={200: Page[CertificateOut], **READ_ERRORS},
     operation_id="qc_certificates_list",
 )
-def qc_certificates_list(request: HttpRequest) -> dict[str, Any]:
+def qc_certificates_list(request: HttpRequest, q: Query[PageQuery]) -> dict[str, Any]:
     qs = (
         selectors.certificates_visible(actor_of(request))
         .select_related("superseded_by", "translation_of__superseded_by")
         .defer("superseded_by__pdf", "translation_of__pdf", "translation_of__superseded_by__pdf")
     )
-    return {"count": qs.count(), "items": list(qs[:500])}
+    return {"count": qs.count(), "items": list(qs[q.offset : q.offset + q.limit])}
 
 
 @router.post(
@@ -324,7 +335,7 @@ def qc_certificates_list(request: HttpRequest) -> dict[str, Any]:
     operation_id="qc_certificates_issue",
 )
 def qc_certificates_issue(
-    request: HttpRequest, request_id: int, payload: CertificateIn
+    request: HttpRequest, request_id: IdParam, payload: CertificateIn
 ) -> Status[Certificate]:
     actor = actor_of(request)
     cert = services.certificate_issue(
@@ -341,7 +352,7 @@ def qc_certificates_issue(
     response={200: CertificateOut, **READ_ERRORS},
     operation_id="qc_certificates_get",
 )
-def qc_certificates_get(request: HttpRequest, certificate_id: int) -> Certificate:
+def qc_certificates_get(request: HttpRequest, certificate_id: IdParam) -> Certificate:
     return selectors.certificate_get(actor_of(request), certificate_id)
 
 
@@ -351,7 +362,7 @@ def qc_certificates_get(request: HttpRequest, certificate_id: int) -> Certificat
     operation_id="qc_certificates_amend",
 )
 def qc_certificates_amend(
-    request: HttpRequest, certificate_id: int, payload: AmendIn
+    request: HttpRequest, certificate_id: IdParam, payload: AmendIn
 ) -> Status[Certificate]:
     actor = actor_of(request)
     cert = services.certificate_amend(
@@ -370,7 +381,7 @@ def qc_certificates_amend(
     operation_id="qc_certificates_translate",
 )
 def qc_certificates_translate(
-    request: HttpRequest, certificate_id: int, payload: TranslateIn
+    request: HttpRequest, certificate_id: IdParam, payload: TranslateIn
 ) -> Status[Certificate]:
     """Issue the certificate's (latest) version in the other language: same version and
     results, its own PDF, SHA-256 and UUID; not an amendment."""
@@ -389,7 +400,7 @@ def qc_certificates_translate(
     response={200: None, **READ_ERRORS},
     operation_id="qc_certificates_pdf",
 )
-def qc_certificates_pdf(request: HttpRequest, certificate_id: int) -> HttpResponse:
+def qc_certificates_pdf(request: HttpRequest, certificate_id: IdParam) -> HttpResponse:
     cert = selectors.certificate_get(actor_of(request), certificate_id)
     return pdf_response(cert)
 
@@ -415,9 +426,9 @@ def qc_certificates_verify(
     """Public: does this PDF's SHA-256 match the certificate issued (and is it superseded)?"""
     cert = selectors.certificate_public(str(certificate_uuid))
     if cert is None:
-        raise NotFound("No such certificate.")
+        raise NotFound(_("No such certificate."))
     if file.size is not None and file.size > MAX_PDF_BYTES:
-        raise Invalid("The file is too large to be a certificate.", field="file")
+        raise Invalid(_("The file is too large to be a certificate."), field="file")
     outcome = services.certificate_verify(certificate=cert, pdf=file.read())
     original = cert.translation_of
     return {

@@ -178,7 +178,7 @@ def qc_specifications_create(
         product_type=payload.product_type,
         client=_client(payload.client_id),
         rounding_mode=payload.rounding_mode,
-        limits=[LimitSpec(**li.model_dump()) for li in payload.limits],
+        limits=[LimitSpec(**li.spec_values()) for li in payload.limits],
         reason=payload.reason,
     )
     return Status(201, spec)

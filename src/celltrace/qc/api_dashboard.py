@@ -34,18 +34,37 @@ class OverdueFilter(DashboardFilter):
     offset: Offset = 0
 
 
+def figure(value: float | None) -> str | None:
+    """A dashboard figure (days, percent; computed to two decimals) as a decimal string with
+    two decimals, like the API's other decimals: ``"2.50"``, ``"0.00"``; null when there is
+    nothing to compute it from."""
+    return None if value is None else f"{value:.2f}"
+
+
 class TatGroupOut(Schema):
     key: str
     label: str
     count: int
-    median_days: float | None
-    p90_days: float | None
+    median_days: str | None = Field(description="Decimal string, two decimals; null: none")
+    p90_days: str | None = Field(description="Decimal string, two decimals; null: none")
+
+    @staticmethod
+    def resolve_median_days(obj: Any) -> str | None:
+        return figure(obj.median_days)
+
+    @staticmethod
+    def resolve_p90_days(obj: Any) -> str | None:
+        return figure(obj.p90_days)
 
 
 class MonthPointOut(Schema):
     month: str
     count: int
-    value: float | None
+    value: str | None = Field(description="Decimal string, two decimals; null: none")
+
+    @staticmethod
+    def resolve_value(obj: Any) -> str | None:
+        return figure(obj.value)
 
 
 class OosGroupOut(Schema):
@@ -53,7 +72,11 @@ class OosGroupOut(Schema):
     label: str
     results: int
     oos: int
-    rate_percent: float | None
+    rate_percent: str | None = Field(description="Decimal string, two decimals; null: none")
+
+    @staticmethod
+    def resolve_rate_percent(obj: Any) -> str | None:
+        return figure(obj.rate_percent)
 
 
 class WorkloadOut(Schema):
@@ -87,8 +110,8 @@ class DashboardOut(Schema):
     client: int | None
     method: str
     requests_completed: int
-    request_tat_median_days: float | None
-    request_tat_p90_days: float | None
+    request_tat_median_days: str | None
+    request_tat_p90_days: str | None
     open_tests: int
     overdue_tests: int
     request_tat_by_client: list[TatGroupOut]
@@ -145,8 +168,8 @@ def qc_dashboard_get(request: HttpRequest, q: Query[DashboardFilter]) -> dict[st
         "client": f.organisation_id,
         "method": f.method_code,
         "requests_completed": d.requests_completed,
-        "request_tat_median_days": d.request_tat_median,
-        "request_tat_p90_days": d.request_tat_p90,
+        "request_tat_median_days": figure(d.request_tat_median),
+        "request_tat_p90_days": figure(d.request_tat_p90),
         "open_tests": d.open_tests,
         "overdue_tests": d.overdue_count,
         "request_tat_by_client": d.request_tat_by_client,

@@ -10,16 +10,22 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
-from celltrace.api.schemas import StrictIn
+from celltrace.api.schemas import IdIn, StrictIn
+from celltrace.qc.services import MAX_REPORTED_DECIMALS
 
-# The values below are documented in the schema (pattern, enum) and checked by the services,
-# which refuse others with a translated message naming the field as the documentation says
-# (``code``, ``limits.<method>.kind``), rather than by pydantic here.
+# The values below are documented in the schema (pattern, enum, minimum and maximum) and
+# checked by the services, which refuse others with a translated message naming the field as
+# the documentation says (``code``, ``limits.<method>.kind``), rather than by pydantic here.
 
 #: The pattern of a method, specification or panel code (e.g. car-t-release).
 CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 Code = Annotated[
     StrictStr, Field(min_length=1, max_length=40, json_schema_extra={"pattern": CODE_PATTERN})
+]
+#: The turnaround ``services.clean_method_fields`` allows (1 to 365 days).
+MAX_TURNAROUND_DAYS = 365
+ReportedDecimals = Annotated[
+    StrictInt, Field(json_schema_extra={"minimum": 0, "maximum": MAX_REPORTED_DECIMALS})
 ]
 RESULT_TYPES = ("numeric", "qualitative", "text")
 LIMIT_KINDS = ("at_least", "at_most", "range", "qualitative", "report")
@@ -67,7 +73,7 @@ class RequestIn(StrictIn):
         max_length=20,
         description="Test panels (global or the client's own); their methods join method_codes.",
     )
-    organisation_id: StrictInt | None = Field(
+    organisation_id: IdIn | None = Field(
         default=None, description="Laboratory staff only: the client the request is for."
     )
     submit: StrictBool = True
@@ -142,7 +148,7 @@ class ReceiptIn(StrictIn):
 
 
 class TestsCreateIn(StrictIn):
-    analysts: dict[str, StrictInt] = Field(
+    analysts: dict[str, IdIn] = Field(
         default_factory=dict, description="Method code → user id of the analyst."
     )
 
@@ -344,10 +350,14 @@ class MethodVersionIn(StrictIn):
     reference: StrictStr = Field(min_length=1, max_length=300)
     result_type: StrictStr = _one_of(RESULT_TYPES)
     unit: StrictStr = Field(default="", max_length=40)
-    reported_decimals: StrictInt | None = None
+    reported_decimals: ReportedDecimals | None = Field(
+        default=None, description="Numeric methods only."
+    )
     lod: StrictStr = Field(default="", max_length=40)
     loq: StrictStr = Field(default="", max_length=40)
-    turnaround_days: StrictInt
+    turnaround_days: StrictInt = Field(
+        json_schema_extra={"minimum": 1, "maximum": MAX_TURNAROUND_DAYS}
+    )
     qualitative_options: list[StrictStr] = Field(default_factory=list, max_length=20)
     reason: StrictStr = Field(min_length=1, max_length=2000)
 
@@ -356,45 +366,84 @@ class MethodCreateIn(MethodVersionIn):
     code: Code
 
 
+#: A limit's bounds: decimals as written (``"70"`` and ``"70.0"`` differ in precision).
+LIMIT_NUMBERS = ("lower", "upper", "alert_lower", "alert_upper")
+
+
 class LimitIn(StrictIn):
+    """A limit's absent bound is null (as answered) or left out; ``""`` is accepted too."""
+
     method_code: Code
     kind: StrictStr = _one_of(LIMIT_KINDS)
-    lower: StrictStr = Field(default="", max_length=40, description='As written, e.g. "70.0".')
+    lower: StrictStr | None = Field(
+        default=None, max_length=40, description='As written, e.g. "70.0".'
+    )
     lower_inclusive: StrictBool = True
-    upper: StrictStr = Field(default="", max_length=40)
+    upper: StrictStr | None = Field(default=None, max_length=40)
     upper_inclusive: StrictBool = True
     expected_text: StrictStr = Field(default="", max_length=100)
-    alert_lower: StrictStr = Field(default="", max_length=40)
-    alert_upper: StrictStr = Field(default="", max_length=40)
+    alert_lower: StrictStr | None = Field(default=None, max_length=40)
+    alert_upper: StrictStr | None = Field(default=None, max_length=40)
     unit: StrictStr = Field(default="", max_length=40)
+
+    def spec_values(self) -> dict[str, Any]:
+        """The values for ``services.LimitSpec``, which writes an absent bound as ``""``."""
+        values = self.model_dump()
+        for name in LIMIT_NUMBERS:
+            values[name] = values[name] or ""
+        return values
 
 
 class SpecificationIn(StrictIn):
     code: Code = Field(description="An existing code proposes its next version.")
     title: StrictStr = Field(min_length=1, max_length=200)
     product_type: StrictStr = Field(min_length=1, max_length=100)
-    client_id: StrictInt | None = None
+    client_id: IdIn | None = None
     rounding_mode: StrictStr = _one_of(ROUNDING_MODES, default="usp")
     limits: list[LimitIn] = Field(min_length=1, max_length=100)
     reason: StrictStr = Field(min_length=1, max_length=2000)
 
 
+def _bound(value: str) -> str | None:
+    """A limit's bound as answered: the decimal as written, or null when there is none."""
+    return value or None
+
+
 class LimitOut(Schema):
+    """``lower``, ``upper``, ``alert_lower``, ``alert_upper``: decimal strings as written
+    (``"70.0"``), null when the limit has none."""
+
     method: str
     kind: str
-    lower: str
+    lower: str | None
     lower_inclusive: bool
-    upper: str
+    upper: str | None
     upper_inclusive: bool
     expected_text: str
-    alert_lower: str
-    alert_upper: str
+    alert_lower: str | None
+    alert_upper: str | None
     unit: str
     display: str
 
     @staticmethod
     def resolve_method(obj: Any) -> str:
         return str(obj.method.code)
+
+    @staticmethod
+    def resolve_lower(obj: Any) -> str | None:
+        return _bound(obj.lower)
+
+    @staticmethod
+    def resolve_upper(obj: Any) -> str | None:
+        return _bound(obj.upper)
+
+    @staticmethod
+    def resolve_alert_lower(obj: Any) -> str | None:
+        return _bound(obj.alert_lower)
+
+    @staticmethod
+    def resolve_alert_upper(obj: Any) -> str | None:
+        return _bound(obj.alert_upper)
 
 
 class SpecificationOut(Schema):
@@ -423,7 +472,7 @@ class PanelIn(StrictIn):
     description: StrictStr = Field(default="", max_length=4000)
     method_codes: list[Code] = Field(min_length=1, max_length=50)
     product_type: StrictStr = Field(default="", max_length=100)
-    client_id: StrictInt | None = None
+    client_id: IdIn | None = None
     is_active: StrictBool = True
 
 
@@ -432,7 +481,7 @@ class PanelUpdateIn(StrictIn):
     description: StrictStr = Field(default="", max_length=4000)
     method_codes: list[Code] = Field(min_length=1, max_length=50)
     product_type: StrictStr = Field(default="", max_length=100)
-    client_id: StrictInt | None = None
+    client_id: IdIn | None = None
     is_active: StrictBool = True
     reason: StrictStr = Field(min_length=1, max_length=2000)
 

@@ -1,0 +1,219 @@
+"""The QC API's collections page like ``/aliquots``, its numbers are decimal strings (null when
+absent), and numbers in bodies out of what the database or the catalogue holds are refused with
+a 422 naming the field and write nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from celltrace.api.api import api
+from celltrace.audit.models import AuditEvent
+from celltrace.qc import services
+from celltrace.qc.models import MethodVersion, Specification, SpecificationLimit, TestPanel
+from tests.qc.conftest import CAR_T, Lab, in_testing, reviewed, sign, snapshot, submitted
+from tests.qc.test_api import Api, ok
+
+pytestmark = pytest.mark.django_db
+
+BEYOND = 2**63  # one more than a 64-bit database integer holds
+
+
+def floats_in(value: Any, where: str = "") -> list[str]:
+    """Where a JSON document holds a floating-point number."""
+    if isinstance(value, float):
+        return [where]
+    if isinstance(value, dict):
+        return [w for k, v in value.items() for w in floats_in(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [w for i, v in enumerate(value) for w in floats_in(v, f"{where}.{i}")]
+    return []
+
+
+def pages_of(api: Api, url: str) -> list[Any]:
+    """Check ``url``'s paging (count is the total, limit and offset choose the items) and return
+    every item."""
+    sep = "&" if "?" in url else "?"
+    whole = ok(api.get(f"{url}{sep}limit=500"))
+    total = whole["count"]
+    assert total >= 2 and len(whole["items"]) == total, (url, total)
+    first = ok(api.get(f"{url}{sep}limit=1"))
+    assert first["count"] == total and first["items"] == whole["items"][:1]
+    second = ok(api.get(f"{url}{sep}limit=1&offset=1"))
+    assert second["count"] == total and second["items"] == whole["items"][1:2]
+    assert second["items"] != first["items"]
+    beyond = ok(api.get(f"{url}{sep}offset={total}"))
+    assert beyond == {"count": total, "items": []}
+    default = ok(api.get(url))
+    assert default["items"] == whole["items"]  # the default page (100) holds them all
+    for bad in ("limit=0", "limit=501", "offset=-1", f"offset={BEYOND}"):
+        refused = api.get(f"{url}{sep}{bad}")
+        assert refused.status_code == 422, (url, bad)
+        assert refused.json()["field"] == bad.split("=")[0]
+    return list(whole["items"])
+
+
+def test_tests_oos_and_certificates_are_paged_like_aliquots(lab: Lab) -> None:
+    for n in (1, 2):  # two requests in testing: six tests, two OOS results
+        req = in_testing(lab, sample=f"P-{n}")
+        viability = req.tests.get(method_version__method__code="viability")
+        services.result_enter(actor=lab.analyst, test=viability, value="10")
+    released = reviewed(lab, sample="P-3")
+    sign(lab.qa, released, "released")
+    cert = services.certificate_issue(actor=lab.qa, request=released)
+    services.certificate_translate(actor=lab.qa, certificate=cert, language="zh-hans")
+    staff = Api(lab.qa)
+
+    tests = pages_of(staff, "/qc/tests")
+    assert len(tests) == 9 and len({t["id"] for t in tests}) == 9
+    assert len(pages_of(staff, "/qc/tests?method=viability")) == 3
+    assert len(pages_of(staff, "/qc/oos")) == 2
+    certificates = pages_of(staff, "/qc/certificates")
+    assert sorted(c["language"] for c in certificates) == ["en", "zh-hans"]
+    # a client's pages count its own objects only
+    assert ok(Api(lab.bob).get("/qc/tests?limit=1")) == {"count": 0, "items": []}
+
+
+def test_absent_limit_bounds_are_null_and_null_is_accepted(lab: Lab) -> None:
+    reviewer = Api(lab.reviewer)
+    (spec,) = ok(reviewer.get("/qc/specifications?code=car-t-release"))
+    limits = {li["method"]: li for li in spec["limits"]}
+    bounds = ("lower", "upper", "alert_lower", "alert_upper")
+    assert [limits["viability"][b] for b in bounds] == ["70", None, "75", None]
+    assert [limits["endotoxin"][b] for b in bounds] == [None, "0.5", None, None]
+    assert [limits["sterility-cell"][b] for b in bounds] == [None, None, None, None]
+    assert limits["sterility-cell"]["expected_text"] == "No growth"
+    assert floats_in(spec) == []
+
+    # what a GET answers may be sent back: null (or nothing, or "") is an absent bound
+    limit = {**limits["viability"], "lower": "80.0", "alert_lower": "85.0"}
+    limit["method_code"] = limit["method"]
+    for answered_only in ("method", "display"):
+        del limit[answered_only]
+    proposed = ok(
+        reviewer.post(
+            "/qc/specifications",
+            {
+                "code": "car-t-release",
+                "title": "CAR-T release",
+                "product_type": CAR_T,
+                "reason": "Viability 80 %",
+                "limits": [limit, {"method_code": "endotoxin", "kind": "at_most", "upper": "0.5"}],
+            },
+        ),
+        201,
+    )
+    answered = {li["method"]: li for li in proposed["limits"]}
+    assert [answered["viability"][b] for b in bounds] == ["80.0", None, "85.0", None]
+    assert [answered["endotoxin"][b] for b in bounds] == [None, "0.5", None, None]
+    stored = SpecificationLimit.objects.get(
+        specification_id=proposed["id"], method__code="viability"
+    )
+    assert (stored.lower, stored.upper, stored.alert_upper) == ("80.0", "", "")
+
+
+def test_method_numbers_are_refused_outside_the_documented_range(lab: Lab) -> None:
+    reviewer = Api(lab.reviewer)
+    method = {
+        "name": "Viability (trypan blue or 7-AAD)",
+        "reference": "Ph. Eur. 2.7.29",
+        "result_type": "numeric",
+        "unit": "%",
+        "reported_decimals": 1,
+        "turnaround_days": 1,
+        "reason": "SOP r4",
+    }
+    before = (MethodVersion.objects.count(), AuditEvent.objects.count())
+    for name, value in (
+        ("reported_decimals", BEYOND),
+        ("reported_decimals", 7),
+        ("reported_decimals", -1),
+        ("turnaround_days", BEYOND),
+        ("turnaround_days", 366),
+        ("turnaround_days", 0),
+    ):
+        for url, body in (
+            ("/qc/methods/viability/versions", method),
+            ("/qc/methods", {**method, "code": "viability-2"}),
+        ):
+            refused = reviewer.post(url, {**body, name: value})
+            assert refused.status_code == 422, (name, value, refused.content)
+            assert refused.json()["field"] == name
+    assert (MethodVersion.objects.count(), AuditEvent.objects.count()) == before
+
+    # the schema documents the range the service allows: both ends are accepted
+    schema = api.get_openapi_schema()
+    fields = schema["components"]["schemas"]["MethodVersionIn"]["properties"]
+    decimals = next(s for s in fields["reported_decimals"]["anyOf"] if s["type"] == "integer")
+    days = fields["turnaround_days"]
+    assert (decimals["minimum"], decimals["maximum"]) == (0, 6)
+    assert (days["minimum"], days["maximum"]) == (1, 365)
+    top = {**method, "reported_decimals": 6, "turnaround_days": 365}
+    created = ok(reviewer.post("/qc/methods/viability/versions", top), 201)
+    assert (created["reported_decimals"], created["turnaround_days"]) == (6, 365)
+    low = {**method, "code": "viability-2", "reported_decimals": 0}
+    assert ok(reviewer.post("/qc/methods", low), 201)["reported_decimals"] == 0
+
+
+def test_identifiers_in_bodies_beyond_64_bits_are_refused_naming_the_field(lab: Lab) -> None:
+    qa, reviewer, analyst = Api(lab.qa), Api(lab.reviewer), Api(lab.analyst)
+    req = submitted(lab)
+    before = snapshot(), TestPanel.objects.count(), Specification.objects.count()
+    request = {
+        "product": "Aurocel",
+        "product_type": CAR_T,
+        "batch": "B-1",
+        "samples": [{"client_sample_id": "X-1"}],
+        "method_codes": ["viability"],
+    }
+    panel = {"code": "p1", "name": "P", "method_codes": ["viability"]}
+    spec = {
+        "code": "s1",
+        "title": "S",
+        "product_type": CAR_T,
+        "reason": "r",
+        "limits": [{"method_code": "viability", "kind": "at_least", "lower": "70"}],
+    }
+    for response, field in (
+        (qa.post("/qc/requests", {**request, "organisation_id": BEYOND}), "organisation_id"),
+        (qa.post("/qc/requests", {**request, "organisation_id": 0}), "organisation_id"),
+        (
+            analyst.post(f"/qc/requests/{req.pk}/tests", {"analysts": {"viability": BEYOND}}),
+            "analysts.viability",
+        ),
+        (reviewer.post("/qc/panels", {**panel, "client_id": BEYOND}), "client_id"),
+        (reviewer.post("/qc/specifications", {**spec, "client_id": BEYOND}), "client_id"),
+    ):
+        assert response.status_code == 422, response.content
+        assert response.json()["field"] == field
+    assert (snapshot(), TestPanel.objects.count(), Specification.objects.count()) == before
+
+    unknown = analyst.post(f"/qc/requests/{req.pk}/tests", {"analysts": {"viability": 10**9}})
+    assert unknown.status_code == 422
+    assert (unknown.json()["field"], unknown.json()["detail"]) == ("analysts", "Unknown analyst.")
+    unknown_org = qa.post("/qc/requests", {**request, "organisation_id": 10**9})
+    assert unknown_org.status_code == 404 and unknown_org.json()["detail"] == "Not found."
+    assert (snapshot(), TestPanel.objects.count(), Specification.objects.count()) == before
+
+
+def test_verifying_an_unknown_certificate_is_a_translated_404(lab: Lab) -> None:
+    pdf = SimpleUploadedFile("c.pdf", b"%PDF-1.7", content_type="application/pdf")
+    response = Api(lab.qa).client.post(f"/api/v1/qc/verify/{uuid.uuid4()}", {"file": pdf})
+    assert response.status_code == 404
+    assert response.json()["detail"] == "No such certificate."
+
+
+def test_dashboard_figures_are_decimal_strings(lab: Lab) -> None:
+    req = reviewed(lab)
+    sign(lab.qa, req, "released")
+    services.certificate_issue(actor=lab.qa, request=req)
+    body = ok(Api(lab.qa).get("/qc/dashboard"))
+    assert floats_in(body) == []
+    # received and certified within the test: no time at all, to two decimals
+    assert body["request_tat_median_days"] == "0.00"
+    assert body["request_tat_p90_days"] == "0.00"
+    assert body["request_tat_by_client"][0]["median_days"] == "0.00"
+    assert body["oos_rate"]["rate_percent"] == "0.00"
