@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -45,6 +46,29 @@ def ok(response: Any, status: int = 200) -> Any:
     return response.json()
 
 
+def as_answered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``analysis.group_rows`` as the API answers it: every number a decimal string of ten
+    significant digits (null stays null); ``group``, ``n`` and ``units`` as they are."""
+
+    def text(x: Any) -> Any:
+        return None if x is None else format(Decimal(format(x, ".10g")), "f")
+
+    def numbers(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: text(v) for k, v in d.items()}
+
+    return [
+        {
+            **{k: v for k, v in r.items() if k in ("group", "n", "units")},
+            **numbers(
+                {k: v for k, v in r.items() if k not in ("group", "n", "units", "sd", "sem")}
+            ),
+            "sd": numbers(r["sd"]),
+            "sem": numbers(r["sem"]),
+        }
+        for r in rows
+    ]
+
+
 def test_upload_results_exclude_include_and_profile_through_the_api(
     analyst: Any, donor_a: Any
 ) -> None:
@@ -70,7 +94,7 @@ def test_upload_results_exclude_include_and_profile_through_the_api(
     norm = seahorse.read_normalisation_csv(counts, scale_factor=10000)
     direct = analysis.analyse(export, "mito-stress", normalisation=norm)
     results = ok(api.get(f"/metabolism/runs/{run['id']}/results"))
-    assert results["groups"] == analysis.group_rows(direct)
+    assert results["groups"] == as_answered(analysis.group_rows(direct))
     assert [p["key"] for p in results["parameters"]] == [p.key for p in direct.parameters]
 
     before = AuditEvent.objects.count()
@@ -87,7 +111,7 @@ def test_upload_results_exclude_include_and_profile_through_the_api(
     excluded = analysis.analyse(
         export, "mito-stress", normalisation=norm, exclusions={"B02": "bubble"}
     )
-    assert results["groups"] == analysis.group_rows(excluded)
+    assert results["groups"] == as_answered(analysis.group_rows(excluded))
 
     ok(api.post(f"/metabolism/runs/{run['id']}/wells/B02/inclusion", {"reason": "checked"}))
     assert ok(api.get(f"/metabolism/runs/{run['id']}"))["excluded_wells"] == []
@@ -96,7 +120,7 @@ def test_upload_results_exclude_include_and_profile_through_the_api(
 
     profile = ok(api.get(f"/metabolism/donors/{donor_a.pk}/profile"))
     assert [r["id"] for r in profile["runs"]] == [run["id"]]
-    assert profile["runs"][0]["groups"] == analysis.group_rows(direct)
+    assert profile["runs"][0]["groups"] == as_answered(analysis.group_rows(direct))
     listed = ok(api.get(f"/metabolism/runs?donor_id={donor_a.pk}"))
     assert listed["count"] == 1
 
@@ -161,4 +185,73 @@ def test_api_tenancy(
     ok(response, 403)
     assert MetabolismRun.objects.count() == 1
     assert not WellExclusion.objects.exists()
+    assert AuditEvent.objects.count() == before
+
+
+def floats_in(value: Any, where: str = "") -> list[str]:
+    """Where a JSON document holds a floating-point number."""
+    if isinstance(value, float):
+        return [where]
+    if isinstance(value, dict):
+        return [w for k, v in value.items() for w in floats_in(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [w for i, v in enumerate(value) for w in floats_in(v, f"{where}.{i}")]
+    return []
+
+
+def test_results_and_profile_numbers_are_decimal_strings(
+    upload: Any, client_user_a: Any, donor_a: Any
+) -> None:
+    run = upload()
+    api = Api(client_user_a)
+    results = ok(api.get(f"/metabolism/runs/{run.pk}/results"))
+    profile = ok(api.get(f"/metabolism/donors/{donor_a.pk}/profile"))
+    assert floats_in(results) == [] and floats_in(profile) == []
+    stored = run.group_results[0]
+    group = results["groups"][0]
+    key = run.parameters[0]["key"]
+    assert isinstance(stored[key], float) and isinstance(group[key], str)
+    assert Decimal(group[key]) == Decimal(format(stored[key], ".10g"))
+    assert abs(Decimal(group[key]) - Decimal(stored[key])) < Decimal("1e-6") * abs(
+        Decimal(stored[key])
+    )
+    assert isinstance(group["n"], int) and group["units"] == stored["units"]
+    assert set(group) == set(stored)
+    assert all(isinstance(v, str) for v in group["sd"].values() if v is not None)
+    well = results["wells"][0]
+    assert set(well["values"]) == set(run.well_results[0]["values"])
+    assert all(isinstance(v, str) for v in well["values"].values() if v is not None)
+    assert all(isinstance(m, int) for ms in well["points"].values() for m in ms)
+    numbers = [c for c in results["constants"] if not isinstance(c["value"], str)]
+    assert numbers == []
+    volume = next(c for c in results["constants"] if c["label"] == "Plate Volume")
+    assert volume["value"] == "5.65"
+    assert profile["runs"][0]["groups"] == results["groups"]
+
+
+def test_stored_numbers_become_decimal_strings_without_exponent() -> None:
+    from celltrace.metabolism.schemas import decimal_text
+
+    assert decimal_text(9.805564679509182) == "9.80556468"
+    assert decimal_text(385.50239481275304) == "385.5023948"
+    assert decimal_text(1e-05) == "0.00001"
+    assert decimal_text(-0.0) == "0" and decimal_text(5.0) == "5"
+    assert decimal_text(None) is None and decimal_text("2.6.0.31") == "2.6.0.31"
+
+
+def test_upload_refuses_identifiers_beyond_64_bits_and_writes_nothing(
+    analyst: Any, donor_a: Any
+) -> None:
+    api = Api(analyst)
+    before = AuditEvent.objects.count()
+    for name in ("donor_id", "aliquot_id", "organisation_id"):
+        response = api.upload(
+            "xfe24-mst-raw_1.xlsx",
+            assay="mito-stress",
+            timepoint="at_banking",
+            sampled_on="2025-02-03",
+            **{name: str(2**63)},
+        )
+        assert ok(response, 422)["field"] == name
+    assert not MetabolismRun.objects.exists()
     assert AuditEvent.objects.count() == before

@@ -31,6 +31,9 @@ from celltrace.metabolism.schemas import (
     RunOut,
     RunResultsOut,
     RunUploadIn,
+    constant_out,
+    group_out,
+    well_out,
 )
 
 router = Router(tags=["metabolism"])
@@ -135,7 +138,7 @@ def metabolism_runs_list(request: HttpRequest, q: Query[RunFilter]) -> dict[str,
     response={200: RunOut, **READ_ERRORS},
     operation_id="metabolism_runs_get",
 )
-def metabolism_runs_get(request: HttpRequest, run_id: int) -> MetabolismRun:
+def metabolism_runs_get(request: HttpRequest, run_id: IdParam) -> MetabolismRun:
     return selectors.run_get(actor_of(request), run_id)
 
 
@@ -144,7 +147,7 @@ def metabolism_runs_get(request: HttpRequest, run_id: int) -> MetabolismRun:
     response={200: RunResultsOut, **READ_ERRORS},
     operation_id="metabolism_run_results_get",
 )
-def metabolism_run_results_get(request: HttpRequest, run_id: int) -> dict[str, Any]:
+def metabolism_run_results_get(request: HttpRequest, run_id: IdParam) -> dict[str, Any]:
     run = selectors.run_get(actor_of(request), run_id)
     calc = run.calculation
     return {
@@ -154,9 +157,9 @@ def metabolism_run_results_get(request: HttpRequest, run_id: int) -> dict[str, A
         "results_sha256": run.results_sha256,
         "computed_at": run.computed_at,
         "parameters": calc.get("parameters", []),
-        "groups": run.group_results,
-        "wells": run.well_results,
-        "constants": calc.get("constants", []),
+        "groups": [group_out(g) for g in run.group_results],
+        "wells": [well_out(w) for w in run.well_results],
+        "constants": [constant_out(c) for c in calc.get("constants", [])],
         "excluded": calc.get("excluded", []),
         "skipped_groups": calc.get("skipped_groups", []),
         "warnings": calc.get("warnings", []),
@@ -168,7 +171,7 @@ def metabolism_run_results_get(request: HttpRequest, run_id: int) -> dict[str, A
     response={200: list[ExclusionOut], **READ_ERRORS},
     operation_id="metabolism_run_exclusions_list",
 )
-def metabolism_run_exclusions_list(request: HttpRequest, run_id: int) -> list[WellExclusion]:
+def metabolism_run_exclusions_list(request: HttpRequest, run_id: IdParam) -> list[WellExclusion]:
     run = selectors.run_get(actor_of(request), run_id)
     return list(selectors.exclusions_of(run))
 
@@ -179,7 +182,7 @@ def metabolism_run_exclusions_list(request: HttpRequest, run_id: int) -> list[We
     operation_id="metabolism_well_exclude",
 )
 def metabolism_well_exclude(
-    request: HttpRequest, run_id: int, well: str, payload: ReasonIn
+    request: HttpRequest, run_id: IdParam, well: str, payload: ReasonIn
 ) -> Status[WellExclusion]:
     """Exclude a well from the group statistics (reason required; one ledger entry)."""
     actor = actor_of(request)
@@ -195,7 +198,7 @@ def metabolism_well_exclude(
     operation_id="metabolism_well_include",
 )
 def metabolism_well_include(
-    request: HttpRequest, run_id: int, well: str, payload: ReasonIn
+    request: HttpRequest, run_id: IdParam, well: str, payload: ReasonIn
 ) -> WellExclusion:
     """Include an excluded well again (reason required; one ledger entry)."""
     actor = actor_of(request)
@@ -208,7 +211,7 @@ def metabolism_well_include(
     response={200: ProfileOut, **READ_ERRORS},
     operation_id="metabolism_donor_profile_get",
 )
-def metabolism_donor_profile_get(request: HttpRequest, donor_id: int) -> dict[str, Any]:
+def metabolism_donor_profile_get(request: HttpRequest, donor_id: IdParam) -> dict[str, Any]:
     prof = selectors.donor_profile(actor_of(request), donor_id)
     return {
         "donor_id": prof.donor.pk,
@@ -226,7 +229,7 @@ def metabolism_donor_profile_get(request: HttpRequest, donor_id: int) -> dict[st
                 "results_sha256": r.results_sha256,
                 "excluded_wells": [e["well"] for e in r.calculation.get("excluded", [])],
                 "parameters": r.parameters,
-                "groups": r.group_results,
+                "groups": [group_out(g) for g in r.group_results],
             }
             for r in prof.runs
         ],

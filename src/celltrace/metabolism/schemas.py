@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from ninja import Schema
-from pydantic import Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from celltrace.api.schemas import StrictIn
+from celltrace.api.schemas import IdParam, StrictIn
+
+#: Significant digits of a result answered by the API: the stored value is a binary float
+#: (``9.805564679509182``); ten digits are far beyond what a Seahorse rate carries.
+RESULT_DIGITS = 10
+
+
+def decimal_text(value: Any) -> str | None:
+    """A stored number as a decimal string of at most :data:`RESULT_DIGITS` significant digits,
+    without an exponent (``9.805564679509182`` → ``"9.80556468"``, ``1e-05`` → ``"0.00001"``);
+    None stays None and text (a constant read from the file) stays as it is."""
+    if value is None or isinstance(value, str):
+        return value
+    number = Decimal(format(value, f".{RESULT_DIGITS}g"))
+    return "0" if number == 0 else format(number, "f")
+
+
+def _decimals(values: Mapping[str, Any]) -> dict[str, str | None]:
+    return {key: decimal_text(v) for key, v in values.items()}
 
 
 class RunUploadIn(StrictIn):
@@ -21,10 +40,10 @@ class RunUploadIn(StrictIn):
         description="at_banking, later_draw, before_intervention or after_intervention"
     )
     sampled_on: dt.date = Field(description="Date of the time point (ISO 8601).")
-    donor_id: int | None = Field(default=None, gt=0)
-    aliquot_id: int | None = Field(default=None, gt=0)
-    organisation_id: int | None = Field(
-        default=None, gt=0, description="Owner of a run without donor or aliquot."
+    donor_id: IdParam | None = None
+    aliquot_id: IdParam | None = None
+    organisation_id: IdParam | None = Field(
+        default=None, description="Owner of a run without donor or aliquot."
     )
     timepoint_label: StrictStr = Field(default="", max_length=100)
     normalisation_unit: StrictStr = Field(default="cells", max_length=40)
@@ -93,25 +112,79 @@ class ParameterOut(Schema):
 
 class ConstantOut(Schema):
     label: str
-    value: Any
+    value: str = Field(description="A number as a decimal string, or the text read.")
     location: str
 
 
+class GroupOut(BaseModel):
+    """One group's results: ``group``, ``n``, one member per parameter key holding the group
+    mean, and ``sd``, ``sem`` (keyed by parameter) and ``units``. Every number is a decimal
+    string; a statistic that cannot be computed (an SD of one well) is null."""
+
+    # the means are keyed by parameter (the shape of the stored results and of the command's
+    # JSON), hence typed extra members; a Ninja Schema would drop them
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, str | None] = Field(init=False)
+
+    group: str
+    n: int
+    sd: dict[str, str | None]
+    sem: dict[str, str | None]
+    units: dict[str, str]
+
+
+class WellOut(Schema):
+    well: str
+    group: str
+    excluded: bool
+    exclusion_reason: str
+    values: dict[str, str | None] = Field(description="Per parameter: a decimal string or null.")
+    points: dict[str, list[int]] = Field(description="Per parameter: the measurements used.")
+
+
+class ExcludedWellOut(Schema):
+    well: str
+    reason: str
+    group: str
+
+
+def group_out(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored group row (floats) as :class:`GroupOut` answers it."""
+    fixed = {"group", "n", "sd", "sem", "units"}
+    means = {key: v for key, v in row.items() if key not in fixed}
+    return {
+        "group": row["group"],
+        "n": row["n"],
+        **_decimals(means),
+        "sd": _decimals(row["sd"]),
+        "sem": _decimals(row["sem"]),
+        "units": row["units"],
+    }
+
+
+def well_out(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored well row (floats) as :class:`WellOut` answers it."""
+    return {**row, "values": _decimals(row["values"])}
+
+
+def constant_out(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**row, "value": decimal_text(row["value"])}
+
+
 class RunResultsOut(Schema):
+    """The run's stored results; numbers are decimal strings of at most ten significant digits
+    (``results_sha256`` seals the stored values, not these strings)."""
+
     run_id: int
     assay: str
     calculation_version: str
     results_sha256: str
     computed_at: dt.datetime
     parameters: list[ParameterOut]
-    groups: list[dict[str, Any]] = Field(
-        description="Per group: group, n, the mean of each parameter, and sd/sem/units objects"
-    )
-    wells: list[dict[str, Any]] = Field(
-        description="Per well: well, group, excluded, exclusion_reason, values, points"
-    )
+    groups: list[GroupOut]
+    wells: list[WellOut]
     constants: list[ConstantOut]
-    excluded: list[dict[str, Any]]
+    excluded: list[ExcludedWellOut]
     skipped_groups: list[list[str]]
     warnings: list[str]
 
@@ -148,7 +221,7 @@ class ProfileRunOut(Schema):
     results_sha256: str
     excluded_wells: list[str]
     parameters: list[ParameterOut]
-    groups: list[dict[str, Any]]
+    groups: list[GroupOut]
 
 
 class ProfileOut(Schema):
