@@ -42,56 +42,6 @@ NAIVE = "2030-01-01T00:00:00"
 #: still answers a number out of range with 404 or 422 (test_an_identifier_beyond_64_bits_…).
 #: Delete an entry when its module bounds it; the test fails when an entry is stale.
 UNBOUNDED_ELSEWHERE: dict[tuple[str, str], str] = {
-    **dict.fromkeys(
-        [
-            ("qc_requests_get", "request_id"),
-            ("qc_requests_submit", "request_id"),
-            ("qc_requests_cancel", "request_id"),
-            ("qc_samples_receive", "request_id"),
-            ("qc_tests_create", "request_id"),
-            ("qc_tests_get", "test_id"),
-            ("qc_results_create", "test_id"),
-            ("qc_results_get", "result_id"),
-            ("qc_results_invalidate", "result_id"),
-            ("qc_oos_get", "oos_id"),
-            ("qc_oos_phase1", "oos_id"),
-            ("qc_oos_close", "oos_id"),
-            ("qc_certificates_issue", "request_id"),
-            ("qc_certificates_get", "certificate_id"),
-            ("qc_certificates_amend", "certificate_id"),
-            ("qc_certificates_translate", "certificate_id"),
-            ("qc_certificates_pdf", "certificate_id"),
-        ],
-        "qc/api.py",
-    ),
-    **dict.fromkeys(
-        [
-            ("qc_requests_create", "organisation_id"),
-            ("qc_tests_create", "analysts.<key>"),
-            ("qc_methods_create", "reported_decimals"),
-            ("qc_methods_create", "turnaround_days"),
-            ("qc_method_versions_create", "reported_decimals"),
-            ("qc_method_versions_create", "turnaround_days"),
-            ("qc_specifications_create", "client_id"),
-            ("qc_panels_create", "client_id"),
-            ("qc_panels_update", "client_id"),
-        ],
-        "qc/schemas.py",
-    ),
-    **dict.fromkeys(
-        [
-            ("metabolism_runs_create", "donor_id"),
-            ("metabolism_runs_create", "aliquot_id"),
-            ("metabolism_runs_create", "organisation_id"),
-            ("metabolism_runs_get", "run_id"),
-            ("metabolism_run_results_get", "run_id"),
-            ("metabolism_run_exclusions_list", "run_id"),
-            ("metabolism_well_exclude", "run_id"),
-            ("metabolism_well_include", "run_id"),
-            ("metabolism_donor_profile_get", "donor_id"),
-        ],
-        "metabolism/api.py and metabolism/schemas.py",
-    ),
     # a temperature, not a database integer: the service checks its range and decimals
     ("monitoring_readings_ingest", "*.temperature_c"): "monitoring (not an identifier)",
 }
