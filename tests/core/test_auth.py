@@ -317,3 +317,53 @@ def test_guessing_the_current_password_on_the_password_page_counts_towards_locko
     # locked: the right password no longer logs in, and this session has ended
     assert client.get("/")["Location"].startswith("/login/")
     assert login(Client(), "qa", PASSWORD).status_code == 403
+
+
+def test_anonymous_guessing_blocks_logins_but_not_the_owners_session_or_tokens(
+    qa_user: Any,
+) -> None:
+    """Anyone who knows a username can lock it; that must not end its owner's open session
+    or stop its integrations (a lockout tripped while signed in does, see above)."""
+    secret = services.api_token_create(actor=qa_user, name="script").secret
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    owner = Client()
+    assert login(owner, "qa", PASSWORD).status_code == 302
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(Client(), "qa", "wrong wrong wrong wrong")
+    [locked] = AuditEvent.objects.where(event_type=EventType.USER_LOCKED_OUT)
+    assert locked.data["new"]["while_signed_in"] is False
+    assert login(Client(), "qa", PASSWORD).status_code == 403  # new logins are blocked
+    assert owner.get("/").status_code == 200
+    assert Client().get("/api/v1/audit-reviews", **bearer).status_code == 200
+
+
+def test_an_api_request_that_trips_the_lockout_gets_a_problem_document(qa_user: Any) -> None:
+    from celltrace.audit.services import audit_review_create
+
+    review = audit_review_create(actor=qa_user, conclusion="ok")
+    secret = services.api_token_create(actor=qa_user, name="script").secret
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    payload = {
+        "record_type": "audit.auditreview",
+        "record_id": str(review.pk),
+        "meaning": "reviewed",
+        "password": "wrong wrong wrong wrong",
+        "expected_digest": "0" * 64,
+    }
+    responses = [
+        Client().post("/api/v1/signatures", data=payload, content_type="application/json", **bearer)
+        for _ in range(settings.AXES_FAILURE_LIMIT + 1)
+    ]
+    assert all(r["Content-Type"] == "application/problem+json" for r in responses)
+    assert responses[-1].status_code == 403
+    assert responses[-1].json()["code"] in ("account_locked", "authentication_failed")
+    refused = Client().get("/api/v1/audit-reviews", **bearer)
+    assert refused.status_code == 403 and refused.json()["code"] == "account_locked"
+
+
+@override_settings(PROXY_COUNT=1)
+def test_a_forwarded_value_that_is_not_an_address_falls_back_to_the_peer(qa_user: Any) -> None:
+    client = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.7:53122")
+    login(client, "qa", "wrong wrong wrong wrong")
+    failed = AuditEvent.objects.where(event_type=EventType.LOGIN_FAILED).get()
+    assert failed.data["client_id"] == "10.0.0.2"

@@ -117,7 +117,15 @@ def test_roles_that_require_a_second_factor_enrol_before_anything_else(
     page = client.get("/account/two-factor/")
     assert page.status_code == 200
     device = TOTPDevice.objects.get(user=qa_user, confirmed=False)
-    confirmed = client.post("/account/two-factor/", {"token": code_of(device)})
+    # a session alone does not set the second factor: the password again
+    without = client.post("/account/two-factor/", {"token": code_of(device), "password": "x"})
+    assert without.status_code == 200 and "The password is not correct." in without.content.decode()
+    failed = events(EventType.LOGIN_FAILED)
+    assert failed[-1].data["new"]["during"] == "authenticator enrolment: password"
+    device = TOTPDevice.objects.get(user=qa_user, confirmed=False)
+    confirmed = client.post(
+        "/account/two-factor/", {"token": code_of(device), "password": PASSWORD}
+    )
     assert confirmed.status_code == 302
     assert client.get("/").status_code == 200
     assert client.get("/api/v1/ledger").status_code == 200
@@ -146,11 +154,21 @@ def test_replacing_an_authenticator_needs_a_code_of_the_current_one(qa_user: Any
     new = TOTPDevice.objects.get(user=qa_user, confirmed=False)
     refused = client.post("/account/two-factor/", {"token": code_of(new)})
     assert refused.status_code == 200
+    # a mistyped form keeps the QR code already scanned
+    assert TOTPDevice.objects.get(user=qa_user, confirmed=False) == new
     assert list(TOTPDevice.objects.filter(user=qa_user, confirmed=True)) == [old]
+    wrong = client.post(
+        "/account/two-factor/", {"token": code_of(new), "current_token": wrong_code(old)}
+    )
+    assert wrong.status_code == 200 and 'name="current_token"' in wrong.content.decode()
+    assert events(EventType.LOGIN_FAILED)[-1].data["new"]["during"] == (
+        "authenticator replacement: current code"
+    )
     TOTPDevice.objects.filter(pk=old.pk).update(throttling_failure_timestamp=None)
     new = TOTPDevice.objects.get(user=qa_user, confirmed=False)
+    # the refused attempt used the new app's current code: the next one follows
     replaced = client.post(
-        "/account/two-factor/", {"token": code_of(new), "current_token": code_of(old, 1)}
+        "/account/two-factor/", {"token": code_of(new, 1), "current_token": code_of(old, 1)}
     )
     assert replaced.status_code == 302
     assert list(TOTPDevice.objects.filter(user=qa_user, confirmed=True)) == [new]
@@ -169,8 +187,16 @@ def test_an_administrator_resets_a_lost_authenticator_with_a_reason(
         services.totp_reset(actor=admin_user, user=qa_user, reason=" ")
     with pytest.raises(PermissionDenied):
         services.totp_reset(actor=qa_user, user=qa_user, reason="lost my phone")
+    with pytest.raises(PermissionDenied, match="their own two-factor"):
+        services.totp_reset(actor=admin_user, user=admin_user, reason="lost my phone")
+    # QA's open session (say, on the lost phone's companion laptop) ends with the reset
+    open_session, _ = password_step("qa")
+    device = TOTPDevice.objects.get(user=qa_user)
+    assert open_session.post("/login/code/", {"otp_token": code_of(device)}).status_code == 302
+    assert open_session.get("/").status_code == 200
     admin = Client()
     assert admin.post("/login/", {"username": "admin", "password": PASSWORD}).status_code == 302
+    assert 'value="totp_reset"' not in admin.get(f"/users/{admin_user.pk}/").content.decode()
     page = admin.get(f"/users/{qa_user.pk}/").content.decode()
     assert 'value="totp_reset"' in page
     done = admin.post(
@@ -178,6 +204,7 @@ def test_an_administrator_resets_a_lost_authenticator_with_a_reason(
     )
     assert done.status_code == 302
     assert not TOTPDevice.objects.filter(user=qa_user).exists()
+    assert open_session.get("/")["Location"].startswith("/login/")
     [reset] = events(EventType.TOTP_RESET)
     assert reset.data["reason"] == "phone lost, ID checked" and reset.actor_id == admin_user.pk
     # the next login is by password again (and, where the role requires it, enrolment)
@@ -193,3 +220,30 @@ def test_nobody_changes_their_own_roles(admin_user: Any) -> None:
             actor=admin_user, user=admin_user, roles=["admin", "qa"], reason="covering QA"
         )
     assert sorted(admin_user.roles) == ["admin"]
+
+
+def test_the_code_step_refuses_an_account_locked_since_the_password(qa_user: Any) -> None:
+    from django.conf import settings
+
+    device = TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
+    client, _ = password_step("qa")
+    for _i in range(settings.AXES_FAILURE_LIMIT):  # someone else, elsewhere
+        Client().post("/login/", {"username": "qa", "password": "wrong wrong wrong"})
+    refused = client.post("/login/code/", {"otp_token": code_of(device)})
+    assert refused.status_code == 403 and "locked" in refused.content.decode()
+    assert client.get("/").status_code == 302 and not events(EventType.LOGGED_IN)
+
+
+def test_a_password_reset_between_the_two_steps_restarts_the_login(
+    qa_user: Any, admin_user: Any
+) -> None:
+    from celltrace.core import services
+
+    device = TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
+    client, _ = password_step("qa")
+    services.user_reset_password(
+        actor=admin_user, user=qa_user, new_password="temporary pass phrase 77", reason="leak"
+    )
+    response = client.post("/login/code/", {"otp_token": code_of(device)})
+    assert response.status_code == 302 and response["Location"] == "/login/"
+    assert client.get("/").status_code == 302

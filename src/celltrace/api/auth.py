@@ -13,7 +13,7 @@ from ninja.utils import check_csrf
 from celltrace.core.choices import ErrorCode
 from celltrace.core.errors import PermissionDenied
 from celltrace.core.middleware import mfa_required, password_change_message
-from celltrace.core.services import api_token_authenticate, user_is_locked_out
+from celltrace.core.services import api_token_authenticate, user_tokens_stopped
 from celltrace.web.decorators import from_another_site
 
 
@@ -28,7 +28,7 @@ class TokenAuth(HttpBearer):
             raise PermissionDenied(
                 password_change_message(), code=ErrorCode.PASSWORD_CHANGE_REQUIRED
             )
-        if user_is_locked_out(user, request):
+        if user_tokens_stopped(user, request):
             raise PermissionDenied(
                 _(
                     "The account is locked after repeated failed attempts; its tokens are refused "

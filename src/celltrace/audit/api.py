@@ -25,7 +25,7 @@ from celltrace.audit.schemas import (
     WithdrawIn,
 )
 from celltrace.core.api import actor_of
-from celltrace.core.errors import NotFound
+from celltrace.core.errors import NotFound, PermissionDenied
 
 router = Router(tags=["audit"])
 
@@ -120,8 +120,15 @@ def signatures_list(request: HttpRequest, record_type: str, record_id: str) -> l
     operation_id="signatures_content",
 )
 def signatures_content(request: HttpRequest, record_type: str, record_id: str) -> dict[str, Any]:
-    """What a signature on the record would bind now: read it, then sign with its digest."""
-    record = signing.record_for(actor_of(request), record_type, record_id)
+    """What a signature on the record would bind now: read it, then sign with its digest.
+    Only for someone who may sign the record with one of its meanings now (the content can
+    hold what its readers do not see yet, e.g. a request's results before release)."""
+    actor = actor_of(request)
+    record = signing.record_for(actor, record_type, record_id)
+    spec = signing.spec_of(record)
+    refusals = [spec.can_sign(actor, record, meaning) for meaning in spec.meanings]
+    if all(refusals):
+        raise PermissionDenied(str(refusals[0]))
     return {
         "record_type": record_type,
         "record_id": record_id,

@@ -17,9 +17,22 @@ from celltrace.audit.choices import Action, EventType
 
 @receiver(user_locked_out)
 def record_lockout(sender: Any, request: Any = None, username: str = "", **kwargs: Any) -> None:
+    """Record the lockout. When it was tripped by a request already signed in as that user (a
+    session or token guessing the password at signing or on the password page: likely not its
+    owner), the account stops everywhere: its other sessions end, this request logs out, and
+    its API tokens are refused until the lock lifts (api.auth.TokenAuth). A lockout tripped by
+    anonymous login attempts only blocks new logins, so that anyone who knows a username cannot
+    end its owner's work and integrations."""
     from celltrace.core.models import User
 
     user = User.objects.filter(username=username).first()
+    who = getattr(request, "user", None)
+    signed_in = (
+        user is not None
+        and who is not None
+        and who.is_authenticated
+        and getattr(who, "pk", None) == user.pk
+    )
     ledger.atomic_append(
         actor=None,
         action=Action.SECURITY,
@@ -28,18 +41,18 @@ def record_lockout(sender: Any, request: Any = None, username: str = "", **kwarg
         entity_id=user.pk if user else username,
         entity_label=username,
         organisation_id=user.organisation_id if user else None,
-        new={"username": username, "ip_address": kwargs.get("ip_address", "")},
+        new={
+            "username": username,
+            "ip_address": kwargs.get("ip_address", ""),
+            "while_signed_in": signed_in,
+        },
     )
-    if user is not None:
-        # a locked account works nowhere until unlocked: its other sessions end (its API tokens
-        # are refused meanwhile, api.auth.TokenAuth); the request that tripped the lockout logs
-        # its own session out (e.g. a hijacked session guessing the password at signing)
+    if signed_in and user is not None:
         from django.contrib.auth import logout
 
         from celltrace.core.services import user_sessions_end
 
         session = getattr(request, "session", None)
         user_sessions_end(user, keep=getattr(session, "session_key", None))
-        who = getattr(request, "user", None)
-        if session is not None and who is not None and who.is_authenticated:
+        if session is not None:
             logout(request)

@@ -97,6 +97,18 @@ def _signing_failed(actor: User, why: str) -> None:
     )
 
 
+def record_changed() -> Conflict:
+    """The refusal of a signature whose signer was shown another version of the record."""
+    return Conflict(
+        _(
+            "The record changed after it was shown to you for signing; nothing was "
+            "signed. Read it again and sign what it says now."
+        ),
+        field="expected_digest",
+        code=ErrorCode.RECORD_CHANGED,
+    )
+
+
 def record_sign(
     *,
     request: HttpRequest,
@@ -117,7 +129,8 @@ def record_sign(
     spec = signing.spec_of(record)
     if meaning not in spec.meanings:
         raise Invalid(
-            f"'{meaning}' is not a meaning this record can be signed with.",
+            _("'%(meaning)s' is not a meaning this record can be signed with.")
+            % {"meaning": meaning},
             field="meaning",
             code=ErrorCode.SIGNATURE_MEANING_NOT_ALLOWED,
         )
@@ -154,14 +167,7 @@ def record_sign(
             )
         digest = signing.record_digest(record)
         if expected_digest and expected_digest != digest:
-            raise Conflict(
-                _(
-                    "The record changed after it was shown to you for signing; nothing was "
-                    "signed. Read it again and sign what it says now."
-                ),
-                field="expected_digest",
-                code=ErrorCode.RECORD_CHANGED,
-            )
+            raise record_changed()
         now = dt.datetime.now(dt.UTC)
         org_id = getattr(record, "organisation_id", None)
         appended = ledger.append(
@@ -215,7 +221,7 @@ def require_withdrawer(actor: User, signature: Signature) -> None:
 
 
 def signature_withdraw(*, actor: User, signature: Signature, reason: str) -> SignatureWithdrawal:
-    """Withdraw a signature: the signer, QA or an administrator, always with a reason.
+    """Withdraw a signature: the signer or QA, always with a reason.
 
     The signature row stays (append-only); a withdrawal row and a ledger entry record who
     withdrew it, when and why. The record can then be corrected and signed again.

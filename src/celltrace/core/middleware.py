@@ -3,6 +3,7 @@ calls for, and request context for the ledger."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 import uuid
@@ -202,4 +203,8 @@ def client_ip(request: HttpRequest) -> str:
     ]
     if len(forwarded) < count:
         return remote
-    return forwarded[-count][:64]
+    candidate = forwarded[-count]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:  # not an address (a proxy that appends "ip:port", a misconfiguration)
+        return remote

@@ -265,26 +265,10 @@ def user_change_password(
     """Change ``actor``'s own password. The current one is checked through ``authenticate()``
     so django-axes counts a wrong one towards the lockout like a failed login (the form is no
     unthrottled oracle), and each wrong one is on the ledger (11.300(d))."""
-    from django.contrib.auth import authenticate
-    from django.test import RequestFactory
-
-    checked = authenticate(
-        request if request is not None else RequestFactory().post("/account/password/"),
-        username=actor.get_username(),
-        password=old_password,
-    )
-    if checked is None or checked.pk != actor.pk:
-        ledger.atomic_append(
-            actor=actor,
-            action=Action.LOGIN_FAILED,
-            event_type=EventType.LOGIN_FAILED,
-            entity_type="core.user",
-            entity_id=actor.pk,
-            entity_label=actor.get_username(),
-            organisation_id=actor.organisation_id,
-            new={"username": actor.get_username(), "during": "password change"},
-        )
-        raise Invalid(_("The current password is not correct."), field="old_password")
+    try:
+        _require_password(actor, old_password, request, "password change")
+    except Invalid as exc:
+        raise Invalid(_("The current password is not correct."), field="old_password") from exc
     if old_password == new_password:
         raise Invalid(_("Choose a password different from the current one."), field="new_password")
     _password_errors(new_password, actor)
@@ -329,6 +313,21 @@ def user_is_locked_out(user: User, request: Any = None) -> bool:
 
         request = RequestFactory().get("/")
     return bool(AxesProxyHandler.is_locked(request, credentials={"username": user.username}))
+
+
+def user_tokens_stopped(user: User, request: Any = None) -> bool:
+    """Whether ``user``'s API tokens are refused now: their account is locked out and the
+    lockout was tripped while signed in as them (see ``audit.receivers.record_lockout``)."""
+    if not user_is_locked_out(user, request):
+        return False
+    from celltrace.audit.models import AuditEvent
+
+    latest = (
+        AuditEvent.objects.where(event_type=EventType.USER_LOCKED_OUT, entity_id=str(user.pk))
+        .order_by("-seq")
+        .first()
+    )
+    return bool(latest is not None and (latest.data.get("new") or {}).get("while_signed_in"))
 
 
 def user_sessions_end(user: User, *, keep: str | None = None) -> int:
@@ -448,24 +447,36 @@ def totp_begin(*, actor: User) -> TOTPDevice:
     return device
 
 
-def totp_confirm(*, actor: User, token: str, current_token: str = "") -> TOTPDevice:
-    """Confirm the authenticator being enrolled with a code it shows. One who already has an
-    authenticator replaces it, and proves it first with a code of the current one (a session
-    left open must not be enough to move the second factor to another phone)."""
+def totp_confirm(
+    *,
+    actor: User,
+    token: str,
+    current_token: str = "",
+    password: str = "",
+    request: Any = None,
+) -> TOTPDevice:
+    """Confirm the authenticator being enrolled with a code it shows. A session alone is not
+    enough to set the second factor: a first authenticator needs the password again (checked
+    through ``authenticate()``, so django-axes counts failures), a replacement needs a code of
+    the current one. Each failed proof is on the ledger (11.300(d))."""
     device = TOTPDevice.objects.filter(user=actor, confirmed=False).first()
     if device is None:
         raise Conflict(_("Start the enrolment first."))
     current = list(TOTPDevice.objects.filter(user=actor, confirmed=True))
-    if current and not any(
-        d.verify_is_allowed()[0] and d.verify_token(current_token.strip()) for d in current
-    ):
-        raise Invalid(
-            _("Enter the code your current authenticator shows: it is replaced by the new one."),
-            field="current_token",
-        )
+    if not current:
+        _require_password(actor, password, request, "authenticator enrolment: password")
+    # the new code before the current one: a wrong new code does not use the current one up
     if not device.verify_token(token.strip()):
         raise Invalid(
             _("The code does not match; check the device's clock and try again."), field="token"
+        )
+    if current and not any(
+        d.verify_is_allowed()[0] and d.verify_token(current_token.strip()) for d in current
+    ):
+        _proof_failed(actor, "authenticator replacement: current code")
+        raise Invalid(
+            _("Enter the code your current authenticator shows: it is replaced by the new one."),
+            field="current_token",
         )
     with transaction.atomic():
         TOTPDevice.objects.filter(user=actor, confirmed=True).delete()
@@ -481,12 +492,50 @@ def totp_confirm(*, actor: User, token: str, current_token: str = "") -> TOTPDev
     return device
 
 
+def _require_password(actor: User, password: str, request: Any, during: str) -> None:
+    """Check ``actor``'s password through ``authenticate()`` (django-axes counts a wrong one
+    towards the lockout like a failed login; it is on the ledger too)."""
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    checked = authenticate(
+        request if request is not None else RequestFactory().post("/account/"),
+        username=actor.get_username(),
+        password=password,
+    )
+    if checked is None or checked.pk != actor.pk:
+        _proof_failed(actor, during)
+        raise Invalid(_("The password is not correct."), field="password")
+
+
+def _proof_failed(actor: User, during: str) -> None:
+    """A failed password or code while changing one's credentials: a failed login on the
+    ledger, in its own transaction."""
+    ledger.atomic_append(
+        actor=actor,
+        action=Action.LOGIN_FAILED,
+        event_type=EventType.LOGIN_FAILED,
+        entity_type="core.user",
+        entity_id=actor.pk,
+        entity_label=actor.get_username(),
+        organisation_id=actor.organisation_id,
+        new={"username": actor.get_username(), "during": during},
+    )
+
+
 def totp_reset(*, actor: User | None, user: User, reason: str) -> int:
-    """Remove ``user``'s authenticators (lost phone): an administrator, with a reason, on the
-    ledger. The user enrols a new one at the next login where their role requires it."""
+    """Remove ``user``'s authenticators (lost phone): another administrator, with a reason, on
+    the ledger. The user's sessions end (one left open must not enrol a new authenticator in
+    the lost one's place); they log in with their password and enrol again, with the
+    password."""
     _require_admin(actor)
+    if actor is not None and actor.pk == user.pk:
+        raise PermissionDenied(
+            _("Nobody resets their own two-factor authentication: another administrator does.")
+        )
     if not reason.strip():
         raise Invalid(_("Give a reason for resetting two-factor authentication."), field="reason")
+    user_sessions_end(user)
     with transaction.atomic():
         removed, _counts = TOTPDevice.objects.filter(user=user).delete()
         _user_event(

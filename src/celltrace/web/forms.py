@@ -104,6 +104,14 @@ class ResetPasswordForm(ReasonForm):
 
 
 class TotpConfirmForm(forms.Form):
+    """A first authenticator is confirmed with the password; a replacement with a code of the
+    current one (``core.services.totp_confirm``)."""
+
+    password = forms.CharField(
+        label=_("Password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        required=False,
+    )
     current_token = forms.CharField(
         label=_("Code from your current authenticator"), max_length=12, required=False
     )
@@ -114,7 +122,9 @@ class TotpConfirmForm(forms.Form):
         if replacing:
             self.fields["current_token"].required = True
             self.fields["token"].label = _("Code from the new authenticator")
+            del self.fields["password"]
         else:
+            self.fields["password"].required = True
             del self.fields["current_token"]
 
 

@@ -23,7 +23,7 @@ from celltrace.audit import ledger, signing
 from celltrace.audit.choices import Action, EventType, SignatureMeaning
 from celltrace.audit.models import AuditEvent, AuditReview, LedgerCheckpoint, Signature
 from celltrace.audit.selectors import can_browse_ledger
-from celltrace.audit.services import record_sign
+from celltrace.audit.services import record_changed, record_sign
 from celltrace.audit.services import signature_withdraw as withdraw_signature
 from celltrace.core import selectors, services
 from celltrace.core.choices import ErrorCode
@@ -67,8 +67,21 @@ def form_error(form: Any, exc: DomainError) -> None:
 def lockout_response(
     request: HttpRequest, credentials: Any, *args: Any, **kwargs: Any
 ) -> HttpResponse:
+    """django-axes' answer to a locked account: the login page, or under /api/ a problem
+    document (403 ``account_locked``)."""
+    if request.path.startswith("/api/"):
+        from celltrace.api.errors import problem_response
+
+        return problem_response(request, 403, locked_out_message(), ErrorCode.ACCOUNT_LOCKED.value)
     form = LoginForm(request)
     return render(request, "web/login.html", {"form": form, "locked_out": True}, status=403)
+
+
+def locked_out_message() -> str:
+    return _(
+        "This account is locked after repeated failed attempts. Try again later or ask an "
+        "administrator to unlock it."
+    )
 
 
 #: Session key of a login whose password was right and whose one-time code is awaited.
@@ -96,6 +109,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
                     "at": time.time(),
                     "next": nxt,
                     "attempts": 0,
+                    # a password changed or reset between the two steps restarts the login
+                    "auth_hash": user.get_session_auth_hash(),
                 }
                 return redirect("web:login_code")
             return _logged_in(request, user, None, nxt)
@@ -121,6 +136,13 @@ def login_code(request: HttpRequest) -> HttpResponse:
     user = None
     if isinstance(pending, dict) and time.time() - pending.get("at", 0) <= MFA_PENDING_SECONDS:
         user = User.objects.filter(pk=int(pending.get("user") or 0), is_active=True).first()
+    if user is not None and isinstance(pending, dict):
+        if pending.get("auth_hash") != user.get_session_auth_hash():
+            user = None
+        elif services.user_is_locked_out(user, request):
+            # locked since the password step (failures elsewhere): no code opens it
+            request.session.pop(MFA_PENDING_KEY, None)
+            return lockout_response(request, None)
     if user is None or not isinstance(pending, dict):
         request.session.pop(MFA_PENDING_KEY, None)
         messages.error(request, _("Log in again: the one-time code was not given in time."))
@@ -301,6 +323,8 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
                 actor=actor,
                 token=form.cleaned_data["token"],
                 current_token=form.cleaned_data.get("current_token", ""),
+                password=form.cleaned_data.get("password", ""),
+                request=request,
             )
         except DomainError as exc:
             form_error(form, exc)
@@ -308,6 +332,8 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
             otp_login(request, device)  # this session has just shown a code
             messages.success(request, _("Two-factor authentication is on."))
             return redirect("web:account")
+    if request.method == "POST":
+        # a mistyped form keeps the QR code already scanned (no new secret)
         device = TOTPDevice.objects.filter(user=actor, confirmed=False).first()
     else:
         device = services.totp_begin(actor=actor)
@@ -459,6 +485,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "reset_form": reset_form,
             "reason_form": reason_form,
             "totp_enrolled": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
+            "is_self": user.pk == actor.pk,
         },
     )
 
@@ -480,6 +507,11 @@ def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse
     form = SignForm(request.POST or None, initial={"meaning": meaning, "expected_digest": digest})
     refusal = spec.can_sign(actor, record, meaning)
     if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["expected_digest"] != digest:
+            # the page this form came from showed another version of the record: show this
+            # one before anyone signs (the service would refuse it too, after the password)
+            messages.error(request, record_changed().message)
+            return HttpResponseRedirect(request.get_full_path())
         try:
             record_sign(
                 request=request,
@@ -517,7 +549,9 @@ def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse
             "next": nxt,
             "needs_otp": TOTPDevice.objects.filter(user=actor, confirmed=True).exists(),
             "record_type": record_type,
-            "content": record.signature_content(),  # type: ignore[attr-defined]
+            # what the signature binds, only to whom may sign it (a request's content holds
+            # results its client does not see before release)
+            "content": None if refusal else record.signature_content(),  # type: ignore[attr-defined]
             "digest": digest,
         },
     )
@@ -525,7 +559,7 @@ def sign(request: HttpRequest, record_type: str, record_id: str) -> HttpResponse
 
 @login_required
 def signature_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    """Withdraw a signature with a reason (the signer, QA or an administrator)."""
+    """Withdraw a signature with a reason (the signer or QA)."""
     actor = actor_of(request)
     sig = Signature.objects.filter(pk=pk).select_related("withdrawal").first()
     if sig is None:
