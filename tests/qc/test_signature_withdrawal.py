@@ -141,3 +141,32 @@ def test_each_version_s_history_shows_its_own_change_on_approval(lab: Lab) -> No
     method.refresh_from_db()
     assert method.name == "Viability (trypan blue, SOP r3)"
     assert verify_database().ok
+
+
+def test_what_a_signature_binds_is_shown_only_to_whom_may_sign(lab: Lab) -> None:
+    """A request's signed content holds its results: its client does not read them through
+    the signing screens before release (the request page hides them too)."""
+    from django.test import Client
+
+    from tests.conftest import PASSWORD as PW
+
+    req = in_testing(lab)
+    test = req.tests.order_by("pk").first()
+    services.result_enter(
+        actor=lab.analyst, test=test, value=VALUES[test.method_version.method.code]
+    )
+    client = Client()
+    assert client.post("/login/", {"username": "alice", "password": PW}).status_code == 302
+    api = client.get(f"/api/v1/signatures/qc.testrequest/{req.pk}/content")
+    assert api.status_code == 403 and "content" not in api.json()
+    page = client.get(f"/sign/qc.testrequest/{req.pk}/?meaning=released").content.decode()
+    assert "What this signature binds" not in page and "conformance" not in page
+    qa = Client()
+    assert qa.post("/login/", {"username": "qa", "password": PW}).status_code == 302
+    # QA may not release it yet either (not reviewed): the content stays hidden, the reason shows
+    shown = qa.get(f"/api/v1/signatures/qc.testrequest/{req.pk}/content")
+    assert shown.status_code == 403
+    ready = reviewed(lab, sample="B-002")
+    content = qa.get(f"/api/v1/signatures/qc.testrequest/{ready.pk}/content")
+    assert content.status_code == 200 and content.json()["meanings"] == ["released"]
+    assert len(content.json()["digest"]) == 64 and content.json()["content"]
