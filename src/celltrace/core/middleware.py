@@ -72,76 +72,78 @@ class SessionLifetimeMiddleware:
         return self.get_response(request)
 
 
-class PasswordChangeRequiredMiddleware:
-    """A user holding a temporary password (created or reset by an administrator, who knows
-    it) changes it before anything else: pages redirect to the password page, the API answers
-    403 ``password_change_required``; logging out and switching the language still work.
-    (API tokens are refused the same way in :class:`celltrace.api.auth.TokenAuth`.)"""
+class _OnlyThisPageUntil:
+    """Sends a signed-in user to one page (``TARGET``) until ``holds_up(user)`` is over: pages
+    redirect there (htmx gets ``HX-Redirect``, so the whole page changes, not a fragment), the
+    API answers a 403 problem document (``problem()``); logging out, switching the language and
+    the ``ALLOWED`` pages still work."""
 
-    ALLOWED = ("web:password_change", "web:logout", "set_language")
+    TARGET = ""
+    ALLOWED: tuple[str, ...] = ()
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
         self._allowed: tuple[str, ...] | None = None
+
+    def holds_up(self, user: Any) -> bool:
+        raise NotImplementedError
+
+    def problem(self) -> HttpResponse:
+        raise NotImplementedError
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if (
             user is not None
             and user.is_authenticated
-            and getattr(user, "must_change_password", False)
+            and self.holds_up(user)
             and request.path not in self._allowed_paths()
         ):
             if request.path.startswith("/api/"):
-                return password_change_problem()
-            if request.headers.get("HX-Request"):  # htmx: the whole page, not a fragment
+                return self.problem()
+            if request.headers.get("HX-Request"):
                 response = HttpResponse(status=204)
-                response["HX-Redirect"] = reverse("web:password_change")
+                response["HX-Redirect"] = reverse(self.TARGET)
                 return response
-            return HttpResponseRedirect(reverse("web:password_change"))
+            return HttpResponseRedirect(reverse(self.TARGET))
         return self.get_response(request)
 
     def _allowed_paths(self) -> tuple[str, ...]:
         if self._allowed is None:
-            self._allowed = tuple(reverse(name) for name in self.ALLOWED)
+            names = (self.TARGET, *self.ALLOWED, "web:logout", "set_language")
+            self._allowed = tuple(reverse(name) for name in names)
         return self._allowed
 
 
-class MfaRequiredMiddleware:
+class PasswordChangeRequiredMiddleware(_OnlyThisPageUntil):
+    """A user holding a temporary password (created or reset by an administrator, who knows
+    it) changes it before anything else; the API answers 403 ``password_change_required``.
+    (API tokens are refused the same way in :class:`celltrace.api.auth.TokenAuth`.)"""
+
+    TARGET = "web:password_change"
+
+    def holds_up(self, user: Any) -> bool:
+        return bool(getattr(user, "must_change_password", False))
+
+    def problem(self) -> HttpResponse:
+        return password_change_problem()
+
+
+class MfaRequiredMiddleware(_OnlyThisPageUntil):
     """Users holding a role listed in ``MFA_REQUIRED_ROLES`` (``CELLTRACE_MFA_ROLES``;
     administrators and QA in production) work only in a session verified with a one-time code:
     without an authenticator they are sent to enrol one first (the API answers 403
     ``mfa_required``). Logging in with a code, or enrolling, verifies the session. Their API
     tokens work only once they have enrolled (:class:`celltrace.api.auth.TokenAuth`)."""
 
-    ALLOWED = ("web:totp_enrol", "web:password_change", "web:logout", "set_language")
+    TARGET = "web:totp_enrol"
+    ALLOWED = ("web:password_change",)
 
-    def __init__(self, get_response: Handler) -> None:
-        self.get_response = get_response
-        self._allowed: tuple[str, ...] | None = None
+    def holds_up(self, user: Any) -> bool:
+        return mfa_required(user) and not user.is_verified()
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = getattr(request, "user", None)
-        if (
-            user is not None
-            and user.is_authenticated
-            and mfa_required(user)
-            and not user.is_verified()
-            and request.path not in self._allowed_paths()
-        ):
-            if request.path.startswith("/api/"):
-                return mfa_problem()
-            if request.headers.get("HX-Request"):
-                response = HttpResponse(status=204)
-                response["HX-Redirect"] = reverse("web:totp_enrol")
-                return response
-            return HttpResponseRedirect(reverse("web:totp_enrol"))
-        return self.get_response(request)
-
-    def _allowed_paths(self) -> tuple[str, ...]:
-        if self._allowed is None:
-            self._allowed = tuple(reverse(name) for name in self.ALLOWED)
-        return self._allowed
+    def problem(self) -> HttpResponse:
+        return mfa_problem()
 
 
 def mfa_required(user: Any) -> bool:
