@@ -19,6 +19,7 @@ from django.utils import timezone
 from celltrace.audit.models import AuditEvent
 from celltrace.audit.verification import verify_database
 from celltrace.core.errors import Conflict, Invalid, PermissionDenied
+from celltrace.core.models import Organisation
 from celltrace.qc import dashboard, services
 from celltrace.qc.choices import QcEvent, RequestStatus
 from celltrace.qc.models import Certificate, TestRequest
@@ -130,6 +131,32 @@ def test_translation_rules_refuse_and_change_nothing(lab: Lab) -> None:
     with pytest.raises(Invalid):
         services.certificate_translate(actor=lab.qa, certificate=translation, language="en")
     assert snapshot() == before
+
+
+def test_a_translation_states_what_its_original_states_or_is_refused(lab: Lab) -> None:
+    """The translation is rendered from the data as they are now; it must state what the
+    version's original states. When the data changed since the original was issued (here
+    the client's address, edited outside the application), the translation is refused and
+    changes nothing; an amendment, with its reason, is issued and translated instead."""
+    original = certified(lab)
+    assert len(original.content_sha256) == 64
+    client = original.request.organisation
+    Organisation.objects.filter(pk=client.pk).update(address=client.address + " (moved)")
+    before = snapshot()
+    with pytest.raises(Conflict, match="has changed since it was issued"):
+        services.certificate_translate(actor=lab.qa, certificate=original, language="zh-hans")
+    assert snapshot() == before
+    v2 = services.certificate_amend(
+        actor=lab.qa, certificate=original, reason="The client's new address"
+    )
+    assert v2.content_sha256 != original.content_sha256
+    v2_zh = services.certificate_translate(actor=lab.qa, certificate=v2, language="zh-hans")
+    # the same content in another language: equal content digests, different PDFs
+    assert v2_zh.content_sha256 == v2.content_sha256 and v2_zh.sha256 != v2.sha256
+    [event] = translated_events()
+    assert event.data["new"]["content_sha256"] == v2.content_sha256
+    assert "(moved)" in pdf_text(bytes(v2_zh.pdf))
+    assert verify_database().ok
 
 
 def test_the_database_holds_one_certificate_per_version_and_language(lab: Lab) -> None:

@@ -9,7 +9,9 @@ page, which compares an uploaded PDF's SHA-256 with the one recorded at issue. A
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import segno
@@ -19,6 +21,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from celltrace.audit import signing
+from celltrace.audit.canonical import canonical_bytes
 from celltrace.audit.choices import SignatureMeaning
 from celltrace.core.models import Organisation
 from celltrace.core.pdf import html_to_pdf
@@ -92,9 +95,13 @@ def certificate_context(cert: Certificate, verify_base: str = "") -> dict[str, A
     }
 
 
-def render_html(cert: Certificate, verify_base: str = "") -> str:
+def _html(cert: Certificate, ctx: dict[str, Any]) -> str:
     with translation.override(cert.language):
-        return render_to_string("qc/pdf/certificate.html", certificate_context(cert, verify_base))
+        return render_to_string("qc/pdf/certificate.html", ctx)
+
+
+def render_html(cert: Certificate, verify_base: str = "") -> str:
+    return _html(cert, certificate_context(cert, verify_base))
 
 
 _fonts = threading.local()
@@ -111,6 +118,83 @@ def font_config() -> Any:
     return config
 
 
+def stated_content(ctx: dict[str, Any]) -> dict[str, Any]:
+    """What a certificate rendered from ``ctx`` states, in no language: the parties, the
+    request, its samples, every method, specification and result with its conformance, the
+    signatures with their status, and the closed investigations. Not the certificate's own
+    identity (number, language, issue time, UUID), which differs between its translations."""
+    req, spec = ctx["req"], ctx["specification"]
+
+    def sigs(manifestations: list[signing.Manifestation]) -> list[list[str]]:
+        return [
+            [str(m.signature.pk), m.printed_name, m.signed_at_utc, m.meaning, m.status]
+            for m in manifestations
+        ]
+
+    def party(org: Organisation | None) -> list[str]:
+        return [org.name, org.address] if org is not None else []
+
+    return {
+        "lab": party(ctx["lab"]),
+        "client": party(ctx["client"]),
+        "request": [req.number, req.product, req.product_type, req.batch],
+        "samples": [
+            [
+                s.client_sample_id,
+                s.container,
+                s.status,
+                s.received_at,
+                s.arrival_temperature_c,
+                s.rejection_reason,
+            ]
+            for s in ctx["samples"]
+        ],
+        "specification": (
+            [spec.code, spec.version, spec.title, spec.rounding_mode] if spec is not None else []
+        ),
+        "rows": [
+            {
+                "method": [
+                    row["method"].method.code,
+                    row["method"].version,
+                    row["method"].name,
+                    row["method"].reference,
+                    row["method"].lod,
+                ],
+                "result": (
+                    [
+                        row["result"].pk,
+                        row["result"].value_text,
+                        row["result"].reported_value,
+                        row["result"].unit,
+                        row["result"].limit_text,
+                        row["result"].conformance,
+                    ]
+                    if row["result"] is not None
+                    else None
+                ),
+                "signatures": sigs(row["signatures"]),
+                "retests": row["retests"],
+            }
+            for row in ctx["rows"]
+        ],
+        "release": sigs(ctx["release"]),
+        "oos": [[o.number, o.outcome, o.conclusion, o.capa_reference] for o in ctx["oos"]],
+    }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    pdf: bytes
+    content_sha256: str  # SHA-256 of :func:`stated_content`, the same for every translation
+
+
+def render(cert: Certificate, verify_base: str = "") -> Rendered:
+    ctx = certificate_context(cert, verify_base)
+    pdf = html_to_pdf(_html(cert, ctx), base_url=str(settings.BASE_DIR), font_config=font_config())
+    digest = hashlib.sha256(canonical_bytes(stated_content(ctx))).hexdigest()
+    return Rendered(pdf=pdf, content_sha256=digest)
+
+
 def render_pdf(cert: Certificate, verify_base: str = "") -> bytes:
-    html = render_html(cert, verify_base)
-    return html_to_pdf(html, base_url=str(settings.BASE_DIR), font_config=font_config())
+    return render(cert, verify_base).pdf

@@ -693,6 +693,9 @@ class Certificate(TenantOwned):
     language = models.CharField(_("language"), max_length=10, choices=Language.choices)
     pdf = models.BinaryField(_("PDF"))
     sha256 = models.CharField(_("SHA-256 of the PDF"), max_length=64)
+    # what the certificate states, in no language (qc.certificates.stated_content): a
+    # translation is issued only while the data still say what its version's original says
+    content_sha256 = models.CharField(_("SHA-256 of the stated content"), max_length=64, blank=True)
     reason = models.TextField(_("reason for the amendment"), blank=True)
     issued_at = models.DateTimeField(_("issued"))
     issued_by = models.ForeignKey(

@@ -1390,7 +1390,7 @@ def _issue(
     previous: Certificate | None,
     reason: str,
 ) -> Certificate:
-    from celltrace.qc.certificates import render_pdf
+    from celltrace.qc.certificates import render
 
     cert = Certificate(
         organisation_id=req.organisation_id,
@@ -1402,15 +1402,17 @@ def _issue(
         issued_at=_now(),
         issued_by=actor,
     )
-    pdf = render_pdf(cert, verify_base=verify_base)
-    cert.pdf = pdf
-    cert.sha256 = hashlib.sha256(pdf).hexdigest()
+    rendered = render(cert, verify_base=verify_base)
+    cert.pdf = rendered.pdf
+    cert.sha256 = hashlib.sha256(rendered.pdf).hexdigest()
+    cert.content_sha256 = rendered.content_sha256
     cert.save()
     new: dict[str, Any] = {
         "request": req.number,
         "version": cert.version,
         "uuid": str(cert.uuid),
         "sha256": cert.sha256,
+        "content_sha256": cert.content_sha256,
         "language": language,
         "supersedes": previous.number if previous else None,
     }
@@ -1497,8 +1499,13 @@ def certificate_translate(
     version number, rendered in the other language as its own PDF with its own SHA-256 and
     UUID (the QR code verifies it byte for byte), linked to the version's original. Not an
     amendment: no new version, no reason. Only the latest version is translated, once per
-    language; ``certificate`` may be the original or a translation of that version."""
-    from celltrace.qc.certificates import render_pdf
+    language; ``certificate`` may be the original or a translation of that version.
+
+    The translation is rendered from the data as they are now, so it is refused when they no
+    longer state what the original states (its ``content_sha256``: a party's name or address,
+    a sample, a result, a signature's status or a closed investigation changed since): that
+    calls for an amendment, with its reason, not a translation."""
+    from celltrace.qc.certificates import render
 
     _require_lab(actor, CERTIFICATE_ROLES, _("Only QA translates certificates of analysis."))
     language = _language(language)
@@ -1533,9 +1540,19 @@ def certificate_translate(
             issued_at=_now(),
             issued_by=actor,
         )
-        pdf = render_pdf(cert, verify_base=verify_base)
-        cert.pdf = pdf
-        cert.sha256 = hashlib.sha256(pdf).hexdigest()
+        rendered = render(cert, verify_base=verify_base)
+        if latest.content_sha256 and rendered.content_sha256 != latest.content_sha256:
+            raise Conflict(
+                _(
+                    "What certificate %(n)s states has changed since it was issued (a party, "
+                    "sample, result, signature or investigation); a translation would not say "
+                    "the same. Amend the certificate instead, giving the reason."
+                )
+                % {"n": latest.number}
+            )
+        cert.pdf = rendered.pdf
+        cert.sha256 = hashlib.sha256(rendered.pdf).hexdigest()
+        cert.content_sha256 = rendered.content_sha256
         cert.save()
         ledger.append(
             actor=actor,
@@ -1550,6 +1567,7 @@ def certificate_translate(
                 "version": cert.version,
                 "uuid": str(cert.uuid),
                 "sha256": cert.sha256,
+                "content_sha256": cert.content_sha256,
                 "language": language,
                 "translation_of": {
                     "number": latest.number,
