@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from celltrace.audit.models import AuditEvent
 from celltrace.audit.services import audit_review_create
 from tests.conftest import PASSWORD
 
@@ -24,6 +25,18 @@ def tile(page: str) -> int:
     return int(found.group(1))
 
 
+def listed(qa: Client, page: str) -> list[str]:
+    """The event types of the ledger entries the tile links to."""
+    found = re.search(
+        r'href="([^"]+)"><span class="num">\d+</span><span>Failed logins, signings', page
+    )
+    assert found, "the tile is a link"
+    href = found.group(1).replace("&amp;", "&")
+    rows = qa.get(href).content.decode()
+    seqs = re.findall(r'<a href="/audit/entries/(\d+)/">', rows)
+    return [AuditEvent.objects.get(seq=int(seq)).data["event_type"] for seq in seqs]
+
+
 def test_the_tile_counts_attempts_since_the_last_review(
     qa_user: Any, operator: Any, make_user: Any
 ) -> None:
@@ -34,8 +47,15 @@ def test_the_tile_counts_attempts_since_the_last_review(
     qa = Client()
     assert qa.post("/login/", {"username": "qa", "password": PASSWORD}).status_code == 302
     # five failures and the lockout for the analyst, one for an unknown name
-    assert tile(qa.get("/").content.decode()) == settings.AXES_FAILURE_LIMIT + 2
+    page = qa.get("/").content.decode()
+    assert tile(page) == settings.AXES_FAILURE_LIMIT + 2
+    # the tile opens the ledger on exactly the entries it counts
+    kinds = listed(qa, page)
+    assert len(kinds) == tile(page)
+    assert sorted(set(kinds)) == ["LOGIN_FAILED", "USER_LOCKED_OUT"]
     audit_review_create(actor=qa_user, conclusion="Lockout of the analyst explained.")
-    assert tile(qa.get("/").content.decode()) == 0
+    page = qa.get("/").content.decode()
+    assert tile(page) == 0 and listed(qa, page) == []
     Client().post("/login/", {"username": "ghost", "password": "wrong wrong wrong"})
-    assert tile(qa.get("/").content.decode()) == 1
+    page = qa.get("/").content.decode()
+    assert tile(page) == 1 and listed(qa, page) == ["LOGIN_FAILED"]

@@ -12,6 +12,7 @@ from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
 from celltrace.audit.canonical import utc_iso
+from celltrace.audit.choices import EventType
 from celltrace.audit.models import AuditEvent, AuditReview
 from celltrace.core.choices import Role
 from celltrace.core.errors import NotFound, PermissionDenied
@@ -41,6 +42,16 @@ class LedgerFilter:
     event_type: str = ""
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    attempts: bool = False  # only UNAUTHORISED_USE_ATTEMPTS
+    after_seq: int | None = None  # only entries after this one (e.g. the last review's end)
+
+
+# attempted unauthorised use (21 CFR 11.300(d)): what the dashboard counts since the last review
+UNAUTHORISED_USE_ATTEMPTS = (
+    EventType.LOGIN_FAILED,
+    EventType.SIGNING_FAILED,
+    EventType.USER_LOCKED_OUT,
+)
 
 
 def ledger_events(actor: User, flt: LedgerFilter) -> QuerySet[AuditEvent]:
@@ -62,7 +73,11 @@ def ledger_events(actor: User, flt: LedgerFilter) -> QuerySet[AuditEvent]:
         fields["timestamp_utc__gte"] = utc_iso(flt.since)
     if flt.until is not None:
         fields["timestamp_utc__lt"] = utc_iso(flt.until)
+    if flt.attempts:
+        fields["event_type__in"] = UNAUTHORISED_USE_ATTEMPTS
     qs = AuditEvent.objects.where(**fields)
+    if flt.after_seq is not None:
+        qs = qs.filter(seq__gt=flt.after_seq)
     return qs.order_by("-seq")
 
 

@@ -38,6 +38,8 @@ def ledger(request: HttpRequest) -> HttpResponse:
             event_type=d["event_type"],
             since=d["since"],
             until=d["until"],
+            attempts=d["attempts"],
+            after_seq=d["after"],
         )
         before = d["before"]
     try:

@@ -146,4 +146,8 @@ class LedgerFilterForm(forms.Form):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
+    after = forms.IntegerField(label=_("After entry #"), required=False, min_value=0)
+    attempts = forms.BooleanField(
+        label=_("Only failed logins, failed signings and lockouts"), required=False
+    )
     before = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)

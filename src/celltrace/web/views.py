@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from celltrace.audit import ledger, signing
 from celltrace.audit.choices import Action, EventType, SignatureMeaning
 from celltrace.audit.models import AuditEvent, AuditReview, LedgerCheckpoint, Signature
-from celltrace.audit.selectors import can_browse_ledger
+from celltrace.audit.selectors import UNAUTHORISED_USE_ATTEMPTS, can_browse_ledger
 from celltrace.audit.services import record_changed, record_sign
 from celltrace.audit.services import signature_withdraw as withdraw_signature
 from celltrace.core import selectors, services
@@ -231,25 +231,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     }
     if can_browse_ledger(actor):
         last_review = AuditReview.objects.order_by("-to_seq").first()
+        reviewed_to = last_review.to_seq if last_review else 0
         head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
         ctx.update(
             ledger_entries=head,
             last_checkpoint=LedgerCheckpoint.objects.order_by("-tree_size").first(),
-            unreviewed=head - (last_review.to_seq if last_review else 0),
+            unreviewed=head - reviewed_to,
+            reviewed_to=reviewed_to,
             last_review=last_review,
             recent=AuditEvent.objects.order_by("-seq")[:8],
             # unauthorised-use attempts not yet looked at (21 CFR 11.300(d)): failed logins
             # and signings and lockouts since the last audit-trail review
-            failed_logins=AuditEvent.objects.filter(
-                seq__gt=last_review.to_seq if last_review else 0
-            )
-            .where(
-                event_type__in=[
-                    EventType.LOGIN_FAILED,
-                    EventType.SIGNING_FAILED,
-                    EventType.USER_LOCKED_OUT,
-                ]
-            )
+            failed_logins=AuditEvent.objects.filter(seq__gt=reviewed_to)
+            .where(event_type__in=UNAUTHORISED_USE_ATTEMPTS)
             .count(),
         )
     return render(request, "web/dashboard.html", ctx)
