@@ -234,3 +234,19 @@ def test_addresses_under_api_outside_v1_are_404_problems() -> None:
         assert response.status_code == 404, address
         assert response["Content-Type"] == "application/problem+json"
         assert response.json()["code"] == "not_found"
+
+
+def test_audit_reviews_are_a_paged_collection_newest_first(qa_user: Any) -> None:
+    reviews = [
+        audit_review_create(actor=qa_user, conclusion=f"Review {n}: nothing unexplained.")
+        for n in range(3)
+    ]
+    secret = services.api_token_create(actor=qa_user, name="t").secret
+    client = Client()
+    listed = client.get("/api/v1/audit-reviews", **bearer(secret)).json()
+    assert listed["count"] == 3
+    assert [r["id"] for r in listed["items"]] == [r.pk for r in reversed(reviews)]
+    page = client.get("/api/v1/audit-reviews?limit=1&offset=1", **bearer(secret)).json()
+    assert page["count"] == 3 and [r["id"] for r in page["items"]] == [reviews[1].pk]
+    refused = client.get("/api/v1/audit-reviews?limit=0", **bearer(secret))
+    assert refused.status_code == 422

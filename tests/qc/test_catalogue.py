@@ -564,7 +564,14 @@ def test_catalogue_api(lab: Lab) -> None:
     assert alice.get("/qc/specifications").status_code == 404
     assert alice.get(f"/qc/specifications/{spec['id']}").status_code == 404
     assert alice.post("/qc/methods", {**VIABILITY, "code": "x", "reason": "r"}).status_code == 404
-    assert ok(reviewer.get("/qc/specifications?code=car-t-release&current=true"))[0]["version"] == 1
+    current = ok(reviewer.get("/qc/specifications?code=car-t-release&current=true"))
+    assert current["count"] == 1 and current["items"][0]["version"] == 1
+    # a paged collection: the total, and at most `limit` items from `offset`
+    every = ok(reviewer.get("/qc/specifications"))
+    assert every["count"] >= 2 and len(every["items"]) == every["count"]
+    page = ok(reviewer.get("/qc/specifications?limit=1&offset=1"))
+    assert page["count"] == every["count"] and page["items"] == every["items"][1:2]
+    assert reviewer.get("/qc/specifications?limit=501").status_code == 422
     client = Client()
     assert client.get("/api/v1/qc/specifications").status_code in (401, 403)
 

@@ -53,6 +53,14 @@ class Page(Schema, Generic[T]):
     items: list[T]
 
 
+class PageQuery(Schema):
+    """Paging of a collection, as ``/aliquots``: ``count`` is the total, ``items`` at most
+    ``limit`` of them from ``offset``."""
+
+    limit: int = Field(100, ge=1, le=500)
+    offset: Offset = 0
+
+
 #: Responses of a write: 400 is a body that is not JSON at all (Ninja's parser refuses it).
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}
 READ_ERRORS = {401: Problem, 403: Problem, 404: Problem, 422: Problem}

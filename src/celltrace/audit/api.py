@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import AwareDatetime, Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Page, PageQuery
 from celltrace.audit import selectors, services, signing
 from celltrace.audit.canonical import jsonable
 from celltrace.audit.models import AuditEvent, AuditReview, Signature
@@ -176,11 +176,13 @@ def signatures_withdraw(request: HttpRequest, payload: WithdrawIn) -> Status[dic
 
 @router.get(
     "/audit-reviews",
-    response={200: list[AuditReviewOut], **READ_ERRORS},
+    response={200: Page[AuditReviewOut], **READ_ERRORS},
     operation_id="audit_reviews_list",
 )
-def audit_reviews_list(request: HttpRequest) -> list[AuditReview]:
-    return list(selectors.audit_reviews(actor_of(request))[:200])
+def audit_reviews_list(request: HttpRequest, q: Query[PageQuery]) -> dict[str, Any]:
+    """Audit-trail reviews, newest first."""
+    qs = selectors.audit_reviews(actor_of(request))
+    return {"count": qs.count(), "items": list(qs[q.offset : q.offset + q.limit])}
 
 
 @router.get(

@@ -12,10 +12,10 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from ninja import File, Query, Router, Schema, Status, UploadedFile
+from ninja import File, Query, Router, Status, UploadedFile
 from pydantic import Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Offset, Page
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Page, PageQuery
 from celltrace.core.api import actor_of
 from celltrace.core.errors import Invalid, NotFound
 from celltrace.core.models import Organisation, User
@@ -60,14 +60,6 @@ MAX_PDF_BYTES = 20 * 1024 * 1024
 
 def _origin(request: HttpRequest) -> str:
     return request.build_absolute_uri("/").rstrip("/")
-
-
-class PageQuery(Schema):
-    """Paging of a collection, as ``/aliquots``: ``count`` is the total, ``items`` at most
-    ``limit`` of them from ``offset``."""
-
-    limit: int = Field(100, ge=1, le=500)
-    offset: Offset = 0
 
 
 class RequestFilter(PageQuery):

@@ -13,9 +13,10 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from ninja import Router, Status
+from ninja import Query, Router, Status
+from pydantic import Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam
+from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Page, PageQuery
 from celltrace.core.api import actor_of
 from celltrace.core.choices import OrganisationKind
 from celltrace.core.errors import NotFound
@@ -129,25 +130,29 @@ def qc_method_versions_withdraw(
 # --- specifications -------------------------------------------------------------------------
 
 
+class SpecificationFilter(PageQuery):
+    product_type: str = Field("", max_length=100)
+    code: str = Field("", max_length=60)
+    current: bool = False
+
+
 @router.get(
     "/qc/specifications",
-    response={200: list[SpecificationOut], **READ_ERRORS},
+    response={200: Page[SpecificationOut], **READ_ERRORS},
     operation_id="qc_specifications_list",
 )
-def qc_specifications_list(
-    request: HttpRequest, product_type: str = "", code: str = "", current: bool = False
-) -> list[Specification]:
+def qc_specifications_list(request: HttpRequest, q: Query[SpecificationFilter]) -> dict[str, Any]:
     """Specification versions (laboratory staff), filtered by product type, code or currency."""
     actor = actor_of(request)
     _lab(actor)
     qs = selectors.specifications(actor).order_by("code", "-version")
-    if product_type:
-        qs = qs.filter(product_type__iexact=product_type)
-    if code:
-        qs = qs.filter(code=code)
-    if current:
+    if q.product_type:
+        qs = qs.filter(product_type__iexact=q.product_type)
+    if q.code:
+        qs = qs.filter(code=q.code)
+    if q.current:
         qs = qs.filter(is_current=True)
-    return list(qs[:500])
+    return {"count": qs.count(), "items": list(qs[q.offset : q.offset + q.limit])}
 
 
 @router.get(
