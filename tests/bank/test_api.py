@@ -121,6 +121,15 @@ def test_status_box_map_occupancy_allocation_labels(tech: Any, world: dict[str, 
     assert [p["position"] for p in alloc.json()] == ["A3", "A4", "A5", "A6"]
     pdf = c.get("/api/v1/aliquots/labels", {"aliquot": [a.pk], "layout": "a4_vial"})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # a sheet prints every aliquot named or none: an unknown one, or too many, is refused
+    before = AuditEvent.objects.count()
+    unknown = c.get("/api/v1/aliquots/labels", {"aliquot": [a.pk, 987654]})
+    assert unknown.status_code == 404 and unknown.json()["field"] == "aliquot"
+    assert "987654" in unknown.json()["detail"]
+    too_many = c.get("/api/v1/aliquots/labels", {"aliquot": list(range(1, 502))})
+    assert too_many.status_code == 422 and "At most 500" in too_many.json()["detail"]
+    assert c.get("/api/v1/aliquots/labels").status_code == 422
+    assert AuditEvent.objects.count() == before
 
 
 def test_client_user_gets_404_for_storage_and_foreign_objects(world: dict[str, Any]) -> None:

@@ -43,6 +43,7 @@ from celltrace.storage import selectors as storage_selectors
 from celltrace.storage.models import Placement
 
 router = Router(tags=["bank"])
+MAX_LABELS = 500  # aliquots per label sheet through the API
 
 
 class AliquotQuery(Schema):
@@ -176,9 +177,20 @@ def aliquot_labels(
             _("layout: one of %(layouts)s.") % {"layouts": ", ".join(labels.LAYOUTS)},
             field="layout",
         )
-    items = list(selectors.aliquots_visible(actor).filter(pk__in=aliquot[:500]))
-    if not items:
-        raise NotFound(_("No such aliquots."))
+    if not aliquot:
+        raise Invalid(_("Name at least one aliquot."), field="aliquot")
+    if len(aliquot) > MAX_LABELS:
+        raise Invalid(
+            _("At most %(n)s aliquots per label sheet; split the list.") % {"n": MAX_LABELS},
+            field="aliquot",
+        )
+    items = list(selectors.aliquots_visible(actor).filter(pk__in=aliquot))
+    missing = sorted(set(aliquot) - {a.pk for a in items})
+    if missing:
+        raise NotFound(
+            _("No such aliquots: %(ids)s.") % {"ids": ", ".join(str(i) for i in missing[:20])},
+            field="aliquot",
+        )
     services.aliquot_labels_print(actor=actor, aliquots=items, layout_name=layout)
     return HttpResponse(labels.render_sheet(items, layout), content_type="application/pdf")
 
