@@ -101,19 +101,6 @@ def problem_response(
     return response
 
 
-def problem(
-    api: NinjaAPI | None,
-    request: HttpRequest,
-    status: int,
-    detail: str,
-    code: str,
-    field: str | None = None,
-    errors: list[dict[str, Any]] | None = None,
-) -> HttpResponse:
-    """:func:`problem_response` (``api`` is not needed; kept for the existing callers)."""
-    return problem_response(request, status, detail, code, field, errors)
-
-
 def field_of(loc: Sequence[str | int], body_param: str | None) -> str | None:
     """The ``field`` a validation error names, as the domain errors name it: ``loc`` without
     where the value came from (``body``, ``query``, ``path``, ``form``, …) and, in a body, without
