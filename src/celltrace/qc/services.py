@@ -1382,6 +1382,28 @@ def _language(language: str) -> str:
     return language
 
 
+def _render_into(cert: Certificate, verify_base: str) -> None:
+    """Render ``cert``'s PDF and record its SHA-256 and that of what it states."""
+    from celltrace.qc.certificates import render
+
+    rendered = render(cert, verify_base=verify_base)
+    cert.pdf = rendered.pdf
+    cert.sha256 = hashlib.sha256(rendered.pdf).hexdigest()
+    cert.content_sha256 = rendered.content_sha256
+
+
+def _issued_facts(cert: Certificate) -> dict[str, Any]:
+    """What the ledger entry of an issued certificate or translation records of it."""
+    return {
+        "request": cert.request.number,
+        "version": cert.version,
+        "uuid": str(cert.uuid),
+        "sha256": cert.sha256,
+        "content_sha256": cert.content_sha256,
+        "language": cert.language,
+    }
+
+
 def _issue(
     actor: User,
     req: TestRequest,
@@ -1390,8 +1412,6 @@ def _issue(
     previous: Certificate | None,
     reason: str,
 ) -> Certificate:
-    from celltrace.qc.certificates import render
-
     cert = Certificate(
         organisation_id=req.organisation_id,
         request=req,
@@ -1402,20 +1422,9 @@ def _issue(
         issued_at=_now(),
         issued_by=actor,
     )
-    rendered = render(cert, verify_base=verify_base)
-    cert.pdf = rendered.pdf
-    cert.sha256 = hashlib.sha256(rendered.pdf).hexdigest()
-    cert.content_sha256 = rendered.content_sha256
+    _render_into(cert, verify_base)
     cert.save()
-    new: dict[str, Any] = {
-        "request": req.number,
-        "version": cert.version,
-        "uuid": str(cert.uuid),
-        "sha256": cert.sha256,
-        "content_sha256": cert.content_sha256,
-        "language": language,
-        "supersedes": previous.number if previous else None,
-    }
+    new = {**_issued_facts(cert), "supersedes": previous.number if previous else None}
     if previous is not None:
         # the amendment supersedes the previous version's translations too
         new["supersedes_translations"] = [
@@ -1505,7 +1514,6 @@ def certificate_translate(
     longer state what the original states (its ``content_sha256``: a party's name or address,
     a sample, a result, a signature's status or a closed investigation changed since): that
     calls for an amendment, with its reason, not a translation."""
-    from celltrace.qc.certificates import render
 
     _require_lab(actor, CERTIFICATE_ROLES, _("Only QA translates certificates of analysis."))
     language = _language(language)
@@ -1540,8 +1548,8 @@ def certificate_translate(
             issued_at=_now(),
             issued_by=actor,
         )
-        rendered = render(cert, verify_base=verify_base)
-        if latest.content_sha256 and rendered.content_sha256 != latest.content_sha256:
+        _render_into(cert, verify_base)
+        if latest.content_sha256 and cert.content_sha256 != latest.content_sha256:
             raise Conflict(
                 _(
                     "What certificate %(n)s states has changed since it was issued (a party, "
@@ -1550,9 +1558,6 @@ def certificate_translate(
                 )
                 % {"n": latest.number}
             )
-        cert.pdf = rendered.pdf
-        cert.sha256 = hashlib.sha256(rendered.pdf).hexdigest()
-        cert.content_sha256 = rendered.content_sha256
         cert.save()
         ledger.append(
             actor=actor,
@@ -1563,12 +1568,7 @@ def certificate_translate(
             entity_label=str(cert),
             organisation_id=cert.organisation_id,
             new={
-                "request": req.number,
-                "version": cert.version,
-                "uuid": str(cert.uuid),
-                "sha256": cert.sha256,
-                "content_sha256": cert.content_sha256,
-                "language": language,
+                **_issued_facts(cert),
                 "translation_of": {
                     "number": latest.number,
                     "uuid": str(latest.uuid),
