@@ -159,6 +159,32 @@ def test_a_translation_states_what_its_original_states_or_is_refused(lab: Lab) -
     assert verify_database().ok
 
 
+def test_a_translation_of_an_amendment_states_what_it_supersedes_and_why(lab: Lab) -> None:
+    v1 = certified(lab)
+    v2 = services.certificate_amend(actor=lab.qa, certificate=v1, reason="Batch number corrected")
+    v2_zh = services.certificate_translate(actor=lab.qa, certificate=v2, language="zh-hans")
+    assert "This amended certificate supersedes" in pdf_text(bytes(v2.pdf))
+    text = pdf_text(bytes(v2_zh.pdf))
+    # the notice in Chinese, naming version 1 and the reason as QA gave it
+    assert v1.number in text and "Batch number corrected" in text
+    assert "supersedes" not in text
+    assert v2_zh.content_sha256 == v2.content_sha256
+
+
+def test_a_certificate_without_a_content_digest_is_amended_not_translated(lab: Lab) -> None:
+    """A certificate issued before certificates recorded what they state (empty
+    ``content_sha256``) cannot be shown to say what a translation would: amend it first."""
+    original = certified(lab)
+    Certificate.objects.filter(pk=original.pk).update(content_sha256="")
+    original.refresh_from_db()
+    before = snapshot()
+    with pytest.raises(Conflict, match="before certificates recorded what they state"):
+        services.certificate_translate(actor=lab.qa, certificate=original, language="zh-hans")
+    assert snapshot() == before
+    v2 = services.certificate_amend(actor=lab.qa, certificate=original, reason="Re-issued")
+    assert services.certificate_translate(actor=lab.qa, certificate=v2, language="zh-hans")
+
+
 def test_the_database_holds_one_certificate_per_version_and_language(lab: Lab) -> None:
     original = certified(lab)
     translation = services.certificate_translate(

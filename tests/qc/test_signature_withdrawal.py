@@ -89,6 +89,31 @@ def test_the_release_is_independent_of_the_testing(lab: Lab, operator: Any, make
     assert req.status == RequestStatus.RELEASED
 
 
+def test_withdrawing_one_s_own_review_does_not_make_the_release_independent(
+    lab: Lab, operator: Any, make_user: Any
+) -> None:
+    """A reviewer who is also QA withdraws their reviews and lets another reviewer sign:
+    they still took part in the testing, so another QA officer releases."""
+    both = make_user(operator, "qc_reviewer", "qa", username="rq", full_name="Rui Qian")
+    req = in_testing(lab)
+    for test in req.tests.order_by("pk"):
+        code = test.method_version.method.code
+        result = services.result_enter(actor=lab.analyst, test=test, value=VALUES[code])
+        sign(lab.analyst, result, "performed")
+        review = sign(both, result, "reviewed")
+        signature_withdraw(actor=both, signature=review, reason="Let Rita review it.")
+        sign(lab.reviewer, result, "reviewed")
+    req.refresh_from_db()
+    assert req.status == RequestStatus.REVIEWED
+    before = snapshot()
+    with pytest.raises(PermissionDenied, match="release is independent of the testing"):
+        sign(both, req, "released")
+    assert snapshot() == before
+    sign(lab.qa, req, "released")
+    req.refresh_from_db()
+    assert req.status == RequestStatus.RELEASED
+
+
 def test_an_approval_that_put_a_version_in_effect_stays(lab: Lab) -> None:
     method = Method.objects.get(code="viability")
     pending = services.method_version_propose(

@@ -89,6 +89,9 @@ def certificate_context(cert: Certificate, verify_base: str = "") -> dict[str, A
         "issued_at_utc": cert.issued_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
         # a translation names the certificate it translates (number, language, issue time)
         "translation_of": original,
+        # the version's original: a translation of an amendment states what it supersedes
+        # and why, as its original does (the reason as QA gave it)
+        "amendment": (original or cert) if (original or cert).supersedes_id else None,
         "original_issued_at_utc": (
             original.issued_at.strftime("%Y-%m-%d %H:%M:%S UTC") if original else ""
         ),
@@ -180,6 +183,11 @@ def stated_content(ctx: dict[str, Any]) -> dict[str, Any]:
         ],
         "release": sigs(ctx["release"]),
         "oos": [[o.number, o.outcome, o.conclusion, o.capa_reference] for o in ctx["oos"]],
+        "amendment": (
+            [ctx["amendment"].supersedes.number, ctx["amendment"].reason]
+            if ctx["amendment"] is not None
+            else []
+        ),
     }
 
 

@@ -1133,23 +1133,20 @@ def release_refusal(req: TestRequest) -> str | None:
 
 
 def request_can_sign(actor: User, req: TestRequest, meaning: str) -> str | None:
-    """QA releases, and independently: not someone who entered, performed or reviewed one of
-    the request's valid results (a user holding both roles releases others' work only)."""
+    """QA releases, and independently: not someone who took part in the request's testing,
+    i.e. entered one of its results or signed one (performed or reviewed), whatever became of
+    that result or signature since (invalidated, withdrawn): a user holding both roles releases
+    others' work only, and cannot step out of the testing by withdrawing their own review."""
     if meaning != SignatureMeaning.RELEASED:
         return _("Requests are signed as released.")
     if not is_lab(actor, Role.QA):
         return _("Only QA releases a request.")
-    current = list(
-        Result.objects.filter(test__request=req, status=ResultStatus.VALID).values_list(
-            "pk", flat=True
-        )
-    )
-    took_part = Result.objects.filter(pk__in=current, entered_by=actor).exists() or (
+    results = list(Result.objects.filter(test__request=req).values_list("pk", "entered_by_id"))
+    took_part = any(entered_by == actor.pk for _pk, entered_by in results) or (
         Signature.objects.filter(
             record_type=Result._meta.label_lower,
-            record_id__in=[str(pk) for pk in current],
+            record_id__in=[str(pk) for pk, _entered_by in results],
             signer=actor,
-            withdrawal__isnull=True,
         ).exists()
     )
     if took_part:
@@ -1549,7 +1546,18 @@ def certificate_translate(
             issued_by=actor,
         )
         _render_into(cert, verify_base)
-        if latest.content_sha256 and cert.content_sha256 != latest.content_sha256:
+        if not latest.content_sha256:
+            # issued before certificates recorded what they state: nothing shows the data
+            # still say the same, so the version is amended (and the amendment translated)
+            raise Conflict(
+                _(
+                    "Certificate %(n)s was issued before certificates recorded what they state, "
+                    "so a translation cannot be shown to say the same. Amend it, then translate "
+                    "the amendment."
+                )
+                % {"n": latest.number}
+            )
+        if cert.content_sha256 != latest.content_sha256:
             raise Conflict(
                 _(
                     "What certificate %(n)s states has changed since it was issued (a party, "
