@@ -11,7 +11,7 @@ from django.contrib.auth.hashers import make_password
 from django.test import Client, override_settings
 
 from celltrace.audit.choices import EventType
-from celltrace.audit.models import AuditEvent
+from celltrace.audit.models import AuditEvent, Signature
 from celltrace.config import base
 from celltrace.core import services
 from celltrace.core.errors import Invalid
@@ -276,7 +276,18 @@ def test_a_lockout_ends_the_accounts_sessions_and_stops_its_tokens(
         assert response.status_code == 302 and response["Location"].startswith("/login/")
     refused = Client().get("/api/v1/audit-reviews", **bearer)
     assert refused.status_code == 403 and refused.json()["code"] == "account_locked"
+    # failures while the lock holds (anonymous ones, the right password too) do not put the
+    # stopped tokens back in service
+    for password in ("wrong wrong wrong", PASSWORD):
+        assert login(Client(), "qa", password).status_code == 403
+        refused = Client().get("/api/v1/audit-reviews", **bearer)
+        assert refused.status_code == 403 and refused.json()["code"] == "account_locked"
     services.user_unlock(actor=admin_user, user=qa_user, reason="called the user")
+    assert Client().get("/api/v1/audit-reviews", **bearer).status_code == 200
+    # a later lockout tripped by anonymous logins blocks logins only
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(Client(), "qa", "wrong wrong wrong wrong")
+    assert services.user_is_locked_out(qa_user)
     assert Client().get("/api/v1/audit-reviews", **bearer).status_code == 200
 
 
@@ -335,6 +346,50 @@ def test_anonymous_guessing_blocks_logins_but_not_the_owners_session_or_tokens(
     assert login(Client(), "qa", PASSWORD).status_code == 403  # new logins are blocked
     assert owner.get("/").status_code == 200
     assert Client().get("/api/v1/audit-reviews", **bearer).status_code == 200
+
+
+def test_the_owner_signing_during_somebody_else_s_lockout_is_told_and_keeps_working(
+    qa_user: Any,
+) -> None:
+    """While anonymous guessing holds the account locked, the signed-in owner who signs
+    (with the right password) or changes the password is told the account is locked; the
+    attempt is on the ledger, but it neither counts as a failure nor ends their sessions
+    or stops their tokens."""
+    from celltrace.audit.services import audit_review_create
+
+    review = audit_review_create(actor=qa_user, conclusion="ok")
+    secret = services.api_token_create(actor=qa_user, name="script").secret
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    owner = Client()
+    assert login(owner, "qa", PASSWORD).status_code == 302
+    url = f"/sign/audit.auditreview/{review.pk}/?meaning=reviewed"
+    digest = owner.get(url).content.decode().split('name="expected_digest" value="')[1][:64]
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(Client(), "qa", "wrong wrong wrong wrong")
+    locked_entries = AuditEvent.objects.where(event_type=EventType.USER_LOCKED_OUT).count()
+    signing_failed = AuditEvent.objects.where(event_type=EventType.SIGNING_FAILED).count()
+    page = owner.post(
+        url, {"meaning": "reviewed", "password": PASSWORD, "expected_digest": digest}
+    ).content.decode()
+    assert "This account is locked" in page
+    changed = owner.post(
+        "/account/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password": "a brand new passphrase",
+            "new_password2": "a brand new passphrase",
+        },
+    ).content.decode()
+    assert "This account is locked" in changed
+    assert AuditEvent.objects.where(event_type=EventType.SIGNING_FAILED).count() == (
+        signing_failed + 1
+    )
+    assert AuditEvent.objects.where(event_type=EventType.USER_LOCKED_OUT).count() == locked_entries
+    assert not Signature.objects.exists()
+    assert owner.get("/").status_code == 200
+    assert Client().get("/api/v1/audit-reviews", **bearer).status_code == 200
+    qa_user.refresh_from_db()
+    assert qa_user.check_password(PASSWORD)
 
 
 def test_an_api_request_that_trips_the_lockout_gets_a_problem_document(qa_user: Any) -> None:

@@ -22,7 +22,16 @@ def record_lockout(sender: Any, request: Any = None, username: str = "", **kwarg
     owner), the account stops everywhere: its other sessions end, this request logs out, and
     its API tokens are refused until the lock lifts (api.auth.TokenAuth). A lockout tripped by
     anonymous login attempts only blocks new logins, so that anyone who knows a username cannot
-    end its owner's work and integrations."""
+    end its owner's work and integrations.
+
+    django-axes signals again for every failure while the account stays locked; each is
+    recorded, and each names the failure records (``attempts``) that hold the lock, so that
+    the tokens stay stopped for as long as *that* lock lasts, whatever later anonymous
+    failures add (``core.services.user_tokens_stopped``). Our own password checks refuse a
+    locked account before authenticating (``core.services.refuse_if_locked_out``), so a
+    signed-in owner never signals a lockout somebody else tripped."""
+    from axes.models import AccessAttempt
+
     from celltrace.core.models import User
 
     user = User.objects.filter(username=username).first()
@@ -45,6 +54,9 @@ def record_lockout(sender: Any, request: Any = None, username: str = "", **kwarg
             "username": username,
             "ip_address": kwargs.get("ip_address", ""),
             "while_signed_in": signed_in,
+            "attempts": sorted(
+                AccessAttempt.objects.filter(username=username).values_list("pk", flat=True)
+            ),
         },
     )
     if signed_in and user is not None:

@@ -49,6 +49,7 @@ from celltrace.core.errors import (
     PermissionDenied,
 )
 from celltrace.core.models import User
+from celltrace.core.services import refuse_if_locked_out
 
 # --- electronic signatures (21 CFR 11.50, 11.70, 11.100, 11.200) ---------------------------
 
@@ -72,6 +73,11 @@ def reauthenticate(
             field="password",
             code=ErrorCode.REAUTHENTICATION_REQUIRED,
         )
+    try:
+        refuse_if_locked_out(actor, request)
+    except AuthenticationFailed:
+        _signing_failed(actor, "account locked")
+        raise
     user = authenticate(request, username=actor.get_username(), password=password)
     if user is None or user.pk != actor.pk:
         _signing_failed(actor, "wrong password or account locked")

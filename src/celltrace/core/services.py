@@ -18,8 +18,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from celltrace.audit import ledger
 from celltrace.audit.choices import Action, EventType
-from celltrace.core.choices import CLIENT_ROLES, OPERATOR_ROLES, OrganisationKind, Role
-from celltrace.core.errors import Conflict, Invalid, PermissionDenied
+from celltrace.core.choices import CLIENT_ROLES, OPERATOR_ROLES, ErrorCode, OrganisationKind, Role
+from celltrace.core.errors import AuthenticationFailed, Conflict, Invalid, PermissionDenied
 from celltrace.core.models import ApiToken, Organisation, User, UserRole
 
 TOKEN_PREFIX = "ct"  # noqa: S105 - the visible token prefix, not a secret
@@ -316,18 +316,42 @@ def user_is_locked_out(user: User, request: Any = None) -> bool:
 
 
 def user_tokens_stopped(user: User, request: Any = None) -> bool:
-    """Whether ``user``'s API tokens are refused now: their account is locked out and the
-    lockout was tripped while signed in as them (see ``audit.receivers.record_lockout``)."""
+    """Whether ``user``'s API tokens are refused now: their account is locked out, and the
+    lock was tripped while signed in as them (``audit.receivers.record_lockout``): one of
+    the failure records holding the lock now is one that a signed-in lockout entry names.
+    A later lock (after an unlock or the cool-off, which delete those records) tripped by
+    anonymous logins does not stop them; anonymous failures during the signed-in one do not
+    restart them."""
     if not user_is_locked_out(user, request):
         return False
+    from axes.models import AccessAttempt
+
     from celltrace.audit.models import AuditEvent
 
-    latest = (
-        AuditEvent.objects.where(event_type=EventType.USER_LOCKED_OUT, entity_id=str(user.pk))
-        .order_by("-seq")
-        .first()
+    holding = set(AccessAttempt.objects.filter(username=user.username).values_list("pk", flat=True))
+    entries = AuditEvent.objects.where(
+        event_type=EventType.USER_LOCKED_OUT, entity_id=str(user.pk)
+    ).order_by("-seq")[:200]
+    for entry in entries:
+        new = entry.data.get("new") or {}
+        if new.get("while_signed_in") and holding.intersection(new.get("attempts") or ()):
+            return True
+    return False
+
+
+def locked_out_message() -> str:
+    return _(
+        "This account is locked after repeated failed attempts. Try again later or ask an "
+        "administrator to unlock it."
     )
-    return bool(latest is not None and (latest.data.get("new") or {}).get("while_signed_in"))
+
+
+def refuse_if_locked_out(actor: User, request: Any, *, field: str = "password") -> None:
+    """Refuse a password check for a locked account before authenticating: django-axes
+    would refuse even the right password, count it and signal the lockout again as if the
+    signed-in owner had tripped it (ending their sessions and stopping their tokens)."""
+    if user_is_locked_out(actor, request):
+        raise AuthenticationFailed(locked_out_message(), field=field, code=ErrorCode.ACCOUNT_LOCKED)
 
 
 def user_sessions_end(user: User, *, keep: str | None = None) -> int:
@@ -498,11 +522,13 @@ def _require_password(actor: User, password: str, request: Any, during: str) -> 
     from django.contrib.auth import authenticate
     from django.test import RequestFactory
 
-    checked = authenticate(
-        request if request is not None else RequestFactory().post("/account/"),
-        username=actor.get_username(),
-        password=password,
-    )
+    request = request if request is not None else RequestFactory().post("/account/")
+    try:
+        refuse_if_locked_out(actor, request)
+    except AuthenticationFailed:
+        _proof_failed(actor, f"{during} (account locked)")
+        raise
+    checked = authenticate(request, username=actor.get_username(), password=password)
     if checked is None or checked.pk != actor.pk:
         _proof_failed(actor, during)
         raise Invalid(_("The password is not correct."), field="password")

@@ -72,16 +72,11 @@ def lockout_response(
     if request.path.startswith("/api/"):
         from celltrace.api.errors import problem_response
 
-        return problem_response(request, 403, locked_out_message(), ErrorCode.ACCOUNT_LOCKED.value)
+        return problem_response(
+            request, 403, services.locked_out_message(), ErrorCode.ACCOUNT_LOCKED.value
+        )
     form = LoginForm(request)
     return render(request, "web/login.html", {"form": form, "locked_out": True}, status=403)
-
-
-def locked_out_message() -> str:
-    return _(
-        "This account is locked after repeated failed attempts. Try again later or ask an "
-        "administrator to unlock it."
-    )
 
 
 #: Session key of a login whose password was right and whose one-time code is awaited.
