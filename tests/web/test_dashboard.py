@@ -11,8 +11,9 @@ from django.conf import settings
 from django.test import Client
 
 from celltrace.audit.models import AuditEvent
-from celltrace.audit.services import audit_review_create
+from celltrace.audit.services import audit_review_create, record_sign
 from tests.conftest import PASSWORD
+from tests.qc.conftest import http_request
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,12 @@ def tile(page: str) -> int:
     )
     assert found, "the dashboard shows the tile"
     return int(found.group(1))
+
+
+def sign(user: Any, record: Any, meaning: str) -> None:
+    record_sign(
+        request=http_request(user), actor=user, record=record, meaning=meaning, password=PASSWORD
+    )
 
 
 def listed(qa: Client, page: str) -> list[str]:
@@ -38,7 +45,7 @@ def listed(qa: Client, page: str) -> list[str]:
 
 
 def test_the_tile_counts_attempts_since_the_last_review(
-    qa_user: Any, operator: Any, make_user: Any
+    qa_user: Any, admin_user: Any, operator: Any, make_user: Any
 ) -> None:
     make_user(operator, "qc_analyst", username="analyst")
     for _ in range(settings.AXES_FAILURE_LIMIT):  # ends in a lockout
@@ -53,7 +60,11 @@ def test_the_tile_counts_attempts_since_the_last_review(
     kinds = listed(qa, page)
     assert len(kinds) == tile(page)
     assert sorted(set(kinds)) == ["LOGIN_FAILED", "USER_LOCKED_OUT"]
-    audit_review_create(actor=qa_user, conclusion="Lockout of the analyst explained.")
+    review = audit_review_create(actor=qa_user, conclusion="Lockout of the analyst explained.")
+    # an opened review that nobody has signed does not clear the tile
+    page = qa.get("/").content.decode()
+    assert tile(page) == settings.AXES_FAILURE_LIMIT + 2
+    sign(admin_user, review, "reviewed")
     page = qa.get("/").content.decode()
     assert tile(page) == 0 and listed(qa, page) == []
     Client().post("/login/", {"username": "ghost", "password": "wrong wrong wrong"})

@@ -12,8 +12,8 @@ from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
 from celltrace.audit.canonical import utc_iso
-from celltrace.audit.choices import EventType
-from celltrace.audit.models import AuditEvent, AuditReview
+from celltrace.audit.choices import EventType, SignatureMeaning
+from celltrace.audit.models import AuditEvent, AuditReview, Signature
 from celltrace.core.choices import Role
 from celltrace.core.errors import NotFound, PermissionDenied
 from celltrace.core.models import User
@@ -115,6 +115,22 @@ def object_history(actor: User, entity_type: str, entity_id: str) -> QuerySet[Au
     if subject is None and not qs.exists():
         raise NotFound(_("No such object."))
     return qs
+
+
+def last_signed_review() -> AuditReview | None:
+    """The latest audit-trail review that carries a standing "reviewed" signature: the
+    entries after it are the ones nobody has signed for yet (an opened review that nobody
+    signed does not count)."""
+    signed = Signature.objects.filter(
+        record_type=AuditReview._meta.label_lower,
+        meaning=SignatureMeaning.REVIEWED,
+        withdrawal__isnull=True,
+    ).values_list("record_id", flat=True)
+    return (
+        AuditReview.objects.filter(pk__in=[int(pk) for pk in signed])
+        .order_by("-to_seq")
+        .first()
+    )
 
 
 def audit_reviews(actor: User) -> QuerySet[AuditReview]:

@@ -21,8 +21,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from celltrace.audit import ledger, signing
 from celltrace.audit.choices import Action, EventType, SignatureMeaning
-from celltrace.audit.models import AuditEvent, AuditReview, LedgerCheckpoint, Signature
-from celltrace.audit.selectors import UNAUTHORISED_USE_ATTEMPTS, can_browse_ledger
+from celltrace.audit.models import AuditEvent, LedgerCheckpoint, Signature
+from celltrace.audit.selectors import (
+    UNAUTHORISED_USE_ATTEMPTS,
+    can_browse_ledger,
+    last_signed_review,
+)
 from celltrace.audit.services import record_changed, record_sign
 from celltrace.audit.services import signature_withdraw as withdraw_signature
 from celltrace.core import selectors, services
@@ -225,7 +229,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "users": selectors.users_visible(actor).count(),
     }
     if can_browse_ledger(actor):
-        last_review = AuditReview.objects.order_by("-to_seq").first()
+        last_review = last_signed_review()
         reviewed_to = last_review.to_seq if last_review else 0
         head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
         ctx.update(
