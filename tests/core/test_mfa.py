@@ -211,6 +211,53 @@ def test_an_administrator_resets_a_lost_authenticator_with_a_reason(
     assert password_step("qa")[1]["Location"] == "/"
 
 
+def test_one_administrator_does_not_hold_both_a_user_s_password_and_second_factor(
+    qa_user: Any, admin_user: Any, operator: Any, make_user: Any
+) -> None:
+    """An administrator who set a user's temporary password does not also reset their
+    authenticator (and the reverse) until the user has taken the account back: otherwise
+    one administrator could sign in, and sign, as that user (21 CFR 11.100, 11.300)."""
+    from celltrace.core import services
+    from celltrace.core.errors import PermissionDenied
+
+    other_admin = make_user(operator, "admin", username="admin2", full_name="Otto Admin")
+    TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
+    temporary = "temporary passphrase 2026"
+    services.user_reset_password(
+        actor=admin_user, user=qa_user, new_password=temporary, reason="forgot it"
+    )
+    before = AuditEvent.objects.count()
+    with pytest.raises(PermissionDenied, match="temporary password"):
+        services.totp_reset(actor=admin_user, user=qa_user, reason="lost the phone too")
+    assert AuditEvent.objects.count() == before
+    assert TOTPDevice.objects.filter(user=qa_user).exists()
+    # once QA has chosen their own password, the same administrator may reset the phone
+    qa_user.refresh_from_db()
+    services.user_change_password(
+        actor=qa_user, old_password=temporary, new_password="my own passphrase 2026"
+    )
+    services.totp_reset(actor=admin_user, user=qa_user, reason="lost the phone")
+    # and now the reverse: the administrator who reset the authenticator does not set the
+    # password until QA has enrolled a new one; another administrator may
+    with pytest.raises(PermissionDenied, match="two-factor authentication"):
+        services.user_reset_password(
+            actor=admin_user, user=qa_user, new_password=temporary, reason="forgot it again"
+        )
+    assert AuditEvent.objects.count() == before + 2
+    services.user_reset_password(
+        actor=other_admin, user=qa_user, new_password=temporary, reason="forgot it again"
+    )
+    # the page shows the refusal instead of resetting (Otto set the temporary password)
+    admin = Client()
+    assert admin.post("/login/", {"username": "admin2", "password": PASSWORD}).status_code == 302
+    before = AuditEvent.objects.count()
+    page = admin.post(
+        f"/users/{qa_user.pk}/", {"action": "totp_reset", "reason": "phone lost"}, follow=True
+    ).content.decode()
+    assert "Another administrator" in page
+    assert AuditEvent.objects.count() == before
+
+
 def test_nobody_changes_their_own_roles(admin_user: Any) -> None:
     from celltrace.core import services
     from celltrace.core.errors import PermissionDenied

@@ -242,6 +242,18 @@ def user_reset_password(*, actor: User | None, user: User, new_password: str, re
     _require_admin(actor)
     if not reason.strip():
         raise Invalid(_("Give a reason for the reset."), field="reason")
+    if (
+        actor is not None
+        and _last_user_event(user, EventType.TOTP_RESET, after=EventType.TOTP_ENROLLED) == actor.pk
+        and not TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    ):
+        raise PermissionDenied(
+            _(
+                "You reset this user's two-factor authentication and they have not enrolled a "
+                "new authenticator yet: setting their password too would let you sign in as "
+                "them. Another administrator resets the password."
+            )
+        )
     _password_errors(new_password, user)
     user.set_password(new_password)
     user.must_change_password = True
@@ -549,6 +561,23 @@ def _proof_failed(actor: User, during: str) -> None:
     )
 
 
+def _last_user_event(user: User, event_type: str, *, after: str | None = None) -> int | None:
+    """Who (user id) wrote ``user``'s latest ``event_type`` entry; None if there is none, it
+    was the command line, or an ``after`` entry about the user came later."""
+    from celltrace.audit.models import AuditEvent
+
+    kinds = [event_type] if after is None else [event_type, after]
+    latest = (
+        AuditEvent.objects.where(event_type__in=kinds, entity_id=str(user.pk))
+        .order_by("-seq")
+        .first()
+    )
+    if latest is None or latest.data.get("event_type") != event_type:
+        return None
+    actor_id = latest.data.get("actor_id")
+    return int(actor_id) if actor_id is not None else None
+
+
 def totp_reset(*, actor: User | None, user: User, reason: str) -> int:
     """Remove ``user``'s authenticators (lost phone): another administrator, with a reason, on
     the ledger. The user's sessions end (one left open must not enrol a new authenticator in
@@ -561,6 +590,19 @@ def totp_reset(*, actor: User | None, user: User, reason: str) -> int:
         )
     if not reason.strip():
         raise Invalid(_("Give a reason for resetting two-factor authentication."), field="reason")
+    if (
+        actor is not None
+        and user.must_change_password
+        and _last_user_event(user, EventType.USER_PASSWORD_RESET) == actor.pk
+    ):
+        raise PermissionDenied(
+            _(
+                "You set this user's temporary password and they have not changed it yet: "
+                "resetting their two-factor authentication too would let you sign in and sign "
+                "as them. Another administrator resets it, or the user changes the password "
+                "first."
+            )
+        )
     user_sessions_end(user)
     with transaction.atomic():
         removed, _counts = TOTPDevice.objects.filter(user=user).delete()
