@@ -185,6 +185,33 @@ def test_a_certificate_without_a_content_digest_is_amended_not_translated(lab: L
     assert services.certificate_translate(actor=lab.qa, certificate=v2, language="zh-hans")
 
 
+def test_every_character_of_a_certificate_prints_inside_the_page(lab: Lab) -> None:
+    """The verification address under the QR code wraps inside the margin (it ran off the
+    page in English), and no column of the results is squeezed to a character a line (the
+    conformance column in Chinese)."""
+    pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 (dev dependency) reads PDFs")
+    original = certified(lab)
+    translation = services.certificate_translate(
+        actor=lab.qa, certificate=original, language="zh-hans", verify_base="https://lab.test"
+    )
+    for cert, word in ((original, "Conforms"), (translation, "符合")):
+        doc = pdfium.PdfDocument(bytes(cert.pdf))
+        try:
+            page = doc[0]
+            width = page.get_width()
+            textpage = page.get_textpage()
+            text = textpage.get_text_range()
+            boxes = [textpage.get_charbox(i) for i in range(textpage.count_chars())]
+        finally:
+            doc.close()
+        assert all(right <= width for _left, _bottom, right, _top in boxes), cert.language
+        assert str(cert.uuid).replace("-", "")[-12:] in text.replace("\n", "").replace("-", "")
+        # the conformance word prints on one line (a line is about 10 pt high)
+        start = text.index(word)
+        bottoms = [boxes[start + i][1] for i in range(len(word))]
+        assert max(bottoms) - min(bottoms) < 4, (cert.language, word, bottoms)
+
+
 def test_the_database_holds_one_certificate_per_version_and_language(lab: Lab) -> None:
     original = certified(lab)
     translation = services.certificate_translate(
