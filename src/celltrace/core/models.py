@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from celltrace.core.choices import OrganisationKind, Role
@@ -80,7 +81,14 @@ class User(AbstractUser):
                 condition=Q(is_superuser=True) | Q(organisation__isnull=False),
                 name="core_user_has_organisation",
                 violation_error_message="Every user belongs to an organisation.",
-            )
+            ),
+            # "AURORA" beside "aurora" would be two look-alike identities on the ledger and
+            # on signatures: a username is unique whatever its case
+            models.UniqueConstraint(
+                Lower("username"),
+                name="core_user_username_unique_any_case",
+                violation_error_message="This username is taken (in another case).",
+            ),
         ]
 
     def __str__(self) -> str:

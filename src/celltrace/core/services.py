@@ -127,6 +127,8 @@ def user_create(
     if not username or not full_name.strip():
         raise Invalid(_("A username and a printed name are required."), field="username")
     role_list = _check_roles(organisation, roles)
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict(_("The username %(name)s is taken.") % {"name": username}, field="username")
     user = User(
         username=username,
         full_name=full_name.strip(),
