@@ -80,6 +80,7 @@ class QcConfig(AppConfig):
         )
         register_history(TestPanel, selectors.panels_visible)
         register_history(MethodVersion, selectors.method_versions_visible)
+        register_history(Specification, selectors.specifications)
         register_occupant_check(services.refuse_position_with_sample)
         register_occupant_source(
             services.positions_with_samples, held=services.positions_holding_samples
