@@ -128,6 +128,30 @@ def test_donor_form_errors_change_nothing(tech: Any, client_a: Any, alice: Any) 
     assert login("alice").get("/bank/donors/new/").status_code == 404
 
 
+def test_only_who_may_register_a_donor_is_offered_the_form(
+    tech: Any, operator: Any, make_user: Any
+) -> None:
+    """The form asks for personal data: laboratory staff who may not register a donor are
+    not offered it (they filled it in for nothing), the technician is."""
+    make_user(operator, "qc_analyst", username="ana")
+    analyst = login("ana")
+    assert 'id="donor-new"' not in analyst.get("/bank/donors/").content.decode()
+    assert analyst.get("/bank/donors/new/").status_code == 403
+    technician = login(tech.username)
+    assert 'id="donor-new"' in technician.get("/bank/donors/").content.decode()
+    assert technician.get("/bank/donors/new/").status_code == 200
+
+
+def test_a_donor_list_cut_at_two_hundred_says_so(tech: Any, client_a: Any) -> None:
+    for n in range(201):
+        bank.donor_create(actor=tech, organisation=client_a, reference=f"CUT-{n:03d}")
+    page = login(tech.username).get("/bank/donors/").content.decode()
+    assert page.count("/bank/donors/") >= 200
+    assert "Showing the first 200 of 201 donors" in page
+    narrowed = login(tech.username).get("/bank/donors/?reference=CUT-2").content.decode()
+    assert "CUT-200" in narrowed and 'id="donors-cut"' not in narrowed
+
+
 # --- collections and processing -------------------------------------------------------------
 
 

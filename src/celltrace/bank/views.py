@@ -49,6 +49,7 @@ from celltrace.web.decorators import own_site_only
 from celltrace.web.views import actor_of, form_error
 
 PAGE = 100
+DONOR_PAGE = 200
 
 
 @login_required
@@ -280,7 +281,18 @@ def donors(request: HttpRequest) -> HttpResponse:
     qs = selectors.donors_visible(actor)
     if ref:
         qs = qs.filter(reference__icontains=ref)
-    return render(request, "bank/donor_list.html", {"donors": list(qs[:200]), "reference": ref})
+    shown = list(qs[:DONOR_PAGE])
+    return render(
+        request,
+        "bank/donor_list.html",
+        {
+            "donors": shown,
+            "reference": ref,
+            # said when the list is cut: the others are found by their reference
+            "total": qs.count() if len(shown) == DONOR_PAGE else len(shown),
+            "can_register": _can_write(actor),
+        },
+    )
 
 
 def _operator_only(request: HttpRequest) -> Any:
@@ -309,6 +321,8 @@ def _statuses_offered(actor: Any, current: str) -> list[str]:
 @login_required
 def donor_new(request: HttpRequest) -> HttpResponse:
     actor = _operator_only(request)
+    if not _can_write(actor):  # the form asks for personal data: not to fill in for nothing
+        raise DjangoPermissionDenied
     form = DonorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
