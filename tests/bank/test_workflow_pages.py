@@ -675,3 +675,15 @@ def test_a_scanned_legacy_din_label_is_accepted(tech: Any, client_a: Any) -> Non
     again = c.post(f"/bank/donors/{donor.pk}/collections/new/", {**base, "din": legacy})
     assert "already assigned" in again.content.decode()
     assert Collection.objects.count() == before
+
+
+def test_the_aliquot_page_says_who_may_set_a_status_the_user_cannot(
+    tech: Any, qa_user: Any, client_a: Any
+) -> None:
+    [aliquot] = factories.aliquots(tech, client_a, 1, status=AliquotStatus.QUARANTINE)
+    page = login(tech.username).get(f"/bank/aliquots/{aliquot.pk}/").content.decode()
+    assert "Only QA or an administrator can release an aliquot from quarantine." in page
+    # the technician is offered the statuses they may set, and told why not the other
+    assert '<option value="discarded"' in page and '<option value="available"' not in page
+    page = login(qa_user.username).get(f"/bank/aliquots/{aliquot.pk}/").content.decode()
+    assert "Only QA or an administrator" not in page

@@ -229,8 +229,10 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_change_status": bool(offered),
         # the label sheet prints for bank staff only (services.aliquot_labels_print)
         "can_print_labels": _can_write(actor),
+        # each status the aliquot may go to next, and for one this user may not set, why
         "next_statuses": [
-            AliquotStatus(s).label for s in sorted(ALLOWED_TRANSITIONS[aliquot.status])
+            (AliquotStatus(s).label, _status_refusal(actor, aliquot.status, s) if operator else "")
+            for s in sorted(ALLOWED_TRANSITIONS[aliquot.status])
         ],
         "layouts": LAYOUTS,
     }
@@ -316,6 +318,15 @@ def _statuses_offered(actor: Any, current: str) -> list[str]:
         for status in sorted(ALLOWED_TRANSITIONS.get(current, frozenset()))
         if permitted(services.require_status_role, actor, current, status)
     ]
+
+
+def _status_refusal(actor: Any, current: str, status: str) -> str:
+    """Why ``actor`` may not move an aliquot from ``current`` to ``status`` ("" if they may)."""
+    try:
+        services.require_status_role(actor, current, status)
+    except DomainError as exc:
+        return exc.message
+    return ""
 
 
 @login_required
