@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from celltrace.audit.choices import SignatureMeaning
@@ -269,9 +270,19 @@ def tests_create(request: HttpRequest, pk: int) -> HttpResponse:
     _lab_or_404(actor)
     req = _get(selectors.request_get, actor, pk)
     try:
-        services.tests_create(actor=actor, request=req)
+        planned = services.tests_create(actor=actor, request=req)
     except DomainError as exc:
         _refused(request, exc)
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "%(n)s test planned; the request is in testing.",
+                "%(n)s tests planned; the request is in testing.",
+                len(planned),
+            )
+            % {"n": len(planned)},
+        )
     return redirect(req.get_absolute_url())
 
 
