@@ -66,6 +66,7 @@ def test_an_enrolled_user_logs_in_with_password_then_code(qa_user: Any) -> None:
     assert MFA_PENDING_KEY not in client.session
 
 
+@override_settings(AXES_FAILURE_LIMIT=MFA_ATTEMPTS + 2)
 def test_wrong_codes_send_the_user_back_to_the_password(qa_user: Any) -> None:
     device = TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
     client, _ = password_step("qa")
@@ -78,6 +79,32 @@ def test_wrong_codes_send_the_user_back_to_the_password(qa_user: Any) -> None:
     again = client.post("/login/code/", {"otp_token": code_of(device)})
     assert again.status_code == 302 and again["Location"] == "/login/"
     assert client.get("/").status_code == 302 and not events(EventType.LOGGED_IN)
+
+
+def test_wrong_codes_count_towards_the_lockout_across_fresh_passwords(qa_user: Any) -> None:
+    """Starting again from the (known) password does not buy five more codes each time:
+    every wrong code is a failed login for the lockout too."""
+    from django.conf import settings
+
+    from celltrace.core import services
+
+    device = TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
+    wrong = 0
+    while wrong < settings.AXES_FAILURE_LIMIT - 1:
+        client, _ = password_step("qa")
+        for _i in range(min(2, settings.AXES_FAILURE_LIMIT - 1 - wrong)):
+            client.post("/login/code/", {"otp_token": wrong_code(device)})
+            wrong += 1
+    assert not services.user_is_locked_out(qa_user)
+    client, _ = password_step("qa")
+    last = client.post("/login/code/", {"otp_token": wrong_code(device)})
+    assert last.status_code == 403 and "locked" in last.content.decode()
+    assert services.user_is_locked_out(qa_user)
+    [locked] = events(EventType.USER_LOCKED_OUT)
+    assert locked.data["new"]["while_signed_in"] is False
+    # the right password and code no longer open it
+    _, step = password_step("qa")
+    assert step.status_code == 403
 
 
 def test_the_code_step_expires(qa_user: Any) -> None:

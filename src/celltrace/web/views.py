@@ -10,6 +10,8 @@ import segno
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_login_failed
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -148,13 +150,30 @@ def login_code(request: HttpRequest) -> HttpResponse:
         return redirect("web:login")
     form = LoginCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
-        allowed = device is not None and device.verify_is_allowed()[0]
-        if device is not None and allowed and device.verify_token(form.cleaned_data["otp_token"]):
+        with transaction.atomic():
+            # the device row locked: parallel codes take django-otp's throttle in turn
+            device = (
+                TOTPDevice.objects.select_for_update()
+                .filter(user=user, confirmed=True)
+                .order_by("pk")
+                .first()
+            )
+            allowed = device is not None and device.verify_is_allowed()[0]
+            verified = (
+                device is not None
+                and allowed
+                and device.verify_token(form.cleaned_data["otp_token"])
+            )
+        if verified:
             del request.session[MFA_PENDING_KEY]
             user.backend = pending["backend"]  # type: ignore[attr-defined]
             return _logged_in(request, user, device, pending.get("next", ""))
         _login_failed(user, user.username, "totp")
+        # a wrong code is a failed login for the lockout too: restarting from the password
+        # does not buy five more codes each time
+        user_login_failed.send(
+            sender=__name__, credentials={"username": user.username}, request=request
+        )
         pending["attempts"] = int(pending.get("attempts", 0)) + 1
         if pending["attempts"] >= MFA_ATTEMPTS:
             del request.session[MFA_PENDING_KEY]
