@@ -107,6 +107,39 @@ def test_wrong_codes_count_towards_the_lockout_across_fresh_passwords(qa_user: A
     assert step.status_code == 403
 
 
+def test_a_session_not_yet_verified_gives_the_current_code_instead_of_replacing_it(
+    qa_user: Any, operator: Any, make_user: Any
+) -> None:
+    """A user who has an authenticator and signed in without a code (their role did not
+    require one then) is asked for its current code, not sent to replace it."""
+    analyst = make_user(operator, "qc_analyst", username="analyst")
+    device = TOTPDevice.objects.create(user=analyst, name="phone", confirmed=True)
+    client = Client()
+    # signed in before a second factor was required of analysts (no code step then)
+    client.force_login(analyst)
+    with override_settings(MFA_REQUIRED_ROLES=["qc_analyst"]):
+        response = client.get("/qc/")
+        assert response.status_code == 302
+        assert response["Location"] == "/account/two-factor/verify/"
+        wrong = client.post("/account/two-factor/verify/", {"otp_token": wrong_code(device)})
+        assert "The code is not correct" in wrong.content.decode()
+        assert client.get("/").status_code == 302  # still not verified
+        device.refresh_from_db()
+        device.throttle_reset()  # the few seconds django-otp makes one wait after a wrong code
+        done = client.post(
+            "/account/two-factor/verify/", {"otp_token": code_of(device), "next": "/qc/"}
+        )
+        assert done.status_code == 302 and done["Location"] == "/qc/"
+        assert client.get("/").status_code == 200
+    # the same authenticator, nothing replaced; the wrong code and the verification on record
+    assert list(TOTPDevice.objects.filter(user=analyst)) == [device]
+    assert not events(EventType.TOTP_ENROLLED)
+    [failed] = events(EventType.LOGIN_FAILED)
+    assert failed.data["new"]["factor"] == "totp"
+    [verified] = events(EventType.LOGGED_IN)
+    assert verified.data["new"] == {"second_factor": "totp", "session_verified": True}
+
+
 def test_the_code_step_expires(qa_user: Any) -> None:
     device = TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
     client, _ = password_step("qa")

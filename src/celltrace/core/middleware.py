@@ -91,6 +91,10 @@ class _OnlyThisPageUntil:
     def problem(self) -> HttpResponse:
         raise NotImplementedError
 
+    def target(self, user: Any) -> str:
+        """The page ``user`` is sent to (``TARGET``)."""
+        return self.TARGET
+
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if (
@@ -103,9 +107,9 @@ class _OnlyThisPageUntil:
                 return self.problem()
             if request.headers.get("HX-Request"):
                 response = HttpResponse(status=204)
-                response["HX-Redirect"] = reverse(self.TARGET)
+                response["HX-Redirect"] = reverse(self.target(user))
                 return response
-            return HttpResponseRedirect(reverse(self.TARGET))
+            return HttpResponseRedirect(reverse(self.target(user)))
         return self.get_response(request)
 
     def _allowed_paths(self) -> tuple[str, ...]:
@@ -132,15 +136,23 @@ class PasswordChangeRequiredMiddleware(_OnlyThisPageUntil):
 class MfaRequiredMiddleware(_OnlyThisPageUntil):
     """Users holding a role listed in ``MFA_REQUIRED_ROLES`` (``CELLTRACE_MFA_ROLES``;
     administrators and QA in production) work only in a session verified with a one-time code:
-    without an authenticator they are sent to enrol one first (the API answers 403
-    ``mfa_required``). Logging in with a code, or enrolling, verifies the session. Their API
-    tokens work only once they have enrolled (:class:`celltrace.api.auth.TokenAuth`)."""
+    without an authenticator they are sent to enrol one first, with one to give its current
+    code (the API answers 403 ``mfa_required``). Logging in with a code, giving one, or
+    enrolling verifies the session. Their API tokens work only once they have enrolled
+    (:class:`celltrace.api.auth.TokenAuth`)."""
 
     TARGET = "web:totp_enrol"
-    ALLOWED = ("web:password_change",)
+    ALLOWED = ("web:totp_verify", "web:password_change")
 
     def holds_up(self, user: Any) -> bool:
         return mfa_required(user) and not user.is_verified()
+
+    def target(self, user: Any) -> str:
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            return "web:totp_verify"
+        return self.TARGET
 
     def problem(self) -> HttpResponse:
         return mfa_problem()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("account/", views.account, name="account"),
     path("account/password/", views.password_change, name="password_change"),
     path("account/two-factor/", views.totp_enrol, name="totp_enrol"),
+    path("account/two-factor/verify/", views.totp_verify, name="totp_verify"),
     path("organisations/", views.organisations, name="organisations"),
     path("organisations/<int:pk>/", views.organisation_detail, name="organisation"),
     path("users/", views.users, name="users"),

@@ -150,30 +150,11 @@ def login_code(request: HttpRequest) -> HttpResponse:
         return redirect("web:login")
     form = LoginCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            # the device row locked: parallel codes take django-otp's throttle in turn
-            device = (
-                TOTPDevice.objects.select_for_update()
-                .filter(user=user, confirmed=True)
-                .order_by("pk")
-                .first()
-            )
-            allowed = device is not None and device.verify_is_allowed()[0]
-            verified = (
-                device is not None
-                and allowed
-                and device.verify_token(form.cleaned_data["otp_token"])
-            )
-        if verified:
+        device, allowed = _check_code(request, user, form.cleaned_data["otp_token"])
+        if device is not None:
             del request.session[MFA_PENDING_KEY]
             user.backend = pending["backend"]  # type: ignore[attr-defined]
             return _logged_in(request, user, device, pending.get("next", ""))
-        _login_failed(user, user.username, "totp")
-        # a wrong code is a failed login for the lockout too: restarting from the password
-        # does not buy five more codes each time
-        user_login_failed.send(
-            sender=__name__, credentials={"username": user.username}, request=request
-        )
         pending["attempts"] = int(pending.get("attempts", 0)) + 1
         if pending["attempts"] >= MFA_ATTEMPTS:
             del request.session[MFA_PENDING_KEY]
@@ -187,6 +168,63 @@ def login_code(request: HttpRequest) -> HttpResponse:
             else _("Too many codes in a row: wait a few seconds, then enter the next code."),
         )
     return render(request, "web/login_code.html", {"form": form, "username": user.username})
+
+
+def _check_code(request: HttpRequest, user: User, token: str) -> tuple[Any, bool]:
+    """``(device, allowed)``: the authenticator ``token`` is a valid code of (None if it is
+    not), and whether django-otp's throttle let it be tried. The device row is locked, so
+    parallel codes take the throttle in turn. A wrong code is a failed login on the ledger
+    and, for the lockout, a failed login too: restarting from a known password does not buy
+    five more codes each time."""
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user=user, confirmed=True)
+            .order_by("pk")
+            .first()
+        )
+        allowed = device is not None and device.verify_is_allowed()[0]
+        verified = device is not None and allowed and device.verify_token(token)
+    if verified:
+        return device, True
+    _login_failed(user, user.username, "totp")
+    user_login_failed.send(
+        sender=__name__, credentials={"username": user.username}, request=request
+    )
+    return None, allowed
+
+
+@login_required
+def totp_verify(request: HttpRequest) -> HttpResponse:
+    """A signed-in session not yet verified with a one-time code (a role that requires a
+    second factor was granted meanwhile, or the session predates it) shows the current
+    authenticator's code; users without one enrol instead."""
+    actor = actor_of(request)
+    if not TOTPDevice.objects.filter(user=actor, confirmed=True).exists():
+        return redirect("web:totp_enrol")
+    form = LoginCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device, allowed = _check_code(request, actor, form.cleaned_data["otp_token"])
+        if device is not None:
+            otp_login(request, device)
+            ledger.atomic_append(
+                actor=actor,
+                action=Action.LOGIN,
+                event_type=EventType.LOGGED_IN,
+                entity_type="core.user",
+                entity_id=actor.pk,
+                entity_label=actor.username,
+                new={"second_factor": "totp", "session_verified": True},
+            )
+            messages.success(request, _("This session is verified with your authenticator."))
+            return HttpResponseRedirect(safe_next(request) or reverse("web:dashboard"))
+        form.add_error(
+            "otp_token",
+            _("The code is not correct; check the device's clock.")
+            if allowed
+            else _("Too many codes in a row: wait a few seconds, then enter the next code."),
+        )
+    return render(request, "web/totp_verify.html", {"form": form, "next": safe_next(request)})
 
 
 def _logged_in(request: HttpRequest, user: Any, device: Any, nxt: str) -> HttpResponse:
