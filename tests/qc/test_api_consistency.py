@@ -193,7 +193,10 @@ def test_identifiers_in_bodies_beyond_64_bits_are_refused_naming_the_field(lab: 
 
     unknown = analyst.post(f"/qc/requests/{req.pk}/tests", {"analysts": {"viability": 10**9}})
     assert unknown.status_code == 422
-    assert (unknown.json()["field"], unknown.json()["detail"]) == ("analysts", "Unknown analyst.")
+    assert (unknown.json()["field"], unknown.json()["detail"]) == (
+        "analysts.viability",
+        "Unknown analyst.",
+    )
     unknown_org = qa.post("/qc/requests", {**request, "organisation_id": 10**9})
     assert unknown_org.status_code == 404 and unknown_org.json()["detail"] == "Not found."
     assert (snapshot(), TestPanel.objects.count(), Specification.objects.count()) == before
@@ -217,3 +220,81 @@ def test_dashboard_figures_are_decimal_strings(lab: Lab) -> None:
     assert body["request_tat_p90_days"] == "0.00"
     assert body["request_tat_by_client"][0]["median_days"] == "0.00"
     assert body["oos_rate"]["rate_percent"] == "0.00"
+
+
+def test_an_analyst_for_a_method_the_request_does_not_ask_for_is_refused(lab: Lab) -> None:
+    analyst = Api(lab.analyst)
+    req = submitted(lab)
+    sample = req.samples.get()
+    services.sample_receive(
+        actor=lab.analyst, request=req, scanned_id=sample.client_sample_id, accept=True
+    )
+    before = snapshot()
+    url = f"/qc/requests/{req.pk}/tests"
+    refused = analyst.post(url, {"analysts": {"nomethod": lab.analyst.pk}})
+    assert refused.status_code == 422, refused.content
+    assert refused.json()["field"] == "analysts.nomethod"
+    assert "nomethod" in refused.json()["detail"]
+    assert snapshot() == before  # no test planned without the analyst asked for
+    planned = ok(analyst.post(url, {"analysts": {"viability": lab.analyst.pk}}), 201)
+    by_method = {t["method"]: t["analyst_id"] for t in planned}
+    assert by_method["viability"] == lab.analyst.pk
+
+
+def test_withdrawing_a_foreign_or_a_missing_signature_answers_the_same_404(lab: Lab) -> None:
+    """A client cannot tell which signature ids exist in other organisations."""
+    borealis = reviewed(lab, client=lab.bob, sample="B-1", product="Borecel")
+    foreign_signature = sign(lab.qa, borealis, "released")
+    aurora = Api(lab.alice)
+    before = snapshot()
+    answers = [
+        aurora.post("/signature-withdrawals", {"signature_id": sid, "reason": "x"})
+        for sid in (foreign_signature.pk, foreign_signature.pk + 10_000)
+    ]
+    assert [a.status_code for a in answers] == [404, 404]
+    assert answers[0].json() == answers[1].json()
+    assert answers[0].json()["field"] == "signature_id"
+    assert snapshot() == before
+
+
+def test_panels_are_a_paged_collection(lab: Lab) -> None:
+    reviewer, alice = Api(lab.reviewer), Api(lab.alice)
+    for n in range(3):
+        ok(
+            reviewer.post(
+                "/qc/panels", {"code": f"p{n}", "name": f"P{n}", "method_codes": ["viability"]}
+            ),
+            201,
+        )
+    every = ok(reviewer.get("/qc/panels"))
+    assert every["count"] == len(every["items"]) >= 3
+    page = ok(reviewer.get("/qc/panels?limit=1&offset=1"))
+    assert page["count"] == every["count"] and page["items"] == every["items"][1:2]
+    assert [p["code"] for p in pages_of(reviewer, "/qc/panels")] == [
+        p["code"] for p in every["items"]
+    ]
+    assert ok(alice.get("/qc/panels"))["count"] >= 3  # global panels, for clients too
+    assert reviewer.get("/qc/panels?limit=501").status_code == 422
+
+
+def test_an_error_in_a_specification_limit_names_the_limit_by_its_index(lab: Lab) -> None:
+    reviewer = Api(lab.reviewer)
+    before = snapshot(), Specification.objects.count()
+    spec = {
+        "code": "s-index",
+        "title": "S",
+        "product_type": CAR_T,
+        "reason": "r",
+        "limits": [
+            {"method_code": "viability", "kind": "at_least", "lower": "70", "unit": "%"},
+            {"method_code": "endotoxin", "kind": "range", "lower": "9", "upper": "8"},
+        ],
+    }
+    refused = reviewer.post("/qc/specifications", spec)
+    assert refused.status_code == 422, refused.content
+    assert refused.json()["field"] == "limits.1.lower"  # as validation errors: limits.1.zz
+    invalid = reviewer.post(
+        "/qc/specifications", {**spec, "limits": [spec["limits"][0], {"zz": 1}]}
+    )
+    assert invalid.json()["field"].startswith("limits.1.")
+    assert (snapshot(), Specification.objects.count()) == before

@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +31,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from celltrace.audit import context
 from celltrace.core.choices import ErrorCode
-from celltrace.core.errors import DomainError
+from celltrace.core.errors import DomainError, Invalid, NotFound
 
 PROBLEM_JSON = "application/problem+json"
 #: Validation errors listed in one problem document (the count is in its ``detail``).
@@ -111,6 +112,35 @@ def field_of(loc: Sequence[str | int], body_param: str | None) -> str | None:
         if source == "body" and body_param is not None and parts and parts[0] == body_param:
             parts.pop(0)
     return ".".join(str(p) for p in parts) or None
+
+
+@contextmanager
+def request_fields(
+    names: Mapping[str, str | None] | None = None,
+    *,
+    missing: str | None = None,
+    unnamed: str | None = None,
+) -> Iterator[None]:
+    """Name the field of a domain error raised inside the block as the operation's request
+    names it: services and selectors name their own arguments (``aliquots``, ``unit``), the
+    request its fields (``aliquot_ids``, ``unit_id``).
+
+    ``names`` maps a service's field to the request's (``None``: nothing in the body, the
+    address names it); ``missing`` is the field of a :class:`NotFound` that names none (the
+    object looked up from that field), ``unnamed`` that of an :class:`Invalid` that names none
+    (a uniqueness check of the model). Other errors pass unchanged.
+    """
+    try:
+        yield
+    except DomainError as exc:
+        if exc.field is None:
+            if missing is not None and isinstance(exc, NotFound):
+                exc.field = missing
+            elif unnamed is not None and isinstance(exc, Invalid):
+                exc.field = unnamed
+        elif names is not None and exc.field in names:
+            exc.field = names[exc.field]
+        raise
 
 
 def not_found(request: HttpRequest) -> HttpResponse:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+import datetime as dt
+import re
+from typing import Annotated, Any, Generic, TypeVar
 
+from django.utils.translation import gettext as _
 from ninja import Schema
-from pydantic import ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
@@ -22,6 +26,33 @@ IdIn = Annotated[StrictInt, Field(ge=1, le=DB_INT_MAX)]
 CountIn = Annotated[StrictInt, Field(ge=0, le=DB_INT_MAX)]
 #: Paging: how many rows to skip (the number to return is bounded by each operation).
 Offset = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
+
+#: A number, as pydantic would read it as seconds since 1970 (Unix time) for a date or time: a
+#: JSON number, or a query or form value of digits only.
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _not_a_number(value: Any) -> Any:
+    """Refuse a number where a date or a time is expected: pydantic would read it as a Unix
+    time (``12345`` is 1970-01-01T03:25:45Z). Python mode (how Ninja validates) keeps
+    accepting ISO 8601 strings, which strict mode would refuse."""
+    if isinstance(value, bool):
+        return value  # pydantic refuses it as it is
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise PydanticCustomError(
+            "date_time_number",
+            _("Input should be an ISO 8601 date or time (text), not a number"),
+        )
+    return value
+
+
+#: A date-time input with a UTC offset (ISO 8601 text): a naive time or a number is refused.
+AwareDateTimeIn = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
+#: A date-time input the service checks for a time zone itself (it refuses a naive one with a
+#: message of its own): a number is refused here.
+DateTimeIn = Annotated[dt.datetime, BeforeValidator(_not_a_number)]
+#: A date input (ISO 8601 ``YYYY-MM-DD``): a number is refused.
+DateIn = Annotated[dt.date, BeforeValidator(_not_a_number)]
 
 
 class StrictIn(Schema):

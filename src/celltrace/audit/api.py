@@ -7,9 +7,16 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Page, PageQuery
+from celltrace.api.schemas import (
+    ERRORS,
+    READ_ERRORS,
+    AwareDateTimeIn,
+    IdParam,
+    Page,
+    PageQuery,
+)
 from celltrace.audit import selectors, services, signing
 from celltrace.audit.canonical import jsonable
 from celltrace.audit.models import AuditEvent, AuditReview, Signature
@@ -36,11 +43,11 @@ class LedgerQuery(Schema):
     actor_id: IdParam | None = None
     action: str = Field(default="", max_length=40)
     event_type: str = Field(default="", max_length=100)
-    since: AwareDatetime | None = Field(
+    since: AwareDateTimeIn | None = Field(
         default=None,
         description="ISO 8601 with a UTC offset, e.g. 2026-01-01T00:00:00Z (+ as %2B).",
     )
-    until: AwareDatetime | None = Field(
+    until: AwareDateTimeIn | None = Field(
         default=None,
         description="ISO 8601 with a UTC offset, e.g. 2026-01-01T00:00:00Z (+ as %2B).",
     )
@@ -165,10 +172,16 @@ def signatures_create(request: HttpRequest, payload: SignIn) -> Status[dict[str,
 )
 def signatures_withdraw(request: HttpRequest, payload: WithdrawIn) -> Status[dict[str, Any]]:
     actor = actor_of(request)
+    # one answer whether the signature does not exist or its record is not the caller's to
+    # see: which signature ids exist in other organisations must not show
+    missing = NotFound(_("Signature not found."), field="signature_id")
     sig = Signature.objects.filter(pk=payload.signature_id).first()
     if sig is None:
-        raise NotFound(_("Signature not found."))
-    signing.record_for(actor, sig.record_type, sig.record_id)  # 404 unless the record is visible
+        raise missing
+    try:
+        signing.record_for(actor, sig.record_type, sig.record_id)
+    except NotFound as exc:
+        raise missing from exc
     services.signature_withdraw(actor=actor, signature=sig, reason=payload.reason)
     sig = Signature.objects.select_related("withdrawal").get(pk=sig.pk)
     return Status(201, _signature_out(sig, sig.record_digest))

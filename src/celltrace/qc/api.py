@@ -202,11 +202,18 @@ def qc_tests_create(
 ) -> Status[Any]:
     actor = actor_of(request)
     req = selectors.request_get(actor, request_id)
+    planned = set(req.methods.values_list("code", flat=True))
     analysts: dict[str, User] = {}
     for code, user_id in payload.analysts.items():
+        if code not in planned:  # a test is planned per requested method: no key is dropped
+            raise Invalid(
+                _("The request asks for no method %(code)s; it asks for %(codes)s.")
+                % {"code": code, "codes": ", ".join(sorted(planned)) or "-"},
+                field=f"analysts.{code}",
+            )
         user = User.objects.filter(pk=user_id).first()
         if user is None:
-            raise Invalid(_("Unknown analyst."), field="analysts")
+            raise Invalid(_("Unknown analyst."), field=f"analysts.{code}")
         analysts[code] = user
     return Status(201, services.tests_create(actor=actor, request=req, analysts=analysts))
 

@@ -19,7 +19,7 @@ from pydantic import Field
 from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Page, PageQuery
 from celltrace.core.api import actor_of
 from celltrace.core.choices import OrganisationKind
-from celltrace.core.errors import NotFound
+from celltrace.core.errors import DomainError, NotFound
 from celltrace.core.models import Organisation, User
 from celltrace.core.tenancy import sees_all_tenants
 from celltrace.qc import sample_labels, selectors, services
@@ -172,21 +172,35 @@ def qc_specifications_get(request: HttpRequest, spec_id: IdParam) -> Specificati
 def qc_specifications_create(
     request: HttpRequest, payload: SpecificationIn
 ) -> Status[Specification]:
-    """Propose a specification or the next version of one; errors name
-    ``limits.<method>.<field>``. QA approves it by signing."""
+    """Propose a specification or the next version of one; an error in a limit names it by
+    its index in ``limits``, as validation errors do (``limits.0.lower``). QA approves it by
+    signing."""
     actor = actor_of(request)
     _lab(actor)
-    spec = services.specification_propose(
-        actor=actor,
-        code=payload.code,
-        title=payload.title,
-        product_type=payload.product_type,
-        client=_client(payload.client_id),
-        rounding_mode=payload.rounding_mode,
-        limits=[LimitSpec(**li.spec_values()) for li in payload.limits],
-        reason=payload.reason,
-    )
+    try:
+        spec = services.specification_propose(
+            actor=actor,
+            code=payload.code,
+            title=payload.title,
+            product_type=payload.product_type,
+            client=_client(payload.client_id),
+            rounding_mode=payload.rounding_mode,
+            limits=[LimitSpec(**li.spec_values()) for li in payload.limits],
+            reason=payload.reason,
+        )
+    except DomainError as exc:
+        exc.field = _limit_by_index(exc.field, [li.method_code for li in payload.limits])
+        raise
     return Status(201, spec)
+
+
+def _limit_by_index(field: str | None, codes: list[str]) -> str | None:
+    """The service names a limit by its method (``limits.viability.lower``); the request by
+    its index in ``limits`` (``limits.0.lower``)."""
+    parts = (field or "").split(".")
+    if len(parts) < 2 or parts[0] != "limits" or parts[1] not in codes:
+        return field
+    return ".".join(["limits", str(codes.index(parts[1])), *parts[2:]])
 
 
 @router.post(
@@ -206,11 +220,12 @@ def qc_specifications_withdraw(
 
 
 @router.get(
-    "/qc/panels", response={200: list[PanelOut], **READ_ERRORS}, operation_id="qc_panels_list"
+    "/qc/panels", response={200: Page[PanelOut], **READ_ERRORS}, operation_id="qc_panels_list"
 )
-def qc_panels_list(request: HttpRequest) -> list[TestPanel]:
+def qc_panels_list(request: HttpRequest, q: Query[PageQuery]) -> dict[str, Any]:
     """Panels the caller may see: all for the laboratory; active global and own for clients."""
-    return list(selectors.panels_visible(actor_of(request))[:500])
+    qs = selectors.panels_visible(actor_of(request))
+    return {"count": qs.count(), "items": list(qs[q.offset : q.offset + q.limit])}
 
 
 @router.get(

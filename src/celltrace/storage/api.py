@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Status
 
+from celltrace.api.errors import request_fields
 from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam
 from celltrace.bank import selectors as bank_selectors
 from celltrace.core.api import actor_of
@@ -39,6 +40,9 @@ from celltrace.storage.schemas import (
 )
 
 router = Router(tags=["storage"])
+
+#: The request's names of the objects the storage services name (``aliquot`` is the address's).
+PLACE_FIELDS: dict[str, str | None] = {"aliquot": None, "box": "box_id"}
 
 
 def placement_out(p: Placement) -> dict[str, Any]:
@@ -156,7 +160,10 @@ def box_map_get(request: HttpRequest, box_id: IdParam) -> dict[str, Any]:
 )
 def positions_allocate(request: HttpRequest, payload: AllocateIn) -> list[dict[str, Any]]:
     actor = actor_of(request)
-    unit = selectors.unit_get(actor, payload.unit_id) if payload.unit_id is not None else None
+    unit = None
+    if payload.unit_id is not None:
+        with request_fields(missing="unit_id"):
+            unit = selectors.unit_get(actor, payload.unit_id)
     selectors.require_operator(actor)
     chosen = services.allocate_positions(actor=actor, count=payload.count, unit=unit)
     return [
@@ -175,7 +182,8 @@ def box_move(request: HttpRequest, box_id: IdParam, payload: BoxMoveIn) -> dict[
         rack = Rack.objects.get(pk=payload.rack_id)
     except Rack.DoesNotExist as exc:
         raise NotFound(_("No such rack."), field="rack_id") from exc
-    moved = services.box_move(actor=actor, box=box, rack=rack, reason=payload.reason)
+    with request_fields({"rack": "rack_id", "box": None}):
+        moved = services.box_move(actor=actor, box=box, rack=rack, reason=payload.reason)
     b = selectors.boxes_with_occupancy(actor).get(pk=moved.pk)
     return box_out(b, b.capacity, b.occupied)  # type: ignore[attr-defined]
 
@@ -183,8 +191,9 @@ def box_move(request: HttpRequest, box_id: IdParam, payload: BoxMoveIn) -> dict[
 def _target(request: HttpRequest, aliquot_id: int, box_id: int, label: str) -> Any:
     actor = actor_of(request)
     aliquot = bank_selectors.aliquot_get(actor, aliquot_id)
-    box = selectors.box_get(actor, box_id)
-    return actor, aliquot, box, selectors.position_in_box(box, label)
+    with request_fields(PLACE_FIELDS, missing="box_id"):
+        box = selectors.box_get(actor, box_id)
+        return actor, aliquot, box, selectors.position_in_box(box, label)
 
 
 @router.post(
@@ -194,9 +203,10 @@ def _target(request: HttpRequest, aliquot_id: int, box_id: int, label: str) -> A
 )
 def aliquot_place(request: HttpRequest, aliquot_id: IdParam, payload: PlaceIn) -> Any:
     actor, aliquot, box, position = _target(request, aliquot_id, payload.box_id, payload.position)
-    placement = services.aliquot_place(
-        actor=actor, aliquot=aliquot, box=box, position=position, reason=payload.reason
-    )
+    with request_fields(PLACE_FIELDS):
+        placement = services.aliquot_place(
+            actor=actor, aliquot=aliquot, box=box, position=position, reason=payload.reason
+        )
     return Status(201, placement_out(placement))
 
 
@@ -207,9 +217,10 @@ def aliquot_place(request: HttpRequest, aliquot_id: IdParam, payload: PlaceIn) -
 )
 def aliquot_return(request: HttpRequest, aliquot_id: IdParam, payload: PlaceIn) -> Any:
     actor, aliquot, box, position = _target(request, aliquot_id, payload.box_id, payload.position)
-    placement = services.aliquot_return(
-        actor=actor, aliquot=aliquot, box=box, position=position, reason=payload.reason
-    )
+    with request_fields(PLACE_FIELDS):
+        placement = services.aliquot_return(
+            actor=actor, aliquot=aliquot, box=box, position=position, reason=payload.reason
+        )
     return Status(201, placement_out(placement))
 
 
@@ -220,9 +231,10 @@ def aliquot_return(request: HttpRequest, aliquot_id: IdParam, payload: PlaceIn) 
 )
 def aliquot_move(request: HttpRequest, aliquot_id: IdParam, payload: MoveIn) -> dict[str, Any]:
     actor, aliquot, box, position = _target(request, aliquot_id, payload.box_id, payload.position)
-    placement = services.aliquot_move(
-        actor=actor, aliquot=aliquot, box=box, position=position, reason=payload.reason
-    )
+    with request_fields(PLACE_FIELDS):
+        placement = services.aliquot_move(
+            actor=actor, aliquot=aliquot, box=box, position=position, reason=payload.reason
+        )
     return placement_out(placement)
 
 
@@ -237,7 +249,8 @@ def aliquot_retrieve(
     actor = actor_of(request)
     aliquot = bank_selectors.aliquot_get(actor, aliquot_id)
     selectors.require_operator(actor)
-    ended = services.aliquot_retrieve(actor=actor, aliquot=aliquot, reason=payload.reason)
+    with request_fields(PLACE_FIELDS):
+        ended = services.aliquot_retrieve(actor=actor, aliquot=aliquot, reason=payload.reason)
     return placement_out(ended)
 
 
@@ -308,7 +321,8 @@ def rack_create(request: HttpRequest, unit_id: IdParam, payload: RackIn) -> Any:
     unit = StorageUnit.objects.filter(pk=unit_id).first()
     if unit is None:
         raise NotFound(_("No such storage unit."))
-    rack = services.rack_create(actor=actor, unit=unit, name=payload.name)
+    with request_fields(unnamed="name"):  # the one check naming no field: a name taken
+        rack = services.rack_create(actor=actor, unit=unit, name=payload.name)
     return Status(201, {"id": rack.pk, "name": rack.name, "unit_id": rack.unit_id})
 
 
@@ -340,9 +354,10 @@ def box_create(request: HttpRequest, rack_id: IdParam, payload: BoxIn) -> Any:
     box_type = BoxType.objects.filter(pk=payload.box_type_id).first()
     if box_type is None:
         raise NotFound(_("No such box type."), field="box_type_id")
-    box = services.box_create(
-        actor=actor, rack=rack, box_type=box_type, name=payload.name, barcode=payload.barcode
-    )
+    with request_fields(unnamed="name"):  # the one check naming no field: a name taken
+        box = services.box_create(
+            actor=actor, rack=rack, box_type=box_type, name=payload.name, barcode=payload.barcode
+        )
     return Status(201, box_out(box, box_type.capacity, 0))
 
 
@@ -359,6 +374,7 @@ def rack_move(request: HttpRequest, rack_id: IdParam, payload: RackMoveIn) -> di
         raise NotFound(_("No such rack."))
     if unit is None:
         raise NotFound(_("No such storage unit."), field="unit_id")
-    services.rack_move(actor=actor, rack=rack, unit=unit, reason=payload.reason)
+    with request_fields({"unit": "unit_id"}):
+        services.rack_move(actor=actor, rack=rack, unit=unit, reason=payload.reason)
     r = selectors.rack_get(actor, rack_id)
     return {"id": r.pk, "name": r.name, "capacity": r.capacity, "occupied": r.occupied}  # type: ignore[attr-defined]
