@@ -180,3 +180,113 @@ def test_client_user_gets_404_for_storage_and_foreign_objects(world: dict[str, A
     donors = c.get("/api/v1/donors").json()
     assert [d["reference"] for d in donors["items"]] == ["A-1"]
     assert donors["items"][0]["name"] == "L* N*"
+
+
+# --- problem documents name the request's fields ----------------------------------------------
+
+
+def _post(c: Client, url: str, body: Any) -> Any:
+    return c.post(url, body, content_type="application/json")
+
+
+def _counts() -> tuple[int, int, int]:
+    from celltrace.bank.models import Distribution
+
+    return AuditEvent.objects.count(), Placement.objects.count(), Distribution.objects.count()
+
+
+def test_errors_name_the_fields_of_the_request_not_of_the_model(
+    tech: Any, world: dict[str, Any], operator: Any, client_b: Any
+) -> None:
+    """The services name their arguments (``aliquots``, ``unit``, ``rack``); the problem
+    document names what the caller sent (``aliquot_ids``, ``unit_id``, ``rack_id``)."""
+    c = api(tech)
+    mine, theirs = world["mine"], world["theirs"]
+    before = _counts()
+    draft = {
+        "recipient_name": "Lab X",
+        "intended_use": "research",
+        "shipping_conditions": "dry_ice",
+    }
+    mixed = _post(c, "/api/v1/distributions", {**draft, "aliquot_ids": [mine[0].pk, theirs[0].pk]})
+    assert mixed.status_code == 422 and mixed.json()["field"] == "aliquot_ids"
+    assert "one organisation" in mixed.json()["detail"]
+    elsewhere = _post(
+        c,
+        "/api/v1/distributions",
+        {**draft, "aliquot_ids": [mine[0].pk], "recipient_organisation_id": client_b.pk},
+    )
+    assert elsewhere.status_code == 422, elsewhere.content
+    assert elsewhere.json()["field"] == "recipient_organisation_id"
+    # an object looked up from a body field, and not found, names that field
+    no_box = _post(c, f"/api/v1/aliquots/{mine[2].pk}/place", {"box_id": 2**62, "position": "A2"})
+    assert (no_box.status_code, no_box.json()["field"]) == (404, "box_id")
+    no_unit = _post(c, "/api/v1/storage/allocations", {"count": 2, "unit_id": 999999})
+    assert (no_unit.status_code, no_unit.json()["field"]) == (404, "unit_id")
+    # the aliquot is the address's: no body field is named
+    not_stored = _post(c, f"/api/v1/aliquots/{mine[2].pk}/retrieve", {"reason": "thaw"})
+    assert not_stored.status_code == 409 and not_stored.json()["field"] is None
+    taken = _post(
+        c,
+        f"/api/v1/aliquots/{mine[2].pk}/place",
+        {"box_id": world["b1"].pk, "position": "A1"},  # holds mine[0]
+    )
+    assert taken.status_code == 409 and taken.json()["field"] == "position"
+    same_rack = _post(
+        c,
+        f"/api/v1/storage/boxes/{world['b1'].pk}/move",
+        {"rack_id": world["rack"].pk, "reason": "x"},
+    )
+    assert (same_rack.status_code, same_rack.json()["field"]) == (422, "rack_id")
+    same_unit = _post(
+        c,
+        f"/api/v1/storage/racks/{world['rack'].pk}/move",
+        {"unit_id": world["unit"].pk, "reason": "x"},
+    )
+    assert (same_unit.status_code, same_unit.json()["field"]) == (422, "unit_id")
+    assert _counts() == before
+
+
+def test_a_taken_rack_or_box_name_names_the_name(
+    admin_user: Any, tech: Any, world: dict[str, Any]
+) -> None:
+    c = api(admin_user)
+    before = _counts()
+    rack = _post(c, f"/api/v1/storage/units/{world['unit'].pk}/racks", {"name": "R1"})
+    assert rack.status_code == 422 and rack.json()["field"] == "name"
+    assert "already a rack" in rack.json()["detail"]
+    box = _post(
+        c,
+        f"/api/v1/storage/racks/{world['rack'].pk}/boxes",
+        {"name": "B1", "box_type_id": world["box_type"].pk},
+    )
+    assert box.status_code == 422 and box.json()["field"] == "name"
+    assert _counts() == before
+
+
+# --- filters refuse values they cannot hold ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query", ["status=bogus", "product_type=bogus", "status=available&product_type=x"]
+)
+def test_an_unknown_aliquot_filter_value_is_a_422_naming_it(
+    tech: Any, world: dict[str, Any], query: str
+) -> None:
+    response = api(tech).get(f"/api/v1/aliquots?{query}")
+    assert response.status_code == 422, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["field"] in query
+
+
+def test_aliquot_filters_by_status_and_product_type(tech: Any, world: dict[str, Any]) -> None:
+    c = api(tech)
+    assert c.get("/api/v1/aliquots?status=available").json()["count"] == 4
+    assert c.get("/api/v1/aliquots?status=reserved").json()["count"] == 0
+    assert c.get("/api/v1/aliquots?product_type=pbmc").json()["count"] == 4
+    assert c.get("/api/v1/aliquots?product_type=t_cells").json()["count"] == 0
+
+
+def test_an_empty_lookup_code_is_a_422_naming_it(tech: Any, world: dict[str, Any]) -> None:
+    response = api(tech).get("/api/v1/aliquots/lookup?code=")
+    assert response.status_code == 422 and response.json()["field"] == "code"

@@ -108,8 +108,10 @@ def test_non_numbers_are_refused_with_row_and_field(
     r = api.post("/monitoring/readings", body)
     assert r.status_code == 422, r.content
     problem = r.json()
-    assert problem["errors"] and all(e["loc"][2] == 2 for e in problem["errors"])
-    assert {e["loc"][3] for e in problem["errors"]} == {field}
+    # shaped as the domain's row errors: ["body", row, field], without the union member's
+    # name pydantic adds ("temperature_c.int"), nor the parameter's name ("payload")
+    assert problem["errors"] and all(e["loc"] == ["body", 2, field] for e in problem["errors"])
+    assert problem["field"] == f"2.{field}"
     assert counts() == before
 
 
@@ -119,7 +121,8 @@ def test_naive_timestamp_and_extra_fields_are_refused(sensor: Sensor, tech: Any)
     bad = rows([-190, -191])
     bad[1]["measured_at"] = "2026-03-01T00:05:00"
     r = api.post("/monitoring/readings", json.dumps(bad))
-    assert r.status_code == 422 and r.json()["errors"][0]["loc"][2:] == [1, "measured_at"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", 1, "measured_at"]
+    assert r.json()["field"] == "1.measured_at"
     extra = rows([-190])
     extra[0]["unit"] = "C"
     assert api.post("/monitoring/readings", json.dumps(extra)).status_code == 422
@@ -131,8 +134,10 @@ def test_an_empty_batch_is_refused(sensor: Sensor, tech: Any) -> None:
     before = counts()
     r = api.post("/monitoring/readings", "[]")
     assert r.status_code == 422
+    # the body as a whole, not a row 0 that does not exist nor a field the request has not
+    assert r.json()["field"] is None
     errors = r.json()["errors"]
-    assert [(e["loc"], e["type"]) for e in errors] == [(["body", 0, "readings"], "empty")]
+    assert [(e["loc"], e["type"]) for e in errors] == [(["body"], "too_short")]
     assert counts() == before
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any, get_args, get_origin
 
 from django.urls import URLPattern, URLResolver, re_path
 from ninja import NinjaAPI
 from ninja.errors import ValidationError, ValidationErrorContext
 from ninja.openapi.docs import Swagger
+from pydantic import BaseModel
 
 from celltrace import __version__
-from celltrace.api import errors
+from celltrace.api import errors, inputs
 from celltrace.api.auth import SessionAuth, TokenAuth
 from celltrace.audit.api import router as audit_router
 from celltrace.bank.api import router as bank_router
@@ -22,6 +26,58 @@ from celltrace.qc.api import router as qc_router
 from celltrace.storage.api import router as storage_router
 
 PROBLEM_JSON = errors.PROBLEM_JSON
+UNIONS = (typing.Union, types.UnionType)
+
+
+def _bare(annotation: Any) -> Any:
+    """``annotation`` without ``Annotated`` metadata and without ``| None``."""
+    while True:
+        if get_origin(annotation) is typing.Annotated:
+            annotation = get_args(annotation)[0]
+            continue
+        if get_origin(annotation) in UNIONS:
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            if len(members) == 1:
+                annotation = members[0]
+                continue
+        return annotation
+
+
+def without_union_tags(loc: Sequence[str | int], annotation: Any) -> tuple[str | int, ...]:
+    """``loc`` of a pydantic error without the names pydantic gives the members of a union
+    (``temperature_c.int`` for ``StrictInt | StrictFloat``): they are no part of the input.
+    ``loc`` is walked along ``annotation`` (a model: its fields; a list: its items; a mapping:
+    its values); what cannot be followed is kept as it is."""
+    found: list[str | int] = []
+    parts = list(loc)
+    tp = annotation
+    while parts:
+        tp = _bare(tp)
+        origin = get_origin(tp)
+        if origin in UNIONS:  # two or more members (an optional one is unwrapped above)
+            if isinstance(parts[0], str):
+                parts.pop(0)  # the member's name
+            break  # which member the rest concerns is not known: kept as it is
+        part = parts.pop(0)
+        found.append(part)
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
+            fields = {f.alias or name: f for name, f in tp.model_fields.items()}
+            field = fields.get(part) or tp.model_fields.get(part)
+            if field is None:
+                break
+            tp = field.annotation
+        elif origin in (list, tuple, set, frozenset) or (
+            isinstance(origin, type) and issubclass(origin, Sequence)
+        ):
+            tp = get_args(tp)[0] if get_args(tp) else Any
+        elif origin is dict or (isinstance(origin, type) and issubclass(origin, typing.Mapping)):
+            if parts and parts[0] == "[key]":
+                break
+            args = get_args(tp)
+            tp = args[1] if len(args) == 2 else Any
+        else:
+            break
+    return (*found, *parts)
 
 
 class CelltraceAPI(NinjaAPI):
@@ -52,10 +108,19 @@ class CelltraceAPI(NinjaAPI):
             single = (
                 names[0] if model.__ninja_param_source__ == "body" and len(names) == 1 else None
             )
-            part = super().validation_error_from_error_contexts([error_context]).errors
-            for err in part:
-                err["field"] = errors.field_of(err.get("loc", ()), single)
-            found.extend(part)
+            # a body that is a JSON array: its rows are numbered from the body, as the
+            # operation documents them (``["body", 3, "sensor"]``), without the parameter name
+            array = single is not None and get_origin(
+                _bare(model.model_fields[single].annotation)
+            ) in (list, tuple)
+            reverse = model.__ninja_flatten_map_reverse__
+            for err in error_context.pydantic_validation_error.errors(include_url=False):
+                raw = without_union_tags(err["loc"], model)
+                loc = (model.__ninja_param_source__, *reverse.get(raw, raw))
+                if array and loc[1:2] == (single,):
+                    loc = (loc[0], *loc[2:])
+                field = errors.field_of(loc, single)
+                found.append({"type": err["type"], "loc": loc, "msg": err["msg"], "field": field})
         return ValidationError(found)
 
     def get_openapi_schema(
@@ -87,6 +152,7 @@ api = CelltraceAPI(
     openapi_url="/openapi.json",
 )
 errors.install(api)
+api.add_decorator(inputs.checked, mode="operation")
 api.add_router("/", core_router)
 api.add_router("/", audit_router)
 api.add_router("/", bank_router)

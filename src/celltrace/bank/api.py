@@ -11,10 +11,11 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from celltrace.api.errors import request_fields
 from celltrace.api.schemas import ERRORS, READ_ERRORS, IdParam, Offset, Page
 from celltrace.audit import signing
 from celltrace.bank import labels, selectors, services
-from celltrace.bank.choices import DistributionStatus
+from celltrace.bank.choices import AliquotStatus, DistributionStatus, ProductType
 from celltrace.bank.models import Aliquot, Collection, Consent, Distribution, Donor
 from celltrace.bank.schemas import (
     AliquotDetailOut,
@@ -51,8 +52,8 @@ class AliquotQuery(Schema):
 
     q: str = Field(default="", max_length=200, description="Scanned or typed DIN or barcode.")
     donor: str = Field(default="", max_length=40)
-    product_type: str = ""
-    status: str = ""
+    product_type: ProductType | None = None
+    status: AliquotStatus | None = None
     unit: IdParam | None = Field(default=None, description="Storage unit id (operator staff).")
     box: IdParam | None = Field(default=None, description="Box id (operator staff).")
     limit: int = Field(default=100, ge=1, le=500)
@@ -127,8 +128,8 @@ def aliquots_list(request: HttpRequest, filters: Query[AliquotQuery]) -> dict[st
     flt = selectors.AliquotFilter(
         q=filters.q,
         donor=filters.donor,
-        product_type=filters.product_type,
-        status=filters.status,
+        product_type=filters.product_type or "",
+        status=filters.status or "",
         unit=filters.unit,
         box=filters.box,
     )
@@ -142,7 +143,9 @@ def aliquots_list(request: HttpRequest, filters: Query[AliquotQuery]) -> dict[st
     response={200: AliquotDetailOut, **READ_ERRORS},
     operation_id="aliquots_lookup",
 )
-def aliquots_lookup(request: HttpRequest, code: str) -> dict[str, Any]:
+def aliquots_lookup(
+    request: HttpRequest, code: Annotated[str, Field(min_length=1, max_length=200)]
+) -> dict[str, Any]:
     """The one aliquot a scanned code identifies; 404 when none or several match."""
     actor = actor_of(request)
     matches = list(
@@ -409,7 +412,8 @@ def collection_process(request: HttpRequest, collection_id: IdParam, payload: Pr
     _require_operator(actor)
     unit = None
     if payload.unit_id is not None:
-        unit = storage_selectors.unit_get(actor, payload.unit_id)
+        with request_fields(missing="unit_id"):
+            unit = storage_selectors.unit_get(actor, payload.unit_id)
     result = services.collection_process(
         actor=actor,
         collection=collection,
@@ -452,14 +456,15 @@ def aliquot_divide(request: HttpRequest, aliquot_id: IdParam, payload: DivideIn)
     actor = actor_of(request)
     parent = selectors.aliquot_get(actor, aliquot_id)
     _require_operator(actor)
-    made = services.aliquot_divide(
-        actor=actor,
-        parent=parent,
-        count=payload.count,
-        volume_ul=payload.volume_ul,
-        container_type=payload.container_type or "",
-        cell_count=payload.cell_count,
-    )
+    with request_fields({"parent": None}):  # the parent is the address's aliquot
+        made = services.aliquot_divide(
+            actor=actor,
+            parent=parent,
+            count=payload.count,
+            volume_ul=payload.volume_ul,
+            container_type=payload.container_type or "",
+            cell_count=payload.cell_count,
+        )
     qs = _with_location(selectors.aliquots_visible(actor).filter(pk__in=[a.pk for a in made]))
     return Status(201, [aliquot_out(a, actor) for a in qs.order_by("division")])
 
@@ -528,17 +533,19 @@ def distribution_create(request: HttpRequest, payload: DistributionIn) -> Any:
         recipient = Organisation.objects.filter(pk=payload.recipient_organisation_id).first()
         if recipient is None:
             raise NotFound(_("No such organisation."), field="recipient_organisation_id")
-    dist = services.distribution_create(
-        actor=actor,
-        aliquots=aliquots,
-        recipient_organisation=recipient,
-        recipient_name=payload.recipient_name,
-        recipient_address=payload.recipient_address,
-        intended_use=payload.intended_use,
-        shipping_conditions=payload.shipping_conditions,
-        shipping_notes=payload.shipping_notes,
-        reason=payload.reason,
-    )
+    names = {"aliquots": "aliquot_ids", "recipient_organisation": "recipient_organisation_id"}
+    with request_fields(names):
+        dist = services.distribution_create(
+            actor=actor,
+            aliquots=aliquots,
+            recipient_organisation=recipient,
+            recipient_name=payload.recipient_name,
+            recipient_address=payload.recipient_address,
+            intended_use=payload.intended_use,
+            shipping_conditions=payload.shipping_conditions,
+            shipping_notes=payload.shipping_notes,
+            reason=payload.reason,
+        )
     return Status(201, distribution_out(selectors.distribution_get(actor, dist.pk)))
 
 

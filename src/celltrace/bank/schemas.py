@@ -8,7 +8,7 @@ from decimal import Decimal
 from ninja import Field, Schema
 from pydantic import StrictBool, StrictInt, StrictStr
 
-from celltrace.api.schemas import CountIn, IdIn, StrictIn
+from celltrace.api.schemas import CountIn, DateIn, DateTimeIn, IdIn, StrictIn
 from celltrace.bank.choices import (
     AliquotStatus,
     CollectionType,
@@ -98,12 +98,12 @@ class DonorIn(StrictIn):
     name: StrictStr = Field(default="", max_length=200, description="Stored encrypted.")
     national_id: StrictStr = Field(default="", max_length=40, description="Stored encrypted.")
     phone: StrictStr = Field(default="", max_length=40, description="Stored encrypted.")
-    date_of_birth: dt.date | None = Field(default=None, description="Stored encrypted.")
+    date_of_birth: DateIn | None = Field(default=None, description="Stored encrypted.")
 
 
 class ConsentIn(StrictIn):
     version: StrictStr = Field(min_length=1, max_length=20)
-    signed_on: dt.date
+    signed_on: DateIn
     storage: StrictBool = True
     clinical: StrictBool = False
     research: StrictBool = False
@@ -122,7 +122,7 @@ class ConsentOut(Schema):
 
 class CollectionIn(StrictIn):
     collection_type: CollectionType
-    collected_at: dt.datetime = Field(description="With a time zone.")
+    collected_at: DateTimeIn = Field(description="With a time zone.")
     volume_ml: Decimal = Field(ge=0, max_digits=10, decimal_places=2)
     collection_site: StrictStr = Field(default="", max_length=200)
     sprec_code: StrictStr = Field(default="", max_length=17, description="e.g. CEL-ACD-A-M-N-N-C")
@@ -156,8 +156,8 @@ class ProcessIn(StrictIn):
     volume_ul: Decimal = Field(ge=0, max_digits=10, decimal_places=1)
     cell_count: CountIn | None = None
     viability_pct: Decimal | None = Field(default=None, ge=0, le=100, decimal_places=2)
-    expiry: dt.datetime | None = None
-    processed_at: dt.datetime | None = Field(default=None, description="Default: now.")
+    expiry: DateTimeIn | None = None
+    processed_at: DateTimeIn | None = Field(default=None, description="Default: now.")
     place: StrictBool = Field(default=False, description="Place the aliquots at once.")
     unit_id: IdIn | None = Field(default=None, description="Where to place (any unit).")
     reason: StrictStr = Field(default="", max_length=1000)

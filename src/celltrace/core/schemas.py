@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime
 
-from celltrace.api.schemas import StrictIn
+from celltrace.api.schemas import AwareDateTimeIn, StrictIn
 
 
 class OrganisationOut(Schema):
@@ -36,7 +35,7 @@ class UserOut(Schema):
 
 class TokenCreateIn(StrictIn):
     name: str = Field(min_length=1, max_length=100)
-    expires_at: AwareDatetime | None = Field(
+    expires_at: AwareDateTimeIn | None = Field(
         default=None, description="ISO 8601 with a UTC offset; answered in UTC."
     )
 

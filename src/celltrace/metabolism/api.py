@@ -23,6 +23,7 @@ from celltrace.core.errors import Invalid, NotFound
 from celltrace.core.models import Organisation, User
 from celltrace.core.tenancy import get_visible, scope
 from celltrace.metabolism import selectors, services
+from celltrace.metabolism.choices import AssayType
 from celltrace.metabolism.models import MetabolismRun, WellExclusion
 from celltrace.metabolism.schemas import (
     ExclusionOut,
@@ -41,7 +42,7 @@ router = Router(tags=["metabolism"])
 
 class RunFilter(Schema):
     donor_id: IdParam | None = None
-    assay: str = PydField(default="", max_length=40)
+    assay: AssayType | None = None
     limit: int = PydField(default=100, ge=1, le=500)
     offset: Offset = 0
 

@@ -10,7 +10,7 @@ from typing import Any
 from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from celltrace.api.schemas import IdParam, StrictIn
+from celltrace.api.schemas import DateIn, IdParam, StrictIn
 
 #: Significant digits of a result answered by the API: the stored value is a binary float
 #: (``9.805564679509182``); ten digits are far beyond what a Seahorse rate carries.
@@ -39,7 +39,7 @@ class RunUploadIn(StrictIn):
     timepoint: StrictStr = Field(
         description="at_banking, later_draw, before_intervention or after_intervention"
     )
-    sampled_on: dt.date = Field(description="Date of the time point (ISO 8601).")
+    sampled_on: DateIn = Field(description="Date of the time point (ISO 8601).")
     donor_id: IdParam | None = None
     aliquot_id: IdParam | None = None
     organisation_id: IdParam | None = Field(

@@ -58,7 +58,7 @@ def _rejected(request: HttpRequest, exc: services.ReadingsRejected) -> HttpRespo
 )
 def monitoring_readings_ingest(
     request: HttpRequest,
-    payload: Annotated[list[ReadingIn], Body(max_length=MAX_BATCH)],
+    payload: Annotated[list[ReadingIn], Body(min_length=1, max_length=MAX_BATCH)],
 ) -> Status[dict[str, Any]] | HttpResponse:
     """Rows are numbered by their index in the list (from 0) in error documents: each error's
     ``loc`` is ``["body", index, field]`` and its ``type`` the rule broken. Nothing is written

@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AllowInfNan, AwareDatetime, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import AllowInfNan, Field, StrictFloat, StrictInt, StrictStr
 
-from celltrace.api.schemas import IdParam, Offset, StrictIn
+from celltrace.api.schemas import AwareDateTimeIn, IdParam, Offset, StrictIn
+from celltrace.monitoring.choices import ExcursionKind
 
 #: A JSON number (never a string, boolean, NaN or infinity).
 StrictTemperature = StrictInt | Annotated[StrictFloat, AllowInfNan(False)]
@@ -17,7 +18,7 @@ StrictTemperature = StrictInt | Annotated[StrictFloat, AllowInfNan(False)]
 
 class ReadingIn(StrictIn):
     sensor: StrictStr = Field(min_length=1, max_length=60, description="Probe ID of the sensor.")
-    measured_at: AwareDatetime = Field(description="ISO 8601 with a UTC offset.")
+    measured_at: AwareDateTimeIn = Field(description="ISO 8601 with a UTC offset.")
     temperature_c: StrictTemperature = Field(
         description="°C as a JSON number, at most 3 decimals; strings and NaN are refused."
     )
@@ -69,7 +70,7 @@ class ExcursionFilter(Schema):
     """Identifiers and paging bounded: no number reaches the database driver out of range."""
 
     unit_id: IdParam | None = None
-    kind: str | None = Field(default=None, max_length=40)
+    kind: ExcursionKind | None = None
     open: bool | None = None
     acknowledged: bool | None = None
     limit: int = Field(default=100, ge=1, le=1000)
@@ -154,6 +155,6 @@ class SeriesOut(Schema):
 
 
 class SeriesQuery(Schema):
-    start: AwareDatetime | None = Field(default=None, description="Default: end − 3 days.")
-    end: AwareDatetime | None = Field(default=None, description="Default: now.")
+    start: AwareDateTimeIn | None = Field(default=None, description="Default: end − 3 days.")
+    end: AwareDateTimeIn | None = Field(default=None, description="Default: now.")
     max_points: int = Field(default=2000, ge=10, le=5000)

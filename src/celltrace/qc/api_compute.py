@@ -18,9 +18,17 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt, StrictStr
+from pydantic import Field, StrictBool, StrictInt, StrictStr
 
-from celltrace.api.schemas import DB_INT_MAX, ERRORS, READ_ERRORS, IdParam, StrictIn
+from celltrace.api.schemas import (
+    DB_INT_MAX,
+    ERRORS,
+    READ_ERRORS,
+    AwareDateTimeIn,
+    DateIn,
+    IdParam,
+    StrictIn,
+)
 from celltrace.core.api import actor_of
 from celltrace.core.choices import Role
 from celltrace.core.errors import Invalid, NotFound
@@ -57,7 +65,7 @@ class ResultComputeIn(StrictIn):
 
 class SterilityIncubationIn(StrictIn):
     media: list[StrictStr] = Field(min_length=1, max_length=10, description="FTM and/or SCDM.")
-    started_at: AwareDatetime = Field(description="ISO 8601 with a UTC offset.")
+    started_at: AwareDateTimeIn = Field(description="ISO 8601 with a UTC offset.")
     days: StrictInt = Field(default=14, ge=1, le=60)
 
 
@@ -70,7 +78,7 @@ class SterilityIncubationOut(Schema):
 
 
 class SterilityReadingIn(StrictIn):
-    observed_at: AwareDatetime = Field(description="ISO 8601 with a UTC offset.")
+    observed_at: AwareDateTimeIn = Field(description="ISO 8601 with a UTC offset.")
     growth: dict[StrictStr, StrictBool] = Field(
         description="Medium -> growth seen, e.g. {'FTM': false, 'SCDM': false}."
     )
@@ -100,7 +108,7 @@ class SterilityDueOut(Schema):
 
 
 class SterilityDueFilter(Schema):
-    on: dt.date | None = None
+    on: DateIn | None = None
 
 
 class FlowPlotOut(Schema):

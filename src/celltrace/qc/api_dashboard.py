@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from ninja import Field, Query, Router, Schema
 
-from celltrace.api.schemas import READ_ERRORS, IdParam, Offset, Page
+from celltrace.api.schemas import READ_ERRORS, DateIn, IdParam, Offset, Page
 from celltrace.core.api import actor_of
 from celltrace.qc import dashboard, reports, selectors
 from celltrace.qc.dashboard import Filters, OverdueTest
@@ -23,8 +23,8 @@ router = Router(tags=["qc"])
 
 
 class DashboardFilter(Schema):
-    start: dt.date | None = Field(None, description="First day (UTC), default 89 days before end")
-    end: dt.date | None = Field(None, description="Last day (UTC, included), default today")
+    start: DateIn | None = Field(None, description="First day (UTC), default 89 days before end")
+    end: DateIn | None = Field(None, description="Last day (UTC, included), default today")
     client: IdParam | None = Field(None, description="A client organisation's id (laboratory only)")
     method: str = Field("", max_length=40, description="A method code")
 
