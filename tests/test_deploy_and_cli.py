@@ -231,6 +231,11 @@ def test_demo_data_is_refused_beside_real_accounts_and_under_production(
     from celltrace.core.models import Organisation, User
 
     assert demo.refusal() is None  # an empty database takes demo data
+    # a real installation whose one account is called "admin", like the demo's
+    make_user(operator, "admin", username="admin")
+    before = (User.objects.count(), Organisation.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(demo.DemoRefused, match="account\\(s\\) of its own"):
+        demo.load()
     make_user(operator, "qa", username="real.qa")
     before = (User.objects.count(), Organisation.objects.count(), AuditEvent.objects.count())
     with pytest.raises(demo.DemoRefused, match="account\\(s\\) of its own"):

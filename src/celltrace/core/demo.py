@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.db import transaction
+from django.db.models import Q
 
 from celltrace.core import services
 from celltrace.core.choices import OrganisationKind, Role
@@ -59,7 +60,12 @@ def refusal() -> str | None:
             "Demo data is not loaded under these settings (production): its accounts share a "
             "published password. Use a data directory of its own for a demonstration."
         )
-    own = User.objects.exclude(username__in=[u[0] for u in USERS])
+    # an account is the demo's only under a demo username in that user's demo organisation
+    # (a real installation's "admin" in its own organisation is not)
+    demo = Q(pk__in=[])
+    for username, _name, org_code, _roles in USERS:
+        demo |= Q(username=username, organisation__code=org_code)
+    own = User.objects.exclude(demo)
     if own.exists():
         return (
             f"This database has {own.count()} account(s) of its own: demo data, whose accounts "
