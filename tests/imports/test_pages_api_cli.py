@@ -68,6 +68,39 @@ def test_upload_page_writes_a_clean_file(store: Any, tech: Any, client_a: Any) -
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_clean_check_only_run_is_imported_from_its_page(
+    store: Any, tech: Any, client_a: Any
+) -> None:
+    web = _login(tech)
+    upload = io.BytesIO(csv_bytes([row(i) for i in range(3)]))
+    upload.name = "legacy.csv"
+    web.post(
+        "/imports/",
+        {"organisation": client_a.pk, "file": upload, "reason": "Migration", "dry_run": "on"},
+    )
+    checked = _wait(web, ImportRun.objects.get().pk)
+    assert checked.status == ImportStatus.VALID
+    assert not Aliquot.objects.filter(organisation=client_a).exists()
+    assert 'id="import-write"' in web.get(f"/imports/{checked.pk}/").content.decode()
+    response = web.post(f"/imports/{checked.pk}/write/")
+    written = ImportRun.objects.exclude(pk=checked.pk).get()
+    assert response["Location"] == f"/imports/{written.pk}/"
+    written = _wait(web, written.pk)
+    assert written.status == ImportStatus.WRITTEN, written.errors
+    assert (written.file_sha256, written.reason, written.dry_run) == (
+        checked.file_sha256,
+        checked.reason,
+        False,
+    )
+    assert Aliquot.objects.filter(organisation=client_a).count() == 3
+    # a written run (or a run with problems) offers no such step, and refuses it
+    assert 'id="import-write"' not in web.get(f"/imports/{written.pk}/").content.decode()
+    again = web.post(f"/imports/{written.pk}/write/", follow=True).content.decode()
+    assert "Only a check-only run that found no problem" in again
+    assert ImportRun.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
 def test_upload_page_lists_the_problems(store: Any, tech: Any, client_a: Any) -> None:
     web = _login(tech)
     rows = [row(i) for i in range(3)]

@@ -28,7 +28,7 @@ from celltrace.audit.choices import Action
 from celltrace.bank.choices import EventType as BankEventType
 from celltrace.bank.models import BankBatch
 from celltrace.bank.services import require_bank_role
-from celltrace.core.errors import Invalid, NotFound
+from celltrace.core.errors import Conflict, Invalid, NotFound
 from celltrace.core.models import Organisation, User
 from celltrace.core.validation import require_reason
 from celltrace.imports import inventory
@@ -124,6 +124,30 @@ def import_run_create(
         stored_path=str(target),
         reason=reason,
         dry_run=dry_run,
+    )
+
+
+def import_run_write_checked(*, actor: User, run: ImportRun) -> ImportRun:
+    """Import for real the file a check-only run found clean: a new run of the very bytes
+    checked (their SHA-256 is compared), with the same organisation and reason. The file is
+    checked again as it is written, against the database as it is now."""
+    if not run.dry_run or run.status != ImportStatus.VALID:
+        raise Conflict(_("Only a check-only run that found no problem is imported from here."))
+    stored = Path(run.stored_path)
+    if not run.stored_path or not stored.is_file():
+        raise Conflict(_("The checked file is no longer kept; upload it again."))
+    digest = hashlib.sha256()
+    with stored.open("rb") as kept:
+        while chunk := kept.read(1 << 20):
+            digest.update(chunk)
+    if digest.hexdigest() != run.file_sha256:
+        raise Conflict(_("The checked file has changed since it was checked; upload it again."))
+    return import_run_create(
+        actor=actor,
+        organisation=run.organisation,
+        file_name=run.file_name,
+        content=stored,
+        reason=run.reason,
     )
 
 

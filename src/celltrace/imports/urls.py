@@ -9,4 +9,5 @@ urlpatterns = [
     path("template.xlsx", views.template_xlsx, name="template_xlsx"),
     path("<int:pk>/", views.run_detail, name="run"),
     path("<int:pk>/progress/", views.run_progress, name="progress"),
+    path("<int:pk>/write/", views.run_write, name="write"),
 ]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from celltrace.core.errors import DomainError, NotFound, PermissionDenied
 from celltrace.imports import selectors, services, tasks, template
+from celltrace.imports.choices import ImportStatus
 from celltrace.imports.forms import UploadForm
 from celltrace.imports.inventory import COLUMNS, MAX_ERRORS
 from celltrace.imports.models import ImportRun
@@ -74,11 +76,21 @@ def index(request: HttpRequest) -> HttpResponse:
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(request, pk)
-    return render(
-        request,
-        "imports/run.html",
-        {"run": run, "progress": selectors.progress_of(run), "max_errors": MAX_ERRORS},
-    )
+    return render(request, "imports/run.html", _run_context(run))
+
+
+@login_required
+@require_POST
+def run_write(request: HttpRequest, pk: int) -> HttpResponse:
+    """Import for real the file a check-only run found clean."""
+    run = _run(request, pk)
+    try:
+        new = services.import_run_write_checked(actor=actor_of(request), run=run)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("imports:run", pk=run.pk)
+    tasks.start(new.pk)
+    return redirect("imports:run", pk=new.pk)
 
 
 @login_required
@@ -86,11 +98,17 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress block alone (htmx polls it until the run is finished)."""
     run = _run(request, pk)
-    return render(
-        request,
-        "imports/partials/progress.html",
-        {"run": run, "progress": selectors.progress_of(run), "max_errors": MAX_ERRORS},
-    )
+    return render(request, "imports/partials/progress.html", _run_context(run))
+
+
+def _run_context(run: ImportRun) -> dict[str, object]:
+    return {
+        "run": run,
+        "progress": selectors.progress_of(run),
+        "max_errors": MAX_ERRORS,
+        # a clean check-only run is imported from its page (the pages are bank staff's)
+        "can_write": run.dry_run and run.status == ImportStatus.VALID,
+    }
 
 
 @login_required
