@@ -544,7 +544,7 @@ def test_catalogue_api(lab: Lab) -> None:
         },
     )
     assert bad.status_code == 422
-    assert bad.json()["field"] == "limits.viability.lower"
+    assert bad.json()["field"] == "limits.0.lower"
     assert counts() == n
     spec = ok(
         reviewer.post(
