@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from celltrace.audit.choices import Action, SignatureMeaning
@@ -291,6 +292,8 @@ class AuditReview(TenantOwned):
     SIGNATURE_MEANINGS = (SignatureMeaning.REVIEWED, SignatureMeaning.APPROVED)
 
     class Meta:
+        verbose_name = _("audit review")
+        verbose_name_plural = _("audit reviews")
         ordering = ["-to_seq"]
         constraints = [
             models.CheckConstraint(
@@ -302,7 +305,10 @@ class AuditReview(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        return f"Audit review {self.from_seq}–{self.to_seq}"
+        return gettext("Audit review %(first)s–%(last)s") % {
+            "first": self.from_seq,
+            "last": self.to_seq,
+        }
 
     def get_absolute_url(self) -> str:
         return reverse("audit:review", args=[self.pk])

@@ -53,6 +53,8 @@ class Donor(TenantOwned):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("donor")
+        verbose_name_plural = _("donors")
         ordering = ["reference"]
         constraints = [
             models.UniqueConstraint(
@@ -97,6 +99,8 @@ class Consent(TenantOwned):
     recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
         ordering = ["-signed_on", "-pk"]
         indexes = [models.Index(fields=["donor", "withdrawn_at"], name="bank_consent_donor")]
 
@@ -127,6 +131,8 @@ class DinSequence(models.Model):
     last = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("DIN sequence")
+        verbose_name_plural = _("DIN sequences")
         constraints = [
             models.UniqueConstraint(
                 fields=["fin", "year"],
@@ -157,6 +163,8 @@ class BankBatch(TenantOwned):
     ledger_seq = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("bank batch")
+        verbose_name_plural = _("bank batches")
         ordering = ["-pk"]
 
     def __str__(self) -> str:
@@ -184,6 +192,8 @@ class Collection(TenantOwned):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("collection")
+        verbose_name_plural = _("collections")
         ordering = ["-collected_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
@@ -226,6 +236,8 @@ class Product(TenantOwned):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
         ordering = ["pk"]
 
     def __str__(self) -> str:
@@ -291,6 +303,8 @@ class Aliquot(TenantOwned):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("aliquot")
+        verbose_name_plural = _("aliquots")
         ordering = ["din", "pdc", "division"]
         constraints = [
             models.UniqueConstraint(
@@ -405,6 +419,8 @@ class Distribution(TenantOwned):
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("distribution")
+        verbose_name_plural = _("distributions")
         ordering = ["-pk"]
         constraints = [
             models.CheckConstraint(
@@ -467,6 +483,8 @@ class DistributionItem(TenantOwned):
     )
 
     class Meta:
+        verbose_name = _("distribution item")
+        verbose_name_plural = _("distribution items")
         ordering = ["distribution_id", "aliquot_id"]
         constraints = [
             models.UniqueConstraint(

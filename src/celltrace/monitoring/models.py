@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from celltrace.audit.choices import SignatureMeaning
@@ -49,6 +50,8 @@ class UnitMonitoring(models.Model):
     )
 
     class Meta:
+        verbose_name = _("unit monitoring settings")
+        verbose_name_plural = _("unit monitoring settings")
         constraints = [
             models.CheckConstraint(
                 condition=Q(warning_band_c__gte=0),
@@ -94,6 +97,8 @@ class Sensor(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("sensor")
+        verbose_name_plural = _("sensors")
         ordering = ["unit_id", "probe_id"]
         constraints = [
             models.CheckConstraint(
@@ -127,8 +132,9 @@ class ReadingBatch(models.Model):
     ledger_seq = models.BigIntegerField(_("ledger entry"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("reading batch")
+        verbose_name_plural = _("reading batches")
         ordering = ["-received_at", "-pk"]
-        verbose_name_plural = "reading batches"
 
     def __str__(self) -> str:
         return f"batch {self.pk} ({self.rows} rows)"
@@ -152,6 +158,8 @@ class Reading(models.Model):
     )
 
     class Meta:
+        verbose_name = _("reading")
+        verbose_name_plural = _("readings")
         ordering = ["sensor_id", "measured_at"]
         constraints = [
             models.UniqueConstraint(
@@ -197,6 +205,8 @@ class Excursion(models.Model):
     readings_outside = models.PositiveIntegerField(_("readings outside limits"), default=0)
 
     class Meta:
+        verbose_name = _("excursion")
+        verbose_name_plural = _("excursions")
         ordering = ["-started_at", "-pk"]
         constraints = [
             models.CheckConstraint(
@@ -251,10 +261,12 @@ class Alarm(models.Model):
     comment = models.TextField(_("acknowledgement comment"), blank=True)
 
     class Meta:
+        verbose_name = _("alarm")
+        verbose_name_plural = _("alarms")
         ordering = ["-raised_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"Alarm {self.pk}"
+        return gettext("Alarm %(number)s") % {"number": self.pk}
 
     def get_absolute_url(self) -> str:
         return reverse("monitoring:excursion", args=[self.excursion_id])

@@ -48,6 +48,8 @@ class ClientContact(TenantOwned):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("client contact")
+        verbose_name_plural = _("client contacts")
         ordering = ["organisation_id", "-is_primary", "name"]
         constraints = [
             models.UniqueConstraint(
@@ -72,6 +74,8 @@ class Method(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("method")
+        verbose_name_plural = _("methods")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -112,6 +116,8 @@ class MethodVersion(models.Model):
     SIGNATURE_MEANINGS = (SignatureMeaning.APPROVED,)
 
     class Meta:
+        verbose_name = _("method version")
+        verbose_name_plural = _("method versions")
         ordering = ["method__code", "-version"]
         constraints = [
             models.UniqueConstraint(
@@ -214,6 +220,8 @@ class Specification(models.Model):
     SIGNATURE_MEANINGS = (SignatureMeaning.APPROVED,)
 
     class Meta:
+        verbose_name = _("specification")
+        verbose_name_plural = _("specifications")
         ordering = ["code", "-version"]
         constraints = [
             models.UniqueConstraint(
@@ -301,6 +309,8 @@ class SpecificationLimit(models.Model):
     unit = models.CharField(_("unit"), max_length=40, blank=True)
 
     class Meta:
+        verbose_name = _("specification limit")
+        verbose_name_plural = _("specification limits")
         ordering = ["specification_id", "method__code"]
         constraints = [
             models.UniqueConstraint(
@@ -381,6 +391,8 @@ class TestRequest(TenantOwned):
     SIGNATURE_MEANINGS = (SignatureMeaning.RELEASED,)
 
     class Meta:
+        verbose_name = _("QC request")
+        verbose_name_plural = _("QC requests")
         ordering = ["-pk"]
         indexes = [models.Index(fields=["organisation", "status"], name="qc_request_org_status")]
         constraints = [
@@ -453,6 +465,8 @@ class Sample(TenantOwned):
     )
 
     class Meta:
+        verbose_name = _("sample")
+        verbose_name_plural = _("samples")
         ordering = ["request_id", "pk"]
         constraints = [
             models.UniqueConstraint(
@@ -499,6 +513,8 @@ class Test(TenantOwned):
     due_on = models.DateField(_("due"))
 
     class Meta:
+        verbose_name = _("test")
+        verbose_name_plural = _("tests")
         ordering = ["request_id", "pk"]
         constraints = [
             models.UniqueConstraint(
@@ -560,6 +576,8 @@ class Result(TenantOwned):
     SIGNATURE_MEANINGS = (SignatureMeaning.PERFORMED, SignatureMeaning.REVIEWED)
 
     class Meta:
+        verbose_name = _("result")
+        verbose_name_plural = _("results")
         ordering = ["test_id", "pk"]
         constraints = [
             models.CheckConstraint(
@@ -642,6 +660,8 @@ class OosInvestigation(TenantOwned):
     )
 
     class Meta:
+        verbose_name = _("OOS investigation")
+        verbose_name_plural = _("OOS investigations")
         ordering = ["-pk"]
         constraints = [
             models.CheckConstraint(
@@ -703,6 +723,8 @@ class Certificate(TenantOwned):
     )
 
     class Meta:
+        verbose_name = _("certificate of analysis")
+        verbose_name_plural = _("certificates of analysis")
         # each version's original before its translations
         ordering = ["request_id", "-version", "pk"]
         constraints = [
@@ -795,6 +817,8 @@ class TestPanel(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        verbose_name = _("test panel")
+        verbose_name_plural = _("test panels")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -831,6 +855,8 @@ class SamplePlacement(TenantOwned):
     removal_reason = models.TextField(_("reason for removal"), blank=True)
 
     class Meta:
+        verbose_name = _("sample placement")
+        verbose_name_plural = _("sample placements")
         ordering = ["-placed_at", "-pk"]
         constraints = [
             models.UniqueConstraint(

@@ -30,6 +30,8 @@ class SterilityIncubation(TenantOwned):
     created_at = models.DateTimeField(_("recorded"))
 
     class Meta:
+        verbose_name = _("sterility incubation")
+        verbose_name_plural = _("sterility incubations")
         ordering = ["test_id", "medium"]
         constraints = [
             models.UniqueConstraint(
@@ -63,6 +65,8 @@ class SterilityReading(TenantOwned):
     recorded_at = models.DateTimeField(_("recorded"))
 
     class Meta:
+        verbose_name = _("sterility reading")
+        verbose_name_plural = _("sterility readings")
         ordering = ["incubation_id", "observed_at", "pk"]
 
     def __str__(self) -> str:

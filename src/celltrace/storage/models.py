@@ -48,6 +48,8 @@ class Site(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -75,13 +77,15 @@ class StorageUnit(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("storage unit")
+        verbose_name_plural = _("storage units")
         ordering = ["site__name", "name"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(alarm_low_c__lte=models.F("set_point_c"))
                 & Q(set_point_c__lte=models.F("alarm_high_c")),
                 name="storage_storageunit_set_point_within_alarm_limits",
-                violation_error_message="The set point must lie between the alarm limits.",
+                violation_error_message=_("The set point must lie between the alarm limits."),
             )
         ]
 
@@ -104,12 +108,14 @@ class Rack(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("rack")
+        verbose_name_plural = _("racks")
         ordering = ["unit_id", "name"]
         constraints = [
             models.UniqueConstraint(
                 fields=["unit", "name"],
                 name="storage_rack_unique_name_per_unit",
-                violation_error_message="There is already a rack of this name in the unit.",
+                violation_error_message=_("There is already a rack of this name in the unit."),
             )
         ]
 
@@ -131,17 +137,19 @@ class BoxType(models.Model):
     columns = models.PositiveSmallIntegerField(_("columns"))
 
     class Meta:
+        verbose_name = _("box type")
+        verbose_name_plural = _("box types")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(rows__gte=1, rows__lte=MAX_ROWS),
                 name="storage_boxtype_rows_in_range",
-                violation_error_message="A box has 1 to 26 rows (A to Z).",
+                violation_error_message=_("A box has 1 to 26 rows (A to Z)."),
             ),
             models.CheckConstraint(
                 condition=Q(columns__gte=1, columns__lte=MAX_COLUMNS),
                 name="storage_boxtype_columns_in_range",
-                violation_error_message="A box has 1 to 50 columns.",
+                violation_error_message=_("A box has 1 to 50 columns."),
             ),
         ]
 
@@ -169,13 +177,14 @@ class Box(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("box")
+        verbose_name_plural = _("boxes")
         ordering = ["rack_id", "name"]
-        verbose_name_plural = "boxes"
         constraints = [
             models.UniqueConstraint(
                 fields=["rack", "name"],
                 name="storage_box_unique_name_per_rack",
-                violation_error_message="There is already a box of this name in the rack.",
+                violation_error_message=_("There is already a box of this name in the rack."),
             )
         ]
 
@@ -197,27 +206,31 @@ class Position(models.Model):
     label = models.CharField(_("position"), max_length=4)
 
     class Meta:
+        verbose_name = _("position")
+        verbose_name_plural = _("positions")
         ordering = ["box_id", "row", "col"]
         constraints = [
             models.UniqueConstraint(
                 fields=["box", "row", "col"],
                 name="storage_position_unique_cell",
-                violation_error_message="This box already has a position at this row and column.",
+                violation_error_message=_(
+                    "This box already has a position at this row and column."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["box", "label"],
                 name="storage_position_unique_label",
-                violation_error_message="This box already has a position with this label.",
+                violation_error_message=_("This box already has a position with this label."),
             ),
             models.CheckConstraint(
                 condition=Q(row__gte=1),
                 name="storage_position_row_positive",
-                violation_error_message="Rows are numbered from 1.",
+                violation_error_message=_("Rows are numbered from 1."),
             ),
             models.CheckConstraint(
                 condition=Q(col__gte=1),
                 name="storage_position_col_positive",
-                violation_error_message="Columns are numbered from 1.",
+                violation_error_message=_("Columns are numbered from 1."),
             ),
         ]
 
@@ -261,24 +274,26 @@ class Placement(TenantOwned):
     )
 
     class Meta:
+        verbose_name = _("placement")
+        verbose_name_plural = _("placements")
         ordering = ["-placed_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["position"],
                 condition=Q(removed_at__isnull=True),
                 name="storage_placement_one_active_per_position",
-                violation_error_message="This position is already occupied.",
+                violation_error_message=_("This position is already occupied."),
             ),
             models.UniqueConstraint(
                 fields=["aliquot"],
                 condition=Q(removed_at__isnull=True),
                 name="storage_placement_one_active_per_aliquot",
-                violation_error_message="This aliquot is already stored elsewhere.",
+                violation_error_message=_("This aliquot is already stored elsewhere."),
             ),
             models.CheckConstraint(
                 condition=Q(removed_at__isnull=True) | Q(removed_at__gte=models.F("placed_at")),
                 name="storage_placement_removed_after_placed",
-                violation_error_message="An aliquot cannot be removed before it was placed.",
+                violation_error_message=_("An aliquot cannot be removed before it was placed."),
             ),
         ]
         indexes = [models.Index(fields=["aliquot", "placed_at"], name="storage_placement_hist")]
