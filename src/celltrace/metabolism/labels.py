@@ -17,10 +17,11 @@ matches (a newer or older calculation) is shown as stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, pgettext
 
 from celltrace.assays.metabolism.messages import Message, parse_formula, parse_warning
 
@@ -156,3 +157,102 @@ def formula_text(parameter: Mapping[str, Any]) -> str:
 def normalisation_formula_text(stored: str) -> str:
     """The normalisation formula of a calculation record in the active language."""
     return _translated(parse_formula("normalised_rate", stored), FORMULA_TEXTS, stored)
+
+
+#: Constant label -> English name (the msgid): the rows Wave's "Assay Configuration" sheet labels
+#: (``seahorse._NUMERIC_CONSTANTS``, ``_TEXT_CONSTANTS`` and the rows read one by one) and the
+#: two constants the analysis adds. Labels that are notation (``kVol``, ``TAC``, ``TAW``, ``TW``,
+#: ``TC``, ``TP``) read the same in every language and are shown as stored.
+CONSTANT_LABELS: Final[dict[str, str]] = {
+    label: label
+    for label in (
+        gettext_noop("XFe Assay Version"),
+        gettext_noop("Assay Name"),
+        gettext_noop("Instrument Serial"),
+        gettext_noop("Plate Volume"),
+        gettext_noop("Atmospheric Pressure"),
+        # xgettext:no-python-format
+        gettext_noop("% O2"),
+        gettext_noop("ksv"),
+        gettext_noop("Corrected Ksv"),
+        gettext_noop("Calculated FO"),
+        gettext_noop("Pseudo Volume"),
+        gettext_noop("Edge Offset"),
+        gettext_noop("Default Buffer Factor"),
+        gettext_noop("Calibration pH"),
+        gettext_noop("Background Correction"),
+        gettext_noop("Calculation Method"),
+        gettext_noop("Ksv Temp Correction"),
+        gettext_noop("ECAR Technique"),
+        gettext_noop("Temperature Gain Correction"),
+        gettext_noop("Cartridge Lot"),
+        gettext_noop("Cartridge Barcode"),
+        gettext_noop("Plate Lot"),
+        gettext_noop("Plate Barcode"),
+        gettext_noop("Last Run"),
+        gettext_noop("Normalization Unit"),
+        gettext_noop("Norm. Scale Factor"),
+        # added by analysis.analyse
+        gettext_noop("CO2 contribution factor (CCF)"),
+        gettext_noop("P/O ratio"),
+    )
+}
+#: Constant labels that are notation, shown as stored in every language.
+CONSTANT_NOTATION: Final[frozenset[str]] = frozenset({"kVol", "TAC", "TAW", "TW", "TC", "TP"})
+
+_BUFFER_FACTOR = re.compile(r"Buffer Factor ([A-Z]{1,2}\d{1,2})")
+_DEFAULT_SOURCE = re.compile(r"default: (.+)", re.DOTALL)
+_CCF_PACKAGES = re.compile(r"value used by open-source Seahorse packages for (.+) \(verify\)")
+#: The source of a constant the analysis took from its settings (the upload form).
+SETTINGS_SOURCE: Final = "settings"
+#: Sources of the defaults in ``assays.metabolism.defaults`` that are not a pattern above.
+DEFAULT_SOURCES: Final[dict[str, str]] = {
+    "Agilent white paper, Quantifying Cellular ATP Production Rate (Romero et al.)": gettext_noop(
+        "Agilent white paper, Quantifying Cellular ATP Production Rate (Romero et al.)"
+    ),
+}
+
+
+def constant_label(label: str) -> str:
+    """A constant's stored (English) label in the active language (as stored if unknown)."""
+    english = CONSTANT_LABELS.get(label)
+    if english is not None:
+        return gettext(english)
+    m = _BUFFER_FACTOR.fullmatch(label)
+    if m:
+        return gettext("Buffer factor of well %(well)s") % {"well": m.group(1)}
+    return label
+
+
+def _default_source(source: str) -> str:
+    english = DEFAULT_SOURCES.get(source)
+    if english is not None:
+        return gettext(english)
+    m = _CCF_PACKAGES.fullmatch(source)
+    if m:
+        return gettext(
+            "value used by open-source Seahorse packages for %(instrument)s (to be verified)"
+        ) % {"instrument": m.group(1)}
+    return source
+
+
+def constant_source(location: str) -> str:
+    """Where a constant came from, in the active language.
+
+    A cell of the export (``Assay Configuration!B58``) is an address and is shown as stored; the
+    analysis writes ``settings`` (a value entered with the run) or ``default: <source>``.
+    """
+    if location == SETTINGS_SOURCE:
+        return gettext("entered with the run")
+    m = _DEFAULT_SOURCE.fullmatch(location)
+    if m:
+        return gettext("default: %(source)s") % {"source": _default_source(m.group(1))}
+    return location
+
+
+def unit_text(unit: str) -> str:
+    """A parameter's stored unit in the active language: ``ratio`` is a word, the others are
+    symbols (``pmol/min``, ``mpH/min``, ``%``) that read the same in every language."""
+    if unit == "ratio":
+        return pgettext("measurement unit", "ratio")
+    return unit

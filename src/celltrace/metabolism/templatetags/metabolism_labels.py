@@ -28,3 +28,21 @@ def formula_text(parameter: Mapping[str, Any]) -> str:
 def warning_text(warning: str) -> str:
     """A stored warning in the active language."""
     return labels.warning_text(warning)
+
+
+@register.filter
+def constant_label(label: str) -> str:
+    """A constant of the calculation record named in the active language."""
+    return labels.constant_label(str(label))
+
+
+@register.filter
+def constant_source(location: str) -> str:
+    """Where a constant came from (a cell of the export, the run's settings, a default)."""
+    return labels.constant_source(str(location))
+
+
+@register.filter
+def unit_text(unit: str) -> str:
+    """A parameter's unit in the active language (``ratio``; symbols as stored)."""
+    return labels.unit_text(str(unit))
