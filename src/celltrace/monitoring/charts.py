@@ -34,6 +34,15 @@ SHADE = {
     ExcursionKind.SILENT: "#999999",
 }
 
+#: Time axis labels, numeric so that they read the same in every language (matplotlib's
+#: defaults name the months in English: "Dec", "Dec-05", "2026-Dec-07"). One entry per level of
+#: ``ConciseDateFormatter``: years, months, days, hours, minutes, seconds.
+TICK_FORMATS = ["%Y", "%Y-%m", "%m-%d", "%H:%M", "%H:%M", "%S.%f"]
+#: A tick at the start of the next level up (midnight on an hourly axis shows the date).
+ZERO_FORMATS = ["", "%Y", "%m-%d", "%m-%d", "%H:%M", "%H:%M"]
+#: The offset printed at the axis' end: what the tick labels leave out.
+OFFSET_FORMATS = ["", "%Y", "%Y-%m", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d %H:%M"]
+
 
 def _num(value: Any) -> Any:
     """matplotlib date numbers of a datetime or a list of them."""
@@ -101,7 +110,14 @@ def temperature_chart(
         ax.set_xlim(_num(x0), _num(x1))
         locator = AutoDateLocator()  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_formatter(
+            ConciseDateFormatter(  # type: ignore[no-untyped-call]
+                locator,
+                formats=TICK_FORMATS,
+                zero_formats=ZERO_FORMATS,
+                offset_formats=OFFSET_FORMATS,
+            )
+        )
         ax.set_ylabel("°C")
         ax.set_title(title, loc="left")
         ax.grid(True, linewidth=0.3, alpha=0.5)

@@ -31,7 +31,10 @@ class Rule(models.TextChoices):
     OUT_OF_RANGE = "out_of_range", _("outside -273.15 to 150 °C")
     TOO_PRECISE = "too_precise", _("more than 3 decimal places")
     DUPLICATE = "duplicate", _("this sensor already has a reading at this time")
-    BEFORE_LATEST = "before_latest", _("older than the sensor's latest stored reading")
+    BEFORE_LATEST = (
+        "before_latest",
+        _("not newer than the sensor's latest stored reading (same time or earlier)"),
+    )
     UNKNOWN_COLUMN = "unknown_column", _("unknown column")
     MISSING_COLUMN = "missing_column", _("missing column")
     ENCODING = "encoding", _("the file is not UTF-8 text")
