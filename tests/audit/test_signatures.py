@@ -239,3 +239,21 @@ def test_an_approval_needs_a_standing_review_signature(
     # approval withdrawn first, then the review signature
     signature_withdraw(actor=admin_user, signature=approval, reason="review to be redone")
     assert signature_withdraw(actor=qa_user, signature=reviewed, reason="second thoughts").pk
+
+
+def test_a_record_s_ledger_label_does_not_follow_the_signer_s_language(
+    qa_user: Any, admin_user: Any
+) -> None:
+    """An audit review is named "审计追踪审核 …" on a Chinese page, but its ledger entries
+    read the same whoever acted, in whatever language."""
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        review = audit_review_create(actor=qa_user, conclusion="No unexplained entries.")
+        assert str(review).startswith("审计追踪审核")
+        sign(admin_user, review)
+    labels = {
+        e.data["entity_label"]
+        for e in AuditEvent.objects.where(entity_type="audit.auditreview", entity_id=str(review.pk))
+    }
+    assert labels == {f"Audit review {review.from_seq}–{review.to_seq}"}

@@ -204,6 +204,17 @@ def rows_digest(rows: Iterable[Mapping[str, Any]]) -> tuple[int, str]:
     return n, digest.hexdigest()
 
 
+def label_of(obj: Any) -> str:
+    """``str(obj)`` in the installation's language, not the acting user's: a record's label
+    on the ledger reads the same whoever acted (some records' names are translated on
+    screen, e.g. "Alarm 4" / "报警 4")."""
+    from django.conf import settings
+    from django.utils import translation
+
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(obj)
+
+
 def atomic_append(**kwargs: Any) -> Appended:
     """Append in a transaction of its own (security events that must survive a refusal)."""
     with transaction.atomic():

@@ -182,7 +182,7 @@ def record_sign(
             event_type=EventType.RECORD_SIGNED,
             entity_type=record_type,
             entity_id=record_id,
-            entity_label=str(record),
+            entity_label=ledger.label_of(record),
             organisation_id=org_id,
             new={
                 "meaning": meaning,
@@ -356,7 +356,7 @@ def audit_review_create(*, actor: User, conclusion: str) -> AuditReview:
             event_type=EventType.AUDIT_REVIEW_CREATED,
             entity_type="audit.auditreview",
             entity_id=review.pk,
-            entity_label=str(review),
+            entity_label=ledger.label_of(review),
             new=review.signature_content(),
         )
     return review

@@ -659,7 +659,7 @@ def alarm_comment_set(*, actor: User, alarm: Alarm, comment: str) -> Alarm:
             event_type=EventType.ALARM_COMMENTED,
             entity_type="monitoring.alarm",
             entity_id=locked.pk,
-            entity_label=str(locked),
+            entity_label=ledger.label_of(locked),
             old=old,
             new={"comment": comment},
         )
