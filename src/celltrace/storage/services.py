@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
+from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -114,8 +115,30 @@ def _position_with_path(pk: int) -> Position:
 # --- the hierarchy --------------------------------------------------------------------------
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def require_time_zone(timezone: str) -> str:
+    """``timezone`` as a name of the IANA time zone database (``Asia/Shanghai``, ``UTC``), or
+    :class:`Invalid` naming ``timezone``: labels and local times are computed in it."""
+    name = timezone.strip()
+    if name not in _time_zones():
+        raise Invalid(
+            _(
+                "“%(tz)s” is not a time zone of the IANA database; write it like "
+                "Asia/Shanghai or Europe/Berlin."
+            )
+            % {"tz": timezone[:64]},
+            field="timezone",
+        )
+    return name
+
+
 def site_create(*, actor: User, name: str, code: str, timezone: str = "UTC") -> Site:
     require_storage_role(actor)
+    timezone = require_time_zone(timezone)
     site = Site(name=name.strip(), code=code.strip(), timezone=timezone)
     _clean(site)
     with transaction.atomic():
