@@ -47,7 +47,7 @@ from celltrace.qc.choices import (
     SampleStatus,
     VersionStatus,
 )
-from celltrace.qc.evaluation import evaluate
+from celltrace.qc.evaluation import _require_storable, evaluate
 from celltrace.qc.models import (
     Certificate,
     ClientContact,
@@ -311,16 +311,27 @@ class LimitSpec:
     unit: str = ""
 
 
+def _require_comparable(text: str, value: Decimal, field: str) -> None:
+    """A limit is held to what a result value may be (at most 15 significant digits, 10
+    decimal places and 20 digits before the point, :func:`celltrace.qc.evaluation.parse_reported`):
+    a limit no result can be stored against is refused, naming ``field``."""
+    try:
+        _require_storable(text, value)
+    except Invalid as exc:
+        raise Invalid(exc.message, field=field) from exc
+
+
 def _check_limit_text(text: str, field: str) -> str:
     text = text.strip()
     if text:
         try:
-            parse_decimal(text, field)
+            value = parse_decimal(text, field)
         except (TypeError, ValueError) as exc:
             raise Invalid(
                 _("%(v)s is not a limit; write it like 70, 70.0 or 0.50.") % {"v": text},
                 field=field,
             ) from exc
+        _require_comparable(text, value, field)
     return text
 
 
@@ -600,6 +611,37 @@ def request_cancel(*, actor: User, request: TestRequest, reason: str) -> TestReq
     return req
 
 
+#: A temperature on arrival lies where monitoring readings do (``MIN_TEMPERATURE`` …
+#: ``MAX_TEMPERATURE`` of :mod:`celltrace.monitoring.services`): never below absolute zero.
+MIN_ARRIVAL_TEMPERATURE_C = Decimal("-273.15")
+MAX_ARRIVAL_TEMPERATURE_C = Decimal("150")
+
+
+def _arrival_temperature(temperature_c: Decimal | None) -> Decimal | None:
+    """The temperature on arrival as stored (``Sample.arrival_temperature_c``), or
+    :class:`Invalid` naming ``temperature_c``: beyond the physical range, or more decimals than
+    the field keeps (rounded on storage, -273.15 would come back below absolute zero)."""
+    if temperature_c is None:
+        return None
+    value = Decimal(temperature_c)
+    if not (value.is_finite() and MIN_ARRIVAL_TEMPERATURE_C <= value <= MAX_ARRIVAL_TEMPERATURE_C):
+        raise Invalid(
+            _(
+                "%(t)s °C is not a temperature on arrival: it lies between %(min)s °C "
+                "(absolute zero) and %(max)s °C."
+            )
+            % {"t": value, "min": MIN_ARRIVAL_TEMPERATURE_C, "max": MAX_ARRIVAL_TEMPERATURE_C},
+            field="temperature_c",
+        )
+    places = Sample._meta.get_field("arrival_temperature_c").decimal_places
+    if value != value.quantize(Decimal(1).scaleb(-int(places))):
+        raise Invalid(
+            _("Give the temperature on arrival to one decimal place at most (e.g. -196.5)."),
+            field="temperature_c",
+        )
+    return value
+
+
 def sample_receive(
     *,
     actor: User,
@@ -625,6 +667,7 @@ def sample_receive(
             _("A damaged or mislabelled sample is rejected, or accepted with a justification."),
             field="rejection_reason",
         )
+    temperature_c = _arrival_temperature(temperature_c)
     with transaction.atomic():
         req = _lock_request(request)
         if req.status != RequestStatus.SUBMITTED:
@@ -2052,6 +2095,7 @@ def _limit_number(li: LimitSpec, field: str, mv: MethodVersion) -> Decimal | Non
             },
             field=where,
         )
+    _require_comparable(text, value, where)
     return value
 
 
