@@ -119,6 +119,25 @@ def _encrypted(values: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+#: The earliest date of birth a donor is registered with.
+EARLIEST_DATE_OF_BIRTH = dt.date(1900, 1, 1)
+
+
+def _date_of_birth_problem(date_of_birth: dt.date | None) -> str:
+    """Why a date of birth is refused (after today in UTC, or before 1900), or ``""``. Checked
+    before it is encrypted: nobody reads the stored value to notice."""
+    if date_of_birth is None:
+        return ""
+    if isinstance(date_of_birth, dt.datetime):
+        date_of_birth = date_of_birth.date()
+    if EARLIEST_DATE_OF_BIRTH <= date_of_birth <= _now().date():
+        return ""
+    return _("The date of birth %(date)s is not between %(earliest)s and today.") % {
+        "date": date_of_birth.isoformat(),
+        "earliest": EARLIEST_DATE_OF_BIRTH.isoformat(),
+    }
+
+
 def _personal_values(
     name: str, national_id: str, phone: str, date_of_birth: dt.date | None
 ) -> dict[str, str]:
@@ -145,6 +164,9 @@ def donor_create(
     reference = reference.strip()
     if not reference:
         raise Invalid(_("Give the donor a reference."), field="reference")
+    problem = _date_of_birth_problem(date_of_birth)
+    if problem:
+        raise Invalid(problem, field="date_of_birth")
     values = _personal_values(name, national_id, phone, date_of_birth)
     donor = Donor(organisation=organisation, reference=reference, **_encrypted(values))
     _clean(donor)
@@ -832,6 +854,10 @@ def _validate_batch(data: BankBatchInput) -> list[str]:
     refs = [d.reference.strip() for d in data.donors]
     if len(set(refs)) != len(refs):
         add("donors", _("a donor reference appears twice"))
+    for i, d in enumerate(data.donors):
+        problem = _date_of_birth_problem(d.date_of_birth)
+        if problem:
+            add(f"donor {i + 1}", problem)
     collection_keys = {c.key for c in data.collections}
     product_keys = {p.key for p in data.products}
     for i, c in enumerate(data.collections):
