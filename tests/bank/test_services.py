@@ -203,12 +203,14 @@ def product(tech: Any, client_a: Any) -> Any:
 
 
 def new_aliquot(tech: Any, product: Any, parent: Any = None, volume: str = "1000") -> Aliquot:
+    """5,000,000 cells in 1000 µL; a child holds its share of them (children never hold more
+    cells than their parent)."""
     return bank.aliquot_create(
         actor=tech,
         product=product,
         container_type=ContainerType.CRYOVIAL_1_8,
         volume_ul=Decimal(volume),
-        cell_count=5_000_000,
+        cell_count=int(5_000 * Decimal(volume)),
         viability_pct=Decimal("95.1"),
         parent=parent,
     )

@@ -515,11 +515,13 @@ def _aliquot_values(
         _aware(expiry, "expiry")
 
 
-def _refuse_overdrawn_parent(parent: Aliquot, volume_ul: Decimal) -> None:
-    """Children are portions of their parent: together they never exceed its volume. Runs with
-    the product locked, so two splits of one parent cannot both pass the check."""
+def _refuse_overdrawn_parent(parent: Aliquot, volume_ul: Decimal, cell_count: int | None) -> None:
+    """Children are portions of their parent: together they never exceed its volume, nor its
+    cell count when the parent's is known. Runs with the product locked, so two splits of one
+    parent cannot both pass the check."""
     fresh = Aliquot.objects.get(pk=parent.pk)
-    taken = Aliquot.objects.filter(parent_id=parent.pk).aggregate(v=Sum("volume_ul"))["v"]
+    children = Aliquot.objects.filter(parent_id=parent.pk)
+    taken = children.aggregate(v=Sum("volume_ul"))["v"]
     left = fresh.volume_ul - (taken or Decimal(0))
     if volume_ul > left:
         raise Invalid(
@@ -530,6 +532,24 @@ def _refuse_overdrawn_parent(parent: Aliquot, volume_ul: Decimal) -> None:
             % {"volume": volume_ul, "parent": str(fresh), "left": left, "total": fresh.volume_ul},
             field="volume_ul",
         )
+    if cell_count is not None and fresh.cell_count is not None:
+        # summed here: at most 26 children, and SQLite's SUM overflows past 2**63
+        counted = children.values_list("cell_count", flat=True)
+        cells_left = fresh.cell_count - sum(c or 0 for c in counted)
+        if cell_count > cells_left:
+            raise Invalid(
+                _(
+                    "%(cells)s cells are more than are left of parent %(parent)s (%(left)s of "
+                    "%(total)s cells)."
+                )
+                % {
+                    "cells": cell_count,
+                    "parent": str(fresh),
+                    "left": max(cells_left, 0),
+                    "total": fresh.cell_count,
+                },
+                field="cell_count",
+            )
 
 
 def aliquot_create(
@@ -563,7 +583,7 @@ def aliquot_create(
             .get(pk=product.pk)
         )
         if parent is not None:
-            _refuse_overdrawn_parent(parent, volume_ul)
+            _refuse_overdrawn_parent(parent, volume_ul, cell_count)
         division = _next_division(locked, parent)
         din = locked.collection.din
         aliquot = Aliquot(
