@@ -72,8 +72,12 @@ def test_client_to_certificate_in_chromium(browser_page: Any, live_server: Any, 
     qa.wait_for_selector("#request-status:has-text('Reviewed')")
     sign_here(qa, "Sign: released")
     qa.wait_for_selector("#request-status:has-text('Released')")
+    # issuing asks first: QA confirms the dialog
+    asked: list[str] = []
+    qa.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     qa.click("#release button.primary")
     qa.wait_for_selector("#request-status:has-text('Certified')")
+    assert asked and asked[0].startswith("Issue the certificate of analysis now?")
 
     client.goto(f"{url}/qc/requests/{req.pk}/")
     client.wait_for_selector("#tests:has-text('69.5')")
