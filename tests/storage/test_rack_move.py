@@ -93,3 +93,24 @@ def test_an_empty_rack_may_go_into_a_warmer_unit_but_not_one_out_of_service(
         storage.rack_move(actor=tech, rack=rack, unit=off, reason="x")
     assert "out of service" in info.value.message
     assert AuditEvent.objects.count() == before
+
+
+def test_a_box_holding_material_does_not_go_into_a_warmer_unit_either(
+    tech: Any, client_a: Any, store: dict[str, Any]
+) -> None:
+    """The rack's rule holds for a box: an LN2 box of aliquots does not go into a -80 °C
+    freezer (it did, while the same move of its rack was refused); an empty box may."""
+    from celltrace.storage.models import Box
+
+    warm_rack = storage.rack_create(actor=tech, unit=freezer(tech, store["site"]), name="F1")
+    full, empty = store["boxes"][0], store["boxes"][1]
+    factories.aliquots(tech, client_a, 2, positions=factories.positions_of(full))
+    before = AuditEvent.objects.count()
+    with pytest.raises(Conflict) as info:
+        storage.box_move(actor=tech, box=full, rack=warm_rack, reason="defrost")
+    assert "warmer than" in info.value.message and "2 items in this box" in info.value.message
+    assert info.value.field == "rack"
+    assert Box.objects.get(pk=full.pk).rack_id == store["rack"].pk
+    assert AuditEvent.objects.count() == before
+    moved = storage.box_move(actor=tech, box=empty, rack=warm_rack, reason="spare box")
+    assert moved.rack_id == warm_rack.pk and AuditEvent.objects.count() == before + 1

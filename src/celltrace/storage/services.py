@@ -282,7 +282,8 @@ def box_create(*, actor: User, rack: Rack, box_type: BoxType, name: str, barcode
 
 
 def box_move(*, actor: User, box: Box, rack: Rack, reason: str) -> Box:
-    """Move a whole box, with its contents, to another rack (racks locked in pk order)."""
+    """Move a whole box, with its contents, to another rack (racks locked in pk order).
+    Refused like a rack (:func:`rack_move`) into a unit warmer than the one it comes from."""
     require_storage_role(actor)
     reason = require_reason(reason)
     with transaction.atomic():
@@ -303,6 +304,9 @@ def box_move(*, actor: User, box: Box, rack: Rack, reason: str) -> Box:
                 % {"rack": rack.name, "name": locked.name},
                 field="rack",
             )
+        source = StorageUnit.objects.get(racks__pk=current.rack_id)
+        target = StorageUnit.objects.get(racks__pk=rack.pk)
+        _refuse_warmer(source, target, _stored_in(position__box=locked), _("box"), field="rack")
         old_rack = locked.rack_id
         locked.rack = rack
         locked.save(update_fields=["rack"])
@@ -849,6 +853,40 @@ def get_box(pk: int | str) -> Box:
 # --- moving a whole rack ----------------------------------------------------------------------
 
 
+def _stored_in(**where: Any) -> int:
+    """How many items (aliquots, and other apps' items such as QC samples) are stored in the
+    positions ``where`` selects (``position__box=box``, ``position__box__rack=rack``)."""
+    aliquots = Placement.objects.filter(removed_at__isnull=True, **where).count()
+    inside = {key.removeprefix("position__"): value for key, value in where.items()}
+    others = Position.objects.filter(held_by_others(), **inside).count()
+    return aliquots + others
+
+
+def _refuse_warmer(
+    source: StorageUnit, target: StorageUnit, stored: int, what: str, *, field: str
+) -> None:
+    """Refuse moving ``stored`` items (a rack's or a box's) from ``source`` into ``target``
+    when ``target`` runs warmer than ``source``'s high alarm limit: cryopreserved cells would
+    warm up (an LN2 canister or box does not go into a -80 °C freezer)."""
+    if stored and target.set_point_c > source.alarm_high_c:
+        raise Conflict(
+            _(
+                "Unit %(target)s runs at %(set)s °C, warmer than the %(limit)s °C limit of "
+                "%(source)s: the %(n)s items in this %(what)s would warm up. Empty it first "
+                "or choose a colder unit."
+            )
+            % {
+                "target": target.name,
+                "set": target.set_point_c,
+                "limit": source.alarm_high_c,
+                "source": source.name,
+                "n": stored,
+                "what": what,
+            },
+            field=field,
+        )
+
+
 def rack_move(*, actor: User, rack: Rack, unit: StorageUnit, reason: str) -> Rack:
     """Move a rack or canister, with its boxes and their contents, to another storage unit.
 
@@ -884,25 +922,8 @@ def rack_move(*, actor: User, rack: Rack, unit: StorageUnit, reason: str) -> Rac
                 % {"unit": target.name, "name": locked.name},
                 field="unit",
             )
-        stored = Placement.objects.filter(
-            removed_at__isnull=True, position__box__rack=locked
-        ).count()
-        if stored and target.set_point_c > source.alarm_high_c:
-            raise Conflict(
-                _(
-                    "Unit %(target)s runs at %(set)s °C, warmer than the %(limit)s °C limit of "
-                    "%(source)s: the %(n)s aliquots in this rack would warm up. Empty the rack "
-                    "first or choose a colder unit."
-                )
-                % {
-                    "target": target.name,
-                    "set": target.set_point_c,
-                    "limit": source.alarm_high_c,
-                    "source": source.name,
-                    "n": stored,
-                },
-                field="unit",
-            )
+        stored = _stored_in(position__box__rack=locked)
+        _refuse_warmer(source, target, stored, _("rack"), field="unit")
         _race_pause()
         locked.unit = target
         locked.save(update_fields=["unit"])
