@@ -96,6 +96,66 @@ def _require_storable(text: str, value: Decimal) -> None:
         )
 
 
+#: A result in this unit is a share of a whole: it lies from 0 to 100.
+PERCENT_UNITS = frozenset({"%"})
+
+#: Marks of a unit on a scale that goes below zero (temperatures, potentials, logarithms,
+#: differences): a method reporting in such a unit allows negative results.
+SIGNED_UNIT_MARKS = ("°", "℃", "℉", "log", "Δ", "delta", "mv", "db", "change", "difference")
+
+
+@dataclass(frozen=True)
+class ValueRange:
+    """What a numeric result in a unit may be: ``lower`` and ``upper`` inclusive (None: open)
+    and the rule as the analyst reads it."""
+
+    lower: Decimal | None
+    upper: Decimal | None
+    rule: str
+
+
+def value_range(unit: str) -> ValueRange | None:
+    """The range of a numeric result reported in ``unit``, from the unit alone (the method
+    version's, or the one the result is entered in): a percentage (``%``) lies from 0 to 100;
+    a count, concentration or other quantity with a unit (cells/mL, EU/mL, copies/cell …) is
+    not below 0, unless the unit is on a signed scale (:data:`SIGNED_UNIT_MARKS`). A method
+    without a unit sets no range."""
+    text = " ".join(unit.split())
+    if not text:
+        return None
+    if text in PERCENT_UNITS:
+        return ValueRange(
+            Decimal(0), Decimal(100), _("a result in %(unit)s lies from 0 to 100") % {"unit": text}
+        )
+    folded = text.casefold()
+    if any(mark.casefold() in folded for mark in SIGNED_UNIT_MARKS):
+        return None
+    return ValueRange(
+        Decimal(0),
+        None,
+        _("a result in %(unit)s (a count or concentration) is not below 0") % {"unit": text},
+    )
+
+
+def require_in_range(text: str, comparator: str, value: Decimal, unit: str) -> None:
+    """Refuse, naming ``value`` and the rule, a result its unit makes impossible (150 %, -3
+    cells/mL); a bound written with a comparator must leave room inside the range ("> 100 %"
+    and "< 0 EU/mL" are refused, "< 0.05 EU/mL" is not)."""
+    bounds = value_range(unit)
+    if bounds is None:
+        return
+    low, high = bounds.lower, bounds.upper
+    outside = (low is not None and (value < low or (comparator == "<" and value <= low))) or (
+        high is not None and (value > high or (comparator == ">" and value >= high))
+    )
+    if outside:
+        raise Invalid(
+            _("%(value)s %(unit)s is not a possible result: %(rule)s.")
+            % {"value": text.strip(), "unit": " ".join(unit.split()), "rule": bounds.rule},
+            field="value",
+        )
+
+
 def _meets(comparator: str, value: Decimal, limit: str, relation: str, mode: str) -> bool:
     lower_bound = relation in {">=", ">"}
     if comparator == "<" and lower_bound:
@@ -138,14 +198,21 @@ def evaluate(
     method_version: MethodVersion,
     limit: SpecificationLimit | None,
     rounding_mode: str,
+    unit: str | None = None,
 ) -> Evaluation:
-    """Parse ``value_text`` for the method's result type and judge it against ``limit``."""
+    """Parse ``value_text`` for the method's result type and judge it against ``limit``.
+
+    A numeric value is held to the range of the method version's unit and, when the result is
+    entered in another ``unit``, of that unit too (see :func:`value_range`) before it is
+    judged: 150 % is refused, not "does not conform"."""
     text = value_text.strip()
     if not text:
         raise Invalid(_("Enter the result."), field="value")
     limit_text = limit.display if limit is not None else ""
     if method_version.result_type == ResultType.NUMERIC:
         comparator, value = parse_reported(text)
+        for held_to in dict.fromkeys([method_version.unit, unit or ""]):
+            require_in_range(text, comparator, value, held_to)
         if limit is None or limit.kind in {LimitKind.REPORT, LimitKind.QUALITATIVE}:
             return Evaluation(
                 text, comparator, value, text, Conformance.NOT_APPLICABLE, False, limit_text

@@ -933,6 +933,10 @@ def result_enter(
     version. A non-conforming result opens an OOS investigation in the same transaction.
 
     ``calculation`` (inputs, calculator version, outputs) is the seam for the assay calculators.
+
+    A numeric value its unit makes impossible (a percentage outside 0 to 100, a count or
+    concentration below 0; :func:`celltrace.qc.evaluation.value_range`) is refused naming
+    ``value``, as is a correction to one (:func:`result_correct`).
     """
     _require_lab(actor, (Role.QC_ANALYST,), _("Only QC analysts enter results."))
     with transaction.atomic():
@@ -956,14 +960,17 @@ def result_enter(
             )
         locked.request = req
         limit, mode = limit_for(locked)
-        ev = evaluate(value, locked.method_version, limit, mode or RoundingMode.USP)
+        result_unit = (unit or locked.method_version.unit).strip()
+        ev = evaluate(
+            value, locked.method_version, limit, mode or RoundingMode.USP, unit=result_unit
+        )
         result = Result.objects.create(
             organisation_id=req.organisation_id,
             test=locked,
             value_text=ev.value_text,
             comparator=ev.comparator,
             value=ev.value,
-            unit=(unit or locked.method_version.unit).strip(),
+            unit=result_unit,
             reported_value=ev.reported_value,
             conformance=ev.conformance,
             alert=ev.alert,
@@ -1023,7 +1030,7 @@ def result_correct(*, actor: User, result: Result, value: str, reason: str) -> R
             raise Conflict(_("An OOS investigation is open on this result; it decides."))
         test = Test.objects.select_related("method_version", "request").get(pk=locked.test_id)
         limit, mode = limit_for(test)
-        ev = evaluate(value, test.method_version, limit, mode or RoundingMode.USP)
+        ev = evaluate(value, test.method_version, limit, mode or RoundingMode.USP, unit=locked.unit)
         old = _result_values(locked)
         locked.value_text = ev.value_text
         locked.comparator = ev.comparator
