@@ -232,7 +232,7 @@ def test_children_never_exceed_their_parents_volume(tech: Any, product: Any) -> 
     parent = new_aliquot(tech, product)
     new_aliquot(tech, product, parent, "600")
     before = (Aliquot.objects.count(), AuditEvent.objects.count())
-    with pytest.raises(Invalid, match="more than is left") as exc:
+    with pytest.raises(Invalid, match="more than the 400 µL left of parent") as exc:
         new_aliquot(tech, product, parent, "400.5")
     assert exc.value.field == "volume_ul"
     assert (Aliquot.objects.count(), AuditEvent.objects.count()) == before

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from celltrace.audit import ledger
@@ -515,41 +515,111 @@ def _aliquot_values(
         _aware(expiry, "expiry")
 
 
-def _refuse_overdrawn_parent(parent: Aliquot, volume_ul: Decimal, cell_count: int | None) -> None:
-    """Children are portions of their parent: together they never exceed its volume, nor its
-    cell count when the parent's is known. Runs with the product locked, so two splits of one
-    parent cannot both pass the check."""
-    fresh = Aliquot.objects.get(pk=parent.pk)
-    children = Aliquot.objects.filter(parent_id=parent.pk)
-    taken = children.aggregate(v=Sum("volume_ul"))["v"]
-    left = fresh.volume_ul - (taken or Decimal(0))
-    if volume_ul > left:
+def _require_future_expiry(expiry: dt.datetime | None) -> dt.datetime | None:
+    """New material is not made already expired: an expiry given to new aliquots lies after
+    now (UTC). Only the writes that make new aliquots from the pages and the API check it
+    (:func:`collection_process`, :func:`aliquot_create`); :func:`bank_batch_create` and the
+    inventory import record existing, possibly expired, stock as it is."""
+    if expiry is None:
+        return None
+    expiry = _aware(expiry, "expiry")
+    if expiry <= _now():
         raise Invalid(
             _(
-                "%(volume)s µL is more than is left of parent %(parent)s (%(left)s µL of "
+                "The expiry %(when)s UTC is not after now: new aliquots cannot be made "
+                "already expired."
+            )
+            % {"when": expiry.strftime("%Y-%m-%d %H:%M")},
+            field="expiry",
+        )
+    return expiry
+
+
+def _ul(volume: Decimal) -> str:
+    """A volume as written for people: 1000.0 → "1000", 250.5 → "250.5"."""
+    text = f"{volume.normalize():f}"
+    return "0" if text in {"-0", "0"} else text
+
+
+@dataclass(frozen=True)
+class Remaining:
+    """What is left of an aliquot after its children: volume (µL) and, when its cell count is
+    known, cells (None otherwise)."""
+
+    volume_ul: Decimal
+    cell_count: int | None
+    children: int
+
+
+def aliquot_remaining(aliquot: Aliquot) -> Remaining:
+    """How much of ``aliquot``'s volume and cells its child aliquots have not taken (never
+    below 0). Read from the database, so a caller holding the product lock reads it exact."""
+    fresh = Aliquot.objects.only("volume_ul", "cell_count").get(pk=aliquot.pk)
+    children = Aliquot.objects.filter(parent_id=aliquot.pk)
+    # summed here: at most 26 children, and SQLite's SUM overflows past 2**63
+    rows = list(children.values_list("volume_ul", "cell_count"))
+    volume_left = fresh.volume_ul - sum((v for v, _c in rows), Decimal(0))
+    cells_left = (
+        None
+        if fresh.cell_count is None
+        else max(fresh.cell_count - sum(c or 0 for _v, c in rows), 0)
+    )
+    return Remaining(max(volume_left, Decimal(0)), cells_left, len(rows))
+
+
+def _refuse_overdrawn_parent(
+    parent: Aliquot, volume_ul: Decimal, cell_count: int | None, count: int = 1
+) -> None:
+    """Children are portions of their parent: together they never exceed its volume, nor its
+    cell count when the parent's is known. ``count`` children of ``volume_ul`` (and
+    ``cell_count``) each are checked together, and the refusal states the total asked against
+    what is left. Runs with the product locked, so two splits of one parent cannot both pass
+    the check."""
+    fresh = Aliquot.objects.get(pk=parent.pk)
+    left = aliquot_remaining(fresh)
+    asked = volume_ul * count
+    if asked > left.volume_ul:
+        values = {
+            "count": count,
+            "volume": _ul(volume_ul),
+            "asked": _ul(asked),
+            "left": _ul(left.volume_ul),
+            "parent": str(fresh),
+            "total": _ul(fresh.volume_ul),
+        }
+        if count == 1:
+            message = _(
+                "%(volume)s µL is more than the %(left)s µL left of parent %(parent)s (of "
                 "%(total)s µL)."
             )
-            % {"volume": volume_ul, "parent": str(fresh), "left": left, "total": fresh.volume_ul},
-            field="volume_ul",
-        )
-    if cell_count is not None and fresh.cell_count is not None:
-        # summed here: at most 26 children, and SQLite's SUM overflows past 2**63
-        counted = children.values_list("cell_count", flat=True)
-        cells_left = fresh.cell_count - sum(c or 0 for c in counted)
-        if cell_count > cells_left:
-            raise Invalid(
-                _(
-                    "%(cells)s cells are more than are left of parent %(parent)s (%(left)s of "
-                    "%(total)s cells)."
-                )
-                % {
-                    "cells": cell_count,
-                    "parent": str(fresh),
-                    "left": max(cells_left, 0),
-                    "total": fresh.cell_count,
-                },
-                field="cell_count",
+        else:
+            message = _(
+                "%(count)s × %(volume)s µL = %(asked)s µL is more than the %(left)s µL left of "
+                "parent %(parent)s (of %(total)s µL)."
             )
+        raise Invalid(message % values, field="volume_ul")
+    if cell_count is not None and fresh.cell_count is not None and left.cell_count is not None:
+        cells_asked = cell_count * count
+        if cells_asked > left.cell_count:
+            values_cells = {
+                "count": count,
+                "cells": cell_count,
+                "asked": cells_asked,
+                "left": left.cell_count,
+                "parent": str(fresh),
+                "total": fresh.cell_count,
+            }
+            if count == 1:
+                message = _(
+                    "%(cells)s cells are more than the %(left)s cells left of parent "
+                    "%(parent)s (of %(total)s cells)."
+                )
+            else:
+                message = _(
+                    "%(count)s × %(cells)s cells = %(asked)s cells are more than the %(left)s "
+                    "cells left of parent %(parent)s (of %(total)s cells)."
+                )
+            raise Invalid(message % values_cells, field="cell_count")
 
 
 def aliquot_create(
@@ -565,7 +635,8 @@ def aliquot_create(
     barcode: str = "",
 ) -> Aliquot:
     """A new container of ``product`` in quarantine, with the next free division code
-    (``A0`` … ``Z0``; a child of ``parent`` gets ``Aa`` … under the parent's letter)."""
+    (``A0`` … ``Z0``; a child of ``parent`` gets ``Aa`` … under the parent's letter). An
+    ``expiry`` lies after now: new material is not made already expired."""
     require_bank_role(actor)
     _aliquot_values(
         container_type=container_type,
@@ -574,48 +645,80 @@ def aliquot_create(
         viability_pct=viability_pct,
         expiry=expiry,
     )
+    expiry = _require_future_expiry(expiry)
     if parent is not None and parent.product_id != product.pk:
         raise Invalid(_("A child aliquot belongs to its parent's product."), field="parent")
     with transaction.atomic():
-        locked = (
-            Product.objects.select_for_update(of=("self",))
-            .select_related("collection")
-            .get(pk=product.pk)
-        )
+        locked = _lock_product(product)
         if parent is not None:
             _refuse_overdrawn_parent(parent, volume_ul, cell_count)
-        division = _next_division(locked, parent)
-        din = locked.collection.din
-        aliquot = Aliquot(
-            organisation_id=locked.organisation_id,
+        return _aliquot_insert(
+            actor=actor,
             product=locked,
-            din=din,
-            pdc=locked.pdc,
-            isbt_collection_type=locked.isbt_collection_type,
-            division=division,
-            barcode=barcode.strip() or f"{din}{locked.pdc}{locked.isbt_collection_type}{division}",
-            parent=parent,
             container_type=container_type,
             volume_ul=volume_ul,
             cell_count=cell_count,
             viability_pct=viability_pct,
             expiry=expiry,
+            parent=parent,
+            barcode=barcode,
         )
-        try:
-            with transaction.atomic():
-                aliquot.save()
-        except IntegrityError as exc:
-            raise Conflict(_("This barcode is already used."), field="barcode") from exc
-        ledger.append(
-            actor=actor,
-            action=Action.CREATE,
-            event_type=EventType.ALIQUOT_CREATED,
-            entity_type="bank.aliquot",
-            entity_id=aliquot.pk,
-            entity_label=str(aliquot),
-            organisation_id=aliquot.organisation_id,
-            new=_aliquot_record(aliquot),
-        )
+
+
+def _lock_product(product: Product) -> Product:
+    return (
+        Product.objects.select_for_update(of=("self",))
+        .select_related("collection")
+        .get(pk=product.pk)
+    )
+
+
+def _aliquot_insert(
+    *,
+    actor: User,
+    product: Product,
+    container_type: str,
+    volume_ul: Decimal,
+    cell_count: int | None,
+    viability_pct: Decimal | None,
+    expiry: dt.datetime | None,
+    parent: Aliquot | None,
+    barcode: str = "",
+) -> Aliquot:
+    """Insert one checked aliquot of the locked ``product`` and its ledger entry."""
+    locked = product
+    division = _next_division(locked, parent)
+    din = locked.collection.din
+    aliquot = Aliquot(
+        organisation_id=locked.organisation_id,
+        product=locked,
+        din=din,
+        pdc=locked.pdc,
+        isbt_collection_type=locked.isbt_collection_type,
+        division=division,
+        barcode=barcode.strip() or f"{din}{locked.pdc}{locked.isbt_collection_type}{division}",
+        parent=parent,
+        container_type=container_type,
+        volume_ul=volume_ul,
+        cell_count=cell_count,
+        viability_pct=viability_pct,
+        expiry=expiry,
+    )
+    try:
+        with transaction.atomic():
+            aliquot.save()
+    except IntegrityError as exc:
+        raise Conflict(_("This barcode is already used."), field="barcode") from exc
+    ledger.append(
+        actor=actor,
+        action=Action.CREATE,
+        event_type=EventType.ALIQUOT_CREATED,
+        entity_type="bank.aliquot",
+        entity_id=aliquot.pk,
+        entity_label=str(aliquot),
+        organisation_id=aliquot.organisation_id,
+        new=_aliquot_record(aliquot),
+    )
     return aliquot
 
 
@@ -647,12 +750,25 @@ def aliquot_divide(
             % {"aliquot": str(parent), "status": AliquotStatus(parent.status).label},
             field="parent",
         )
+    container_type = container_type or parent.container_type
+    _aliquot_values(
+        container_type=container_type,
+        volume_ul=volume_ul,
+        cell_count=cell_count,
+        viability_pct=parent.viability_pct,
+        expiry=parent.expiry,
+    )
     with transaction.atomic():
+        locked = _lock_product(parent.product)
+        # all the children together against what is left, before the first is made
+        _refuse_overdrawn_parent(parent, volume_ul, cell_count, count)
+        # the children keep the parent's expiry, as it is (the rule on new expiries is for
+        # new material, see _require_future_expiry)
         return [
-            aliquot_create(
+            _aliquot_insert(
                 actor=actor,
-                product=parent.product,
-                container_type=container_type or parent.container_type,
+                product=locked,
+                container_type=container_type,
                 volume_ul=volume_ul,
                 cell_count=cell_count,
                 viability_pct=parent.viability_pct,
@@ -1248,8 +1364,7 @@ def collection_process(
         viability_pct=viability_pct,
         expiry=expiry,
     )
-    if expiry is not None:
-        expiry = _aware(expiry, "expiry")
+    expiry = _require_future_expiry(expiry)
     processed = _aware(processed_at, "processed_at") if processed_at else _now()
     if processed < collection.collected_at:
         raise Invalid(

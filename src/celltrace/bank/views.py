@@ -211,12 +211,15 @@ def aliquot_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     messages.error(request, error["message"])
     placement = selectors.active_placement(aliquot)
     timeline = selectors.aliquot_timeline(actor, aliquot)
+    children = list(aliquot.children.all())
     ctx: dict[str, Any] = {
         "aliquot": aliquot,
         "operator": operator,
         "placement": placement if operator else None,
         "stored": placement is not None,
-        "children": list(aliquot.children.all()),
+        "children": children,
+        # what the children have not taken of its volume (and cells), once it has children
+        "remaining": services.aliquot_remaining(aliquot) if children else None,
         "distributions": list(
             selectors.distributions_visible(actor).filter(items__aliquot=aliquot).order_by("pk")
         ),
