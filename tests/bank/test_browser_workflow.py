@@ -119,6 +119,7 @@ def test_donor_to_signed_release(
         page.goto(f"{base}/bank/distributions/")
         page.click("#distribution-new")
         page.fill("input[name=recipient_name]", "Ruijin Hospital, cell therapy")
+        page.fill("textarea[name=recipient_address]", "197 Ruijin Er Road, Shanghai")
         page.select_option("select[name=intended_use]", "clinical")
         page.select_option("select[name=shipping_conditions]", "ln2_dry_shipper")
         scan = page.locator("textarea[name=aliquots]")

@@ -98,6 +98,7 @@ def test_the_whole_chain_through_the_api(
             "aliquot_ids": ids[:2],
             "recipient_organisation_id": client_a.pk,
             "recipient_name": "Aurora clinical site 2",
+            "recipient_address": "88 Zhangjiang Road, Shanghai",
             "intended_use": "clinical",
             "shipping_conditions": "ln2_dry_shipper",
         },
@@ -168,6 +169,7 @@ def test_api_refusals_are_problems_and_change_nothing(
         {
             "aliquot_ids": [items[0].pk],
             "recipient_name": "Clinic",
+            "recipient_address": "1 Hospital Road",
             "intended_use": "clinical",
             "shipping_conditions": "ln2_dry_shipper",
         },

@@ -414,6 +414,7 @@ def test_distribution_outside_consent_is_refused_on_the_page(
         "/bank/distributions/new/",
         {
             "recipient_name": "City clinic",
+            "recipient_address": "1 Hospital Road",
             "intended_use": "clinical",
             "shipping_conditions": "ln2_dry_shipper",
             "aliquots": items[0].barcode,

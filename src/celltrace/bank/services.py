@@ -1538,6 +1538,14 @@ def distribution_problems(
     return problems
 
 
+def _delivery_address_problem(intended_use: str, recipient_address: str) -> str:
+    """A distribution for clinical use names where it is delivered (the dispatch note prints
+    it); empty when there is no problem."""
+    if intended_use == Use.CLINICAL and not recipient_address.strip():
+        return _("A distribution for clinical use needs a delivery address.")
+    return ""
+
+
 def distribution_create(
     *,
     actor: User,
@@ -1561,6 +1569,9 @@ def distribution_create(
             _("Say whether the distribution is for clinical or research use."),
             field="intended_use",
         )
+    missing_address = _delivery_address_problem(intended_use, recipient_address)
+    if missing_address:
+        raise Invalid(missing_address, field="recipient_address")
     if shipping_conditions not in ShippingCondition.values:
         raise Invalid(_("Choose the shipping conditions."), field="shipping_conditions")
     ids = sorted({a.pk for a in aliquots})
@@ -1687,6 +1698,11 @@ def distribution_can_sign(actor: User, distribution: Distribution, meaning: str)
             "d": distribution.number,
             "status": DistributionStatus(distribution.status).label,
         }
+    missing_address = _delivery_address_problem(
+        distribution.intended_use, distribution.recipient_address
+    )
+    if missing_address:
+        return missing_address
     problems = distribution_problems(
         _distribution_aliquots(distribution),
         distribution.intended_use,
@@ -1763,6 +1779,9 @@ def distribution_released(actor: User, distribution: Distribution, signature: An
                 _("Distribution %(d)s is %(status)s.")
                 % {"d": dist.number, "status": DistributionStatus(dist.status).label}
             )
+        missing_address = _delivery_address_problem(dist.intended_use, dist.recipient_address)
+        if missing_address:
+            raise Conflict(missing_address, field="recipient_address")
         problems = distribution_problems(locked, dist.intended_use, distribution_id=dist.pk)
         if problems:
             raise Conflict(" ".join(problems), field="aliquots")
