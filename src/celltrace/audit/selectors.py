@@ -126,11 +126,7 @@ def last_signed_review() -> AuditReview | None:
         meaning=SignatureMeaning.REVIEWED,
         withdrawal__isnull=True,
     ).values_list("record_id", flat=True)
-    return (
-        AuditReview.objects.filter(pk__in=[int(pk) for pk in signed])
-        .order_by("-to_seq")
-        .first()
-    )
+    return AuditReview.objects.filter(pk__in=[int(pk) for pk in signed]).order_by("-to_seq").first()
 
 
 def audit_reviews(actor: User) -> QuerySet[AuditReview]:
