@@ -9,7 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from celltrace.audit.choices import Action
-from celltrace.core.choices import Role
+from celltrace.core.choices import OrganisationKind, Role
 from celltrace.core.models import Organisation
 
 
@@ -87,6 +87,26 @@ class UserCreateForm(forms.Form):
         widget=forms.PasswordInput,
         help_text=_("The user must change it at first login."),
     )
+
+
+class OrganisationCreateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    code = forms.SlugField(
+        label=_("Code"),
+        max_length=40,
+        help_text=_("A short unique identifier: letters, digits and hyphens."),
+    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=OrganisationKind.choices)
+    country = forms.CharField(
+        label=_("Country"), max_length=2, required=False, help_text=_("ISO 3166 code, e.g. CN")
+    )
+    address = forms.CharField(label=_("Address"), required=False, widget=forms.Textarea)
+
+    def clean_country(self) -> str:
+        country = str(self.cleaned_data.get("country") or "").strip().upper()
+        if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
+            raise forms.ValidationError(_("Two letters, e.g. CN, DE, SG."))
+        return country
 
 
 class ReasonForm(forms.Form):

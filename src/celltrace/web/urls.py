@@ -13,6 +13,7 @@ urlpatterns = [
     path("account/two-factor/", views.totp_enrol, name="totp_enrol"),
     path("account/two-factor/verify/", views.totp_verify, name="totp_verify"),
     path("organisations/", views.organisations, name="organisations"),
+    path("organisations/new/", views.organisation_create, name="organisation_create"),
     path("organisations/<int:pk>/", views.organisation_detail, name="organisation"),
     path("users/", views.users, name="users"),
     path("users/new/", views.user_create, name="user_create"),

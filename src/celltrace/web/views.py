@@ -40,6 +40,7 @@ from celltrace.web.decorators import own_site_only
 from celltrace.web.forms import (
     LoginCodeForm,
     LoginForm,
+    OrganisationCreateForm,
     PasswordChangeForm,
     ReasonForm,
     ResetPasswordForm,
@@ -408,8 +409,37 @@ def organisations(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "core/organisation_list.html",
-        {"organisations": selectors.organisations_visible(actor)},
+        {
+            "organisations": selectors.organisations_visible(actor),
+            "can_create": actor.has_role("admin") and actor.is_operator_staff,
+        },
     )
+
+
+@login_required
+def organisation_create(request: HttpRequest) -> HttpResponse:
+    """A new client company or site (administrators of the operator)."""
+    actor = actor_of(request)
+    if not actor.has_role("admin") or not actor.is_operator_staff:
+        raise Http404
+    form = OrganisationCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            org = services.organisation_create(
+                actor=actor,
+                name=d["name"],
+                code=d["code"],
+                kind=d["kind"],
+                country=d["country"],
+                address=d["address"],
+            )
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, _("Organisation %(name)s created.") % {"name": org.name})
+            return redirect("web:organisation", pk=org.pk)
+    return render(request, "core/organisation_form.html", {"form": form})
 
 
 @login_required
