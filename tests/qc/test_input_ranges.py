@@ -135,11 +135,32 @@ def test_a_proposed_upper_limit_of_forty_digits_is_refused(
 
 def test_the_largest_limits_a_result_can_meet_are_accepted(lab: Lab) -> None:
     limits = spec_limits(
-        viability=LimitSpec("viability", LimitKind.AT_LEAST, lower="1E+19", unit="%"),
         endotoxin=LimitSpec("endotoxin", LimitKind.AT_MOST, upper="99999999999999.5"),
     )
+    limits.append(LimitSpec("cell-count", LimitKind.AT_LEAST, lower="1E+19"))
     spec = propose_spec(lab, limits)
-    assert spec.limits.get(method__code="viability").lower == "1E+19"
+    assert spec.limits.get(method__code="cell-count").lower == "1E+19"
+
+
+@pytest.mark.parametrize(
+    ("spec", "rule"),
+    [
+        (LimitSpec("viability", LimitKind.AT_LEAST, lower="150"), "lies from 0 to 100"),
+        (LimitSpec("viability", LimitKind.AT_LEAST, lower="1E+19"), "lies from 0 to 100"),
+        (LimitSpec("viability", LimitKind.AT_LEAST, lower="70", alert_lower="-5"), "0 to 100"),
+        (LimitSpec("endotoxin", LimitKind.AT_MOST, upper="-0.5"), "is not below 0"),
+    ],
+)
+def test_a_limit_no_result_could_reach_is_refused(lab: Lab, spec: LimitSpec, rule: str) -> None:
+    """A specification limit is held to the same range as the results compared with it
+    (a viability of at least 150 % is a mistake)."""
+    before = counts()
+    with pytest.raises(Invalid, match=rule) as refused:
+        propose_spec(lab, spec_limits(**{spec.method_code: spec}))
+    assert refused.value.field is not None and refused.value.field.startswith(
+        f"limits.{spec.method_code}."
+    )
+    assert counts() == before
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ from celltrace.qc.choices import (
     SampleStatus,
     VersionStatus,
 )
-from celltrace.qc.evaluation import _require_storable, evaluate
+from celltrace.qc.evaluation import _require_storable, evaluate, value_range
 from celltrace.qc.models import (
     Certificate,
     ClientContact,
@@ -2103,6 +2103,17 @@ def _limit_number(li: LimitSpec, field: str, mv: MethodVersion) -> Decimal | Non
             field=where,
         )
     _require_comparable(text, value, where)
+    # a limit no result could reach (a viability of at least 150 %) is a mistake
+    bounds = value_range(li.unit or mv.unit)
+    if bounds is not None and (
+        (bounds.lower is not None and value < bounds.lower)
+        or (bounds.upper is not None and value > bounds.upper)
+    ):
+        raise Invalid(
+            _("%(value)s %(unit)s is not a possible result: %(rule)s.")
+            % {"value": text, "unit": " ".join((li.unit or mv.unit).split()), "rule": bounds.rule},
+            field=where,
+        )
     return value
 
 
