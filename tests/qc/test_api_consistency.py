@@ -236,6 +236,11 @@ def test_an_analyst_for_a_method_the_request_does_not_ask_for_is_refused(lab: La
     assert refused.json()["field"] == "analysts.nomethod"
     assert "nomethod" in refused.json()["detail"]
     assert snapshot() == before  # no test planned without the analyst asked for
+    # someone who is not a QC analyst is named at the method they were given for
+    not_analyst = analyst.post(url, {"analysts": {"viability": lab.reviewer.pk}})
+    assert not_analyst.status_code == 422, not_analyst.content
+    assert not_analyst.json()["field"] == "analysts.viability"
+    assert snapshot() == before
     planned = ok(analyst.post(url, {"analysts": {"viability": lab.analyst.pk}}), 201)
     by_method = {t["method"]: t["analyst_id"] for t in planned}
     assert by_method["viability"] == lab.analyst.pk

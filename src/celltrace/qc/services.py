@@ -779,9 +779,11 @@ def tests_create(
     accepted sample; the request goes into testing."""
     _require_lab(actor, LAB_ROLES, _("Only laboratory staff plan tests."))
     analysts = analysts or {}
-    for who in analysts.values():
+    for code, who in analysts.items():
         if not is_lab(who, Role.QC_ANALYST):
-            raise Invalid(_("%(n)s is not a QC analyst.") % {"n": who.full_name}, field="analysts")
+            raise Invalid(
+                _("%(n)s is not a QC analyst.") % {"n": who.full_name}, field=f"analysts.{code}"
+            )
     with transaction.atomic():
         req = _lock_request(request)
         if req.status != RequestStatus.RECEIVED:
