@@ -278,15 +278,57 @@ def test_a_lockout_ends_the_accounts_sessions_and_stops_its_tokens(
     assert refused.status_code == 403 and refused.json()["code"] == "account_locked"
     # failures while the lock holds (anonymous ones, the right password too) do not put the
     # stopped tokens back in service
-    for password in ("wrong wrong wrong", PASSWORD):
+    for password in ("wrong wrong wrong", PASSWORD, "again", "and again"):
         assert login(Client(), "qa", password).status_code == 403
         refused = Client().get("/api/v1/audit-reviews", **bearer)
         assert refused.status_code == 403 and refused.json()["code"] == "account_locked"
+    # failures while locked are failed logins on the ledger, not new lockout entries (a flood
+    # of them buried the one that stopped the tokens)
+    assert AuditEvent.objects.where(event_type=EventType.USER_LOCKED_OUT).count() == 1
     services.user_unlock(actor=admin_user, user=qa_user, reason="called the user")
     assert Client().get("/api/v1/audit-reviews", **bearer).status_code == 200
     # a later lockout tripped by anonymous logins blocks logins only
     for _ in range(settings.AXES_FAILURE_LIMIT):
         login(Client(), "qa", "wrong wrong wrong wrong")
+    assert services.user_is_locked_out(qa_user)
+    assert Client().get("/api/v1/audit-reviews", **bearer).status_code == 200
+
+
+def test_the_tokens_stay_stopped_by_the_signed_in_failures_not_by_another_party_s(
+    qa_user: Any,
+) -> None:
+    """The lockout entry names the failure records of the request that tripped it while
+    signed in; when those lapse (the cool-off deletes them), another party's failures from
+    elsewhere keep the login locked but no longer keep the owner's tokens stopped."""
+    from axes.models import AccessAttempt
+
+    from celltrace.audit.services import audit_review_create
+
+    review = audit_review_create(actor=qa_user, conclusion="ok")
+    secret = services.api_token_create(actor=qa_user, name="script").secret
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    owner = Client()
+    assert login(owner, "qa", PASSWORD).status_code == 302
+    url = f"/sign/audit.auditreview/{review.pk}/?meaning=reviewed"
+    digest = owner.get(url).content.decode().split('name="expected_digest" value="')[1][:64]
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):  # someone elsewhere
+        Client(REMOTE_ADDR="203.0.113.9").post(
+            "/login/", {"username": "qa", "password": "wrong wrong wrong"}
+        )
+    # the owner's one typo trips the lock, while signed in
+    owner.post(url, {"meaning": "reviewed", "password": "typo typo", "expected_digest": digest})
+    [locked] = AuditEvent.objects.where(event_type=EventType.USER_LOCKED_OUT)
+    assert locked.data["new"]["while_signed_in"] is True
+    named = locked.data["new"]["attempts"]
+    elsewhere = AccessAttempt.objects.get(ip_address="203.0.113.9")
+    assert named and elsewhere.pk not in named
+    refused = Client().get("/api/v1/audit-reviews", **bearer)
+    assert refused.status_code == 403 and refused.json()["code"] == "account_locked"
+    AccessAttempt.objects.filter(pk__in=named).delete()  # the owner's failure has lapsed
+    for _ in range(settings.AXES_FAILURE_LIMIT):  # the other party goes on
+        Client(REMOTE_ADDR="203.0.113.9").post(
+            "/login/", {"username": "qa", "password": "wrong wrong wrong"}
+        )
     assert services.user_is_locked_out(qa_user)
     assert Client().get("/api/v1/audit-reviews", **bearer).status_code == 200
 

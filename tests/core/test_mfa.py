@@ -140,6 +140,28 @@ def test_a_session_not_yet_verified_gives_the_current_code_instead_of_replacing_
     assert verified.data["new"] == {"second_factor": "totp", "session_verified": True}
 
 
+def test_the_verify_page_during_somebody_else_s_lockout_tries_no_code(
+    qa_user: Any, operator: Any, make_user: Any
+) -> None:
+    """While anonymous guessing holds the account locked, a code (even a typo) on the verify
+    page is not tried: it would count as the signed-in owner's and end their sessions."""
+    from django.conf import settings
+
+    analyst = make_user(operator, "qc_analyst", username="analyst")
+    device = TOTPDevice.objects.create(user=analyst, name="phone", confirmed=True)
+    client = Client()
+    client.force_login(analyst)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        Client().post("/login/", {"username": "analyst", "password": "wrong wrong wrong"})
+    locked_entries = len(events(EventType.USER_LOCKED_OUT))
+    with override_settings(MFA_REQUIRED_ROLES=["qc_analyst"]):
+        page = client.post("/account/two-factor/verify/", {"otp_token": wrong_code(device)})
+        assert "This account is locked" in page.content.decode()
+        assert client.get("/").status_code == 302  # still to verify, but still signed in
+        assert client.get("/account/two-factor/verify/").status_code == 200
+    assert len(events(EventType.USER_LOCKED_OUT)) == locked_entries
+
+
 def test_the_code_step_expires(qa_user: Any) -> None:
     device = TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
     client, _ = password_step("qa")

@@ -24,12 +24,15 @@ def record_lockout(sender: Any, request: Any = None, username: str = "", **kwarg
     anonymous login attempts only blocks new logins, so that anyone who knows a username cannot
     end its owner's work and integrations.
 
-    django-axes signals again for every failure while the account stays locked; each is
-    recorded, and each names the failure records (``attempts``) that hold the lock, so that
-    the tokens stay stopped for as long as *that* lock lasts, whatever later anonymous
-    failures add (``core.services.user_tokens_stopped``). Our own password checks refuse a
-    locked account before authenticating (``core.services.refuse_if_locked_out``), so a
-    signed-in owner never signals a lockout somebody else tripped."""
+    django-axes signals again for every failure while the account stays locked: those are
+    not recorded again (each failure is a failed login on the ledger already). The entry of
+    a lockout tripped while signed in names that request's failure records (``attempts``),
+    so that the tokens stay stopped for as long as *they* hold the lock, whatever another
+    party's failures add or refresh (``core.services.user_tokens_stopped``). Our own password
+    and code checks refuse a locked account before authenticating
+    (``core.services.refuse_if_locked_out``), so a signed-in owner never signals a lockout
+    somebody else tripped."""
+    from axes.helpers import get_failure_limit
     from axes.models import AccessAttempt
 
     from celltrace.core.models import User
@@ -42,6 +45,21 @@ def record_lockout(sender: Any, request: Any = None, username: str = "", **kwarg
         and who.is_authenticated
         and getattr(who, "pk", None) == user.pk
     )
+    failures = getattr(request, "axes_failures_since_start", None)
+    credentials = getattr(request, "axes_credentials", None) or {"username": username}
+    repeat = failures is not None and failures > get_failure_limit(request, credentials)
+    if repeat and not signed_in:
+        # a failure while already locked: on the ledger as a failed login already; no new
+        # lockout entry (a flood of them must not bury the one that stopped the tokens)
+        return
+    # the failure records of *this* request (its address and browser): the tokens stay
+    # stopped while they hold the lock, whatever another party's failures do
+    mine = AccessAttempt.objects.filter(username=username)
+    if signed_in:
+        mine = mine.filter(
+            ip_address=getattr(request, "axes_ip_address", None),
+            user_agent=getattr(request, "axes_user_agent", ""),
+        )
     ledger.atomic_append(
         actor=None,
         action=Action.SECURITY,
@@ -54,9 +72,7 @@ def record_lockout(sender: Any, request: Any = None, username: str = "", **kwarg
             "username": username,
             "ip_address": kwargs.get("ip_address", ""),
             "while_signed_in": signed_in,
-            "attempts": sorted(
-                AccessAttempt.objects.filter(username=username).values_list("pk", flat=True)
-            ),
+            "attempts": sorted(mine.values_list("pk", flat=True)),
         },
     )
     if signed_in and user is not None:

@@ -205,6 +205,14 @@ def totp_verify(request: HttpRequest) -> HttpResponse:
         return redirect("web:totp_enrol")
     form = LoginCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        try:
+            # a lock somebody else tripped: no code is tried (it would count as the owner's)
+            services.refuse_if_locked_out(actor, request, field="otp_token")
+        except DomainError as exc:
+            form_error(form, exc)
+            return render(
+                request, "web/totp_verify.html", {"form": form, "next": safe_next(request)}
+            )
         device, allowed = _check_code(request, actor, form.cleaned_data["otp_token"])
         if device is not None:
             otp_login(request, device)
