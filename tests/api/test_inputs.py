@@ -5,6 +5,7 @@ PostgreSQL fails), an unknown multipart form field, a number where a date or tim
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -70,6 +71,13 @@ def test_a_nul_in_a_json_body_is_refused_naming_the_field(lab: Any, client_a: An
     # a key of a mapping: named with the character escaped
     analysts = problem(post(c, "/api/v1/qc/requests/1/tests", {"analysts": {"a\u0000": 1}}), 422)
     assert analysts["field"] == "analysts.a\\u0000"
+    # a JSON body sent under another Content-Type is read as JSON, and checked as JSON
+    disguised = c.post(
+        "/api/v1/storage/sites",
+        data=json.dumps({"name": "Si\u0000te", "code": "s2", "timezone": "UTC"}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert problem(disguised, 422)["field"] == "name"
     assert counts() == before
 
 

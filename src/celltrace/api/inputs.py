@@ -122,7 +122,8 @@ def problems_of(request: HttpRequest, shape: Shape) -> list[dict[str, Any]]:
                 if key not in shape.form_names:
                     loc = ("form", _shown(key))
                     found.append(_problem(loc, unknown, "extra_forbidden", shape))
-    elif shape.json_body and request.body:
+    if shape.json_body and request.body:
+        # whatever the Content-Type says: Ninja reads a JSON body from any request
         try:
             body = json.loads(request.body)  # as Ninja's parser read it, whatever the type
         except ValueError:
