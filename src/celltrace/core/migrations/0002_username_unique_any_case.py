@@ -4,6 +4,28 @@ import django.db.models.functions.text
 from django.db import migrations, models
 
 
+def refuse_case_duplicates(apps, schema_editor):
+    """Stop, naming them, if accounts exist whose usernames differ only in case: the
+    constraint cannot be added over them, and which one to rename is the operator's call."""
+    User = apps.get_model("core", "User")
+    seen = {}
+    clashes = []
+    for pk, username in User.objects.order_by("pk").values_list("pk", "username"):
+        key = username.lower()
+        if key in seen:
+            clashes.append(f"{seen[key][1]} (id {seen[key][0]}) and {username} (id {pk})")
+        else:
+            seen[key] = (pk, username)
+    if clashes:
+        raise RuntimeError(
+            "Usernames must be unique whatever their case, and these accounts clash: "
+            + "; ".join(clashes)
+            + ". Rename all but one of each (they are never deleted; e.g. "
+            "UPDATE core_user SET username = 'aurora-2' WHERE id = …), then upgrade again. "
+            "See docs/operations.md, Upgrading."
+        )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -12,6 +34,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(refuse_case_duplicates, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='user',
             constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('username'), name='core_user_username_unique_any_case', violation_error_message='This username is taken (in another case).'),
