@@ -30,7 +30,7 @@ def test_case_duplicates_stop_the_migration_naming_them() -> None:
         org = Organisation.objects.create(name="Aurora", code="aurora", kind="client")
         User.objects.create(username="aurora", organisation=org)
         User.objects.create(username="AURORA", organisation=org)
-        with pytest.raises(RuntimeError, match="aurora \\(id \\d+\\) and AURORA \\(id \\d+\\)"):
+        with pytest.raises(RuntimeError, match=r"aurora \(id \d+\) and AURORA \(id \d+\)"):
             migrate(AFTER)
         User.objects.filter(username="AURORA").update(username="aurora-2")
         migrate(AFTER)
