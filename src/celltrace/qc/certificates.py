@@ -137,7 +137,7 @@ def stated_content(ctx: dict[str, Any]) -> dict[str, Any]:
     def party(org: Organisation | None) -> list[str]:
         return [org.name, org.address] if org is not None else []
 
-    return {
+    stated: dict[str, Any] = {
         "lab": party(ctx["lab"]),
         "client": party(ctx["client"]),
         "request": [req.number, req.product, req.product_type, req.batch],
@@ -183,12 +183,10 @@ def stated_content(ctx: dict[str, Any]) -> dict[str, Any]:
         ],
         "release": sigs(ctx["release"]),
         "oos": [[o.number, o.outcome, o.conclusion, o.capa_reference] for o in ctx["oos"]],
-        "amendment": (
-            [ctx["amendment"].supersedes.number, ctx["amendment"].reason]
-            if ctx["amendment"] is not None
-            else []
-        ),
     }
+    if ctx["amendment"] is not None:  # only an amendment's digest covers the notice
+        stated["amendment"] = [ctx["amendment"].supersedes.number, ctx["amendment"].reason]
+    return stated
 
 
 @dataclass(frozen=True)
