@@ -79,7 +79,13 @@ def organisation_create(
         field, msgs = next(iter(exc.message_dict.items()))
         raise Invalid(" ".join(msgs), field=field) from exc
     with transaction.atomic():
-        org.save()
+        try:
+            with transaction.atomic():
+                org.save()
+        except IntegrityError as exc:  # created meanwhile under the same name or code
+            raise Conflict(
+                _("An organisation of this name or code exists already."), field="code"
+            ) from exc
         ledger.append(
             actor=actor,
             action=Action.CREATE,

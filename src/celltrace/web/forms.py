@@ -9,7 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from celltrace.audit.choices import Action
-from celltrace.core.choices import OrganisationKind, Role
+from celltrace.core.choices import Role
 from celltrace.core.models import Organisation
 
 
@@ -90,13 +90,14 @@ class UserCreateForm(forms.Form):
 
 
 class OrganisationCreateForm(forms.Form):
+    """A client company (there is one operator, created at installation)."""
+
     name = forms.CharField(label=_("Name"), max_length=200)
     code = forms.SlugField(
         label=_("Code"),
         max_length=40,
         help_text=_("A short unique identifier: letters, digits and hyphens."),
     )
-    kind = forms.ChoiceField(label=_("Kind"), choices=OrganisationKind.choices)
     country = forms.CharField(
         label=_("Country"), max_length=2, required=False, help_text=_("ISO 3166 code, e.g. CN")
     )

@@ -32,7 +32,7 @@ from celltrace.audit.selectors import (
 from celltrace.audit.services import record_changed, record_sign
 from celltrace.audit.services import signature_withdraw as withdraw_signature
 from celltrace.core import selectors, services
-from celltrace.core.choices import ErrorCode
+from celltrace.core.choices import ErrorCode, OrganisationKind
 from celltrace.core.errors import DomainError, NotFound, PermissionDenied
 from celltrace.core.middleware import LOGIN_AT_KEY
 from celltrace.core.models import User
@@ -426,7 +426,8 @@ def organisations(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def organisation_create(request: HttpRequest) -> HttpResponse:
-    """A new client company or site (administrators of the operator)."""
+    """A new client company (administrators of the operator; the operator is one, created at
+    installation)."""
     actor = actor_of(request)
     if not actor.has_role("admin") or not actor.is_operator_staff:
         raise Http404
@@ -438,7 +439,7 @@ def organisation_create(request: HttpRequest) -> HttpResponse:
                 actor=actor,
                 name=d["name"],
                 code=d["code"],
-                kind=d["kind"],
+                kind=OrganisationKind.CLIENT,
                 country=d["country"],
                 address=d["address"],
             )
