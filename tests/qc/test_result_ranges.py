@@ -200,3 +200,18 @@ def test_calculated_viability_stays_inside_the_range_it_is_held_to(lab: Lab) -> 
         actor=lab.analyst, test=lab_test(req, "viability"), kind="hemocytometer", inputs=inputs
     )
     assert (result.value, result.unit) == (Decimal("100.0"), "%")
+
+
+def test_a_relative_measure_names_its_reference_and_may_exceed_100() -> None:
+    """`%` alone is a share of a whole; "% of reference" or "% recovery" (potency, spike
+    recovery) may exceed 100 but not go below 0."""
+    from decimal import Decimal
+
+    from celltrace.qc.evaluation import value_range
+
+    share = value_range("%")
+    assert share is not None and (share.lower, share.upper) == (Decimal(0), Decimal(100))
+    for unit in ("% of reference", "% recovery"):
+        relative = value_range(unit)
+        assert relative is not None and (relative.lower, relative.upper) == (Decimal(0), None)
+    assert value_range("°C") is None and value_range("") is None
