@@ -153,6 +153,24 @@ def test_enrolled_totp_is_required_for_signing(qa_user: Any, review: AuditReview
     assert sig.mfa_used
 
 
+def test_wrong_codes_at_signing_count_towards_the_lockout(
+    qa_user: Any, review: AuditReview
+) -> None:
+    from django.conf import settings
+
+    from celltrace.core.services import user_is_locked_out
+
+    device = TOTPDevice.objects.create(user=qa_user, name="phone", confirmed=True)
+    code = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token()
+    wrong = f"{(code + 1) % 1_000_000:06d}"
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        with pytest.raises(AuthenticationFailed):
+            sign(qa_user, review, otp_token=wrong)
+    assert user_is_locked_out(qa_user)
+    with pytest.raises(AuthenticationFailed, match="locked"):
+        sign(qa_user, review, otp_token=f"{code:06d}")
+
+
 def test_signature_rows_are_append_only(qa_user: Any, review: AuditReview) -> None:
     from django.db import DatabaseError, transaction
 

@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_login_failed
 from django.db import connection, transaction
 from django.db.models import Model
 from django.http import HttpRequest
@@ -86,6 +87,10 @@ def reauthenticate(
         token = (otp_token or "").strip()
         if not token or not any(d.verify_token(token) for d in devices_for_user(actor)):
             _signing_failed(actor, "wrong or missing one-time code")
+            # a wrong code counts towards the lockout like a wrong password
+            user_login_failed.send(
+                sender=__name__, credentials={"username": actor.get_username()}, request=request
+            )
             raise AuthenticationFailed(_("The one-time code is not correct."), field="otp_token")
         return True
     return False
