@@ -16,7 +16,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.contrib.auth.signals import user_login_failed
 from django.db import connection, transaction
 from django.db.models import Model
 from django.http import HttpRequest
@@ -50,7 +49,7 @@ from celltrace.core.errors import (
     PermissionDenied,
 )
 from celltrace.core.models import User
-from celltrace.core.services import refuse_if_locked_out
+from celltrace.core.services import count_failed_attempt, refuse_if_locked_out, totp_check
 
 # --- electronic signatures (21 CFR 11.50, 11.70, 11.100, 11.200) ---------------------------
 
@@ -85,12 +84,10 @@ def reauthenticate(
         raise AuthenticationFailed(_("The password is not correct."), field="password")
     if _has_confirmed_totp(actor):
         token = (otp_token or "").strip()
-        if not token or not any(d.verify_token(token) for d in devices_for_user(actor)):
+        if not token or totp_check(actor, token)[0] is None:
             _signing_failed(actor, "wrong or missing one-time code")
             # a wrong code counts towards the lockout like a wrong password
-            user_login_failed.send(
-                sender=__name__, credentials={"username": actor.get_username()}, request=request
-            )
+            count_failed_attempt(actor, request)
             raise AuthenticationFailed(_("The one-time code is not correct."), field="otp_token")
         return True
     return False

@@ -536,6 +536,32 @@ def totp_confirm(
     return device
 
 
+def totp_check(user: User, token: str) -> tuple[TOTPDevice | None, bool]:
+    """``(device, allowed)``: the confirmed authenticator ``token`` is a valid code of (None if
+    it is not), and whether django-otp's throttle let the code be tried. The device row is
+    locked, so parallel codes take the throttle in turn."""
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user=user, confirmed=True)
+            .order_by("pk")
+            .first()
+        )
+        allowed = device is not None and device.verify_is_allowed()[0]
+        verified = device is not None and allowed and device.verify_token(token.strip())
+    return (device if verified else None), allowed
+
+
+def count_failed_attempt(user: User, request: Any) -> None:
+    """Count a failed proof of ``user``'s identity (a wrong one-time code) towards the
+    lockout, as django-axes counts a wrong password."""
+    from django.contrib.auth.signals import user_login_failed
+
+    user_login_failed.send(
+        sender=__name__, credentials={"username": user.get_username()}, request=request
+    )
+
+
 def _require_password(actor: User, password: str, request: Any, during: str) -> None:
     """Check ``actor``'s password through ``authenticate()`` (django-axes counts a wrong one
     towards the lockout like a failed login; it is on the ledger too)."""

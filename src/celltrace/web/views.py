@@ -10,8 +10,6 @@ import segno
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.signals import user_login_failed
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -172,27 +170,14 @@ def login_code(request: HttpRequest) -> HttpResponse:
 
 
 def _check_code(request: HttpRequest, user: User, token: str) -> tuple[Any, bool]:
-    """``(device, allowed)``: the authenticator ``token`` is a valid code of (None if it is
-    not), and whether django-otp's throttle let it be tried. The device row is locked, so
-    parallel codes take the throttle in turn. A wrong code is a failed login on the ledger
-    and, for the lockout, a failed login too: restarting from a known password does not buy
-    five more codes each time."""
-    with transaction.atomic():
-        device = (
-            TOTPDevice.objects.select_for_update()
-            .filter(user=user, confirmed=True)
-            .order_by("pk")
-            .first()
-        )
-        allowed = device is not None and device.verify_is_allowed()[0]
-        verified = device is not None and allowed and device.verify_token(token)
-    if verified:
-        return device, True
-    _login_failed(user, user.username, "totp")
-    user_login_failed.send(
-        sender=__name__, credentials={"username": user.username}, request=request
-    )
-    return None, allowed
+    """``(device, allowed)`` of :func:`services.totp_check`. A wrong code is a failed login on
+    the ledger and, for the lockout, a failed login too: restarting from a known password
+    does not buy five more codes each time."""
+    device, allowed = services.totp_check(user, token)
+    if device is None:
+        _login_failed(user, user.username, "totp")
+        services.count_failed_attempt(user, request)
+    return device, allowed
 
 
 @login_required
