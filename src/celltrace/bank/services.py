@@ -553,16 +553,16 @@ class Remaining:
 
 def aliquot_remaining(aliquot: Aliquot) -> Remaining:
     """How much of ``aliquot``'s volume and cells its child aliquots have not taken (never
-    below 0). Read from the database, so a caller holding the product lock reads it exact."""
-    fresh = Aliquot.objects.only("volume_ul", "cell_count").get(pk=aliquot.pk)
+    below 0). The children are read from the database, so a caller holding the product lock
+    and passing the aliquot as it reads it now gets it exact."""
     children = Aliquot.objects.filter(parent_id=aliquot.pk)
     # summed here: at most 26 children, and SQLite's SUM overflows past 2**63
     rows = list(children.values_list("volume_ul", "cell_count"))
-    volume_left = fresh.volume_ul - sum((v for v, _c in rows), Decimal(0))
+    volume_left = aliquot.volume_ul - sum((v for v, _c in rows), Decimal(0))
     cells_left = (
         None
-        if fresh.cell_count is None
-        else max(fresh.cell_count - sum(c or 0 for _v, c in rows), 0)
+        if aliquot.cell_count is None
+        else max(aliquot.cell_count - sum(c or 0 for _v, c in rows), 0)
     )
     return Remaining(max(volume_left, Decimal(0)), cells_left, len(rows))
 
@@ -598,7 +598,7 @@ def _refuse_overdrawn_parent(
                 "parent %(parent)s (of %(total)s µL)."
             )
         raise Invalid(message % values, field="volume_ul")
-    if cell_count is not None and fresh.cell_count is not None and left.cell_count is not None:
+    if cell_count is not None and left.cell_count is not None:  # None: the parent's unknown
         cells_asked = cell_count * count
         if cells_asked > left.cell_count:
             values_cells = {
