@@ -396,6 +396,12 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _operator_admin(actor: User) -> bool:
+    """Whether ``actor`` administers accounts and organisations (an administrator of the
+    operator): the pages offer those forms to them only."""
+    return actor.has_role("admin") and actor.is_operator_staff
+
+
 @login_required
 def organisations(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
@@ -404,7 +410,7 @@ def organisations(request: HttpRequest) -> HttpResponse:
         "core/organisation_list.html",
         {
             "organisations": selectors.organisations_visible(actor),
-            "can_create": actor.has_role("admin") and actor.is_operator_staff,
+            "can_create": _operator_admin(actor),
         },
     )
 
@@ -414,7 +420,7 @@ def organisation_create(request: HttpRequest) -> HttpResponse:
     """A new client company (administrators of the operator; the operator is one, created at
     installation)."""
     actor = actor_of(request)
-    if not actor.has_role("admin") or not actor.is_operator_staff:
+    if not _operator_admin(actor):
         raise Http404
     form = OrganisationCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -469,7 +475,7 @@ def users(request: HttpRequest) -> HttpResponse:
 @login_required
 def user_create(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
-    if not actor.has_role("admin") or not actor.is_operator_staff:
+    if not _operator_admin(actor):
         raise Http404
     form = UserCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -499,7 +505,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
         user = selectors.user_get(actor, pk)
     except NotFound as exc:
         raise Http404 from exc
-    is_admin = actor.has_role("admin") and actor.is_operator_staff
+    is_admin = _operator_admin(actor)
     roles_form = RolesForm(initial={"roles": sorted(user.roles)})
     reset_form = ResetPasswordForm()
     reason_form = ReasonForm()
