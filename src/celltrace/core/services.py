@@ -514,9 +514,7 @@ def totp_confirm(
         raise Invalid(
             _("The code does not match; check the device's clock and try again."), field="token"
         )
-    if current and not any(
-        d.verify_is_allowed()[0] and d.verify_token(current_token.strip()) for d in current
-    ):
+    if current and totp_check(actor, current_token)[0] is None:
         _proof_failed(actor, "authenticator replacement: current code")
         raise Invalid(
             _("Enter the code your current authenticator shows: it is replaced by the new one."),
