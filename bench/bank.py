@@ -379,7 +379,7 @@ def run(tmp: Path, rows: int) -> None:
         import pstats
 
         profiler = cProfile.Profile()
-        run_ = profiler.runcall(imports.import_run_execute, run=run_)
+        run_ = profiler.runcall(imports.import_run_execute, run=run_, one_pass=True)
         pstats.Stats(profiler, stream=sys.stderr).sort_stats(
             os.environ.get("BENCH_PROFILE_SORT", "cumulative")
         ).print_stats(35)
@@ -390,7 +390,7 @@ def run(tmp: Path, rows: int) -> None:
             now = time.perf_counter() - t0
             marks.setdefault(phase, [now, now])[1] = now
 
-        run_ = imports.import_run_execute(run=run_, progress=progress)
+        run_ = imports.import_run_execute(run=run_, progress=progress, one_pass=True)
         log(
             "  phases (s from start, first and last progress report): "
             + ", ".join(f"{k} {a:.2f}..{b:.2f}" for k, (a, b) in marks.items())

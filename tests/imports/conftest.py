@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -83,10 +84,33 @@ def write_file(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+_PATHS = [pytest.param("two_phase", marks=pytest.mark.django_db)]
+if os.environ.get("CELLTRACE_TEST_DATABASE", "sqlite") != "postgres":
+    # the one-pass import is SQLite's, and runs only outside a transaction of the caller's
+    _PATHS.append(pytest.param("one_pass", marks=pytest.mark.django_db(transaction=True)))
+
+
+@pytest.fixture(params=_PATHS)
+def import_path(request: pytest.FixtureRequest) -> str:
+    """A test using it runs once for each way the importer writes: ``two_phase`` (inside the
+    test's transaction: the whole file checked, then written) and, on SQLite, ``one_pass``
+    (outside any transaction, as the command line asks for it: checked and written in one
+    pass, falling back to two phases for the report when it meets a problem)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def run_import(tech: Any, client_a: Any) -> Callable[..., Any]:
-    """Submit and run a file through the services; returns the finished ImportRun."""
+def run_import(tech: Any, client_a: Any, request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """Submit and run a file through the services; returns the finished ImportRun. Under
+    :func:`import_path`, checks that the path asked for was the one taken (its progress
+    first phase is ``import`` for the one pass)."""
+    from django.db import connection
+
     from celltrace.imports import services
+
+    path_asked = (
+        request.getfixturevalue("import_path") if "import_path" in request.fixturenames else None
+    )
 
     def go(path: Path, *, org: Any = None, actor: Any = None, dry_run: bool = False) -> Any:
         run = services.import_run_create(
@@ -97,7 +121,17 @@ def run_import(tech: Any, client_a: Any) -> Callable[..., Any]:
             reason="Legacy inventory",
             dry_run=dry_run,
         )
-        return services.import_run_execute(run=run)
+        phases: list[str] = []
+        run = services.import_run_execute(
+            run=run,
+            progress=lambda phase, done, total: phases.append(phase),
+            one_pass=path_asked == "one_pass",
+        )
+        if path_asked is not None and not dry_run and phases:
+            one_pass = path_asked == "one_pass" and connection.vendor == "sqlite"
+            assert (phases[0] == "import") == one_pass, phases
+        run.phases = phases  # what the run reported, in order
+        return run
 
     return go
 

@@ -13,7 +13,7 @@ from celltrace.storage.models import Placement
 from tests.bank import factories
 from tests.imports.conftest import csv_bytes, row
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.usefixtures("import_path")
 
 
 def test_clean_csv_is_written(store: Any, write_file: Any, run_import: Any, client_a: Any) -> None:
@@ -178,3 +178,64 @@ def test_a_larger_file_is_written_row_for_row(
     for kind, (n, digest) in _digests_read_back(batch).items():
         assert entry[kind] == {"rows": n, "digest": digest}, kind
     assert verify_database().ok
+
+
+def test_rows_of_a_din_apart_are_written_together(
+    store: Any, write_file: Any, run_import: Any, import_path: str
+) -> None:
+    """A file need not keep a DIN's rows together. The one pass cannot (the DIN's collection
+    is written when it first appears; the database refuses it the second time): it rolls
+    back and the two-phase import, which sorts the rows by DIN, writes the file."""
+    from django.db import connection
+
+    rows = [row(0), row(1), row(4), row(5), row(2), row(3)]  # DIN 1, DIN 2, DIN 1 again
+    run = run_import(write_file(csv_bytes(rows)))
+    assert run.status == ImportStatus.WRITTEN, run.errors
+    assert run.counts == {
+        "donors": 1, "collections": 2, "products": 2, "aliquots": 6, "placements": 6,
+    }  # fmt: skip
+    din1 = rows[0]["din"][:13]
+    assert Aliquot.objects.filter(din=din1).count() == 4
+    assert Collection.objects.filter(din=din1).count() == 1
+    if import_path == "one_pass" and connection.vendor == "sqlite":
+        assert run.phases[0] == "import" and "write" in run.phases  # fell back, then wrote
+    batch = BankBatch.objects.get()
+    from celltrace.audit.models import AuditEvent
+
+    entry = AuditEvent.objects.get(seq=batch.ledger_seq).data["new"]
+    for kind, (n, digest) in _digests_read_back(batch).items():
+        assert entry[kind] == {"rows": n, "digest": digest}, kind
+    assert verify_database().ok
+
+
+def test_a_donor_the_organisation_has_is_used_again(
+    store: Any, write_file: Any, run_import: Any, client_a: Any
+) -> None:
+    """A second file naming a donor reference the organisation already has adds collections
+    to that donor; no second donor is made."""
+    first = run_import(write_file(csv_bytes([row(0)]), "first.csv"))
+    assert first.status == ImportStatus.WRITTEN, first.errors
+    donor = Donor.objects.get(organisation=client_a)
+    rows = [row(i, donor_reference=donor.reference) for i in range(4, 8)]
+    second = run_import(write_file(csv_bytes(rows), "second.csv"))
+    assert second.status == ImportStatus.WRITTEN, second.errors
+    assert second.counts["donors"] == 0 and second.counts["collections"] == 1
+    assert Donor.objects.filter(organisation=client_a).count() == 1
+    assert Collection.objects.filter(donor=donor).count() == 2
+    assert verify_database().ok
+
+
+def test_the_thread_switch_interval_is_restored(
+    store: Any, write_file: Any, run_import: Any
+) -> None:
+    """The write shortens Python's thread switch interval (its writer thread needs the global
+    lock back after each statement) and gives the process its own back afterwards, also when
+    the file is refused."""
+    import sys
+
+    before = sys.getswitchinterval()
+    assert run_import(write_file(csv_bytes([row(0)]))).status == ImportStatus.WRITTEN
+    assert sys.getswitchinterval() == before
+    bad = run_import(write_file(csv_bytes([row(1, volume_ul="x")]), "bad.csv"))
+    assert bad.status == ImportStatus.FAILED
+    assert sys.getswitchinterval() == before

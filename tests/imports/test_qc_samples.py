@@ -28,6 +28,7 @@ def stored_sample(lab: Any, box: Any, label: str) -> Any:
     )
 
 
+@pytest.mark.usefixtures("import_path")
 def test_a_position_holding_a_qc_sample_is_a_row_problem(
     lab: Any, store: Any, write_file: Any, run_import: Any
 ) -> None:

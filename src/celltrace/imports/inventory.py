@@ -198,45 +198,38 @@ def _file_problem(rule: str, column: str = "", value: str = "", row: int | None 
 
 
 class _Writer:
-    """One background thread that runs ``executemany`` calls in the order they are given.
+    """One background thread that runs database calls in the order they are given.
 
     SQLite lets go of Python's global lock while it inserts, so the rows of one chunk are
-    written while the next chunk is built from the staging file: the write keeps both CPUs
-    busy. (Staging the checked rows this way was measured to gain nothing: its inserts are too
-    short for the thread switches to pay off.)
-    At most two chunks wait (memory stays bounded). :meth:`wait` returns once every call has
+    written while the next chunk is checked or built: the import keeps both CPUs busy.
+    At most two calls wait (memory stays bounded). :meth:`wait` returns once every call has
     run and raises the first error one of them raised; after an error the calls still queued
-    are dropped. The caller waits before it uses the connection itself and before leaving (also
-    on an error), so a connection is never used by two threads at once.
+    are dropped. The caller runs no statement of its own on the connection while calls are
+    under way (the one-pass import reads the bank through a second, read-only connection) and
+    waits before leaving (also on an error).
     """
 
     def __init__(self) -> None:
-        self.jobs: queue.Queue[tuple[Any, str, list[tuple[Any, ...]]] | None] = queue.Queue(2)
+        self.jobs: queue.Queue[Callable[[], Any] | None] = queue.Queue(2)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="inventory-writer", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while (job := self.jobs.get()) is not None:
-            target, sql, rows = job
             if self.error is None:
                 try:
-                    target(sql, rows)
+                    job()
                 except BaseException as exc:  # handed to the caller by wait()
                     self.error = exc
             self.jobs.task_done()
         self.jobs.task_done()
 
-    def submit(
-        self,
-        target: Callable[[str, list[tuple[Any, ...]]], Any],
-        sql: str,
-        rows: list[tuple[Any, ...]],
-    ) -> None:
-        """Run ``target(sql, rows)`` in the background; ``rows`` now belongs to the writer."""
+    def submit(self, job: Callable[[], Any]) -> None:
+        """Run ``job()`` in the background; what it refers to now belongs to the writer."""
         if self.error is not None:
             self.wait()
-        self.jobs.put((target, sql, rows))
+        self.jobs.put(job)
 
     def wait(self) -> None:
         self.jobs.join()
@@ -451,6 +444,12 @@ CREATE TABLE rows (
 CREATE TABLE donors (ref TEXT PRIMARY KEY, id INTEGER) WITHOUT ROWID;
 """
 _STAGE_INSERT = "INSERT INTO rows VALUES (" + ",".join("?" * 21) + ")"  # noqa: S608
+#: The positions of some boxes with their active placement (``%s``: the boxes' placeholders).
+_RACK_POSITIONS = (
+    f"SELECT p.box_id, p.id, p.row, p.col, pl.id FROM {Position._meta.db_table} p "  # noqa: S608
+    f"LEFT JOIN {Placement._meta.db_table} pl ON pl.position_id = p.id "
+    "AND pl.removed_at IS NULL WHERE p.box_id IN (%s)"
+)
 
 
 def _decimal(text: str, *, digits: int, places: int, low: int, high: int | None) -> str | None:
@@ -486,7 +485,7 @@ class _BoxInfo:
 class Checker:
     """Checks rows one by one and stages the clean ones; then checks across rows."""
 
-    def __init__(self, *, organisation_id: int, problems: Problems, staging: Path) -> None:
+    def __init__(self, *, organisation_id: int, problems: Problems, staging: Path | str) -> None:
         self.organisation_id = organisation_id
         self.problems = problems
         self.db = sqlite3.connect(staging, isolation_level=None)
@@ -561,22 +560,20 @@ class Checker:
         for box in boxes.values():
             box.cells = array("q", bytes(8 * box.rows * box.cols))
             box.used = array("q", bytes(8 * box.rows * box.cols))
-        pos, plc = Position._meta.db_table, Placement._meta.db_table
-        # the boxes the rack held when the check began (``_boxes``): a box moved meanwhile
-        # keeps the path the file was checked against
-        marks = ", ".join(["%s"] * len(boxes))
+        for box_id, pk, row, col, taken in self._rack_positions(list(boxes)):
+            info = boxes.get(box_id)
+            if info is not None and 1 <= row <= info.rows and 1 <= col <= info.cols:
+                assert info.cells is not None
+                info.cells[(row - 1) * info.cols + col - 1] = -pk if taken else pk
+
+    def _rack_positions(self, box_ids: list[int]) -> Iterable[tuple[int, int, int, int, Any]]:
+        """``(box, position, row, column, placement or None)`` of every position of the boxes
+        (those the rack held when the check began, :meth:`_boxes`: a box moved meanwhile
+        keeps the path the file was checked against)."""
+        marks = ", ".join(["%s"] * len(box_ids))
         with connection.cursor() as c:
-            c.execute(
-                f"SELECT p.box_id, p.id, p.row, p.col, pl.id FROM {pos} p "  # noqa: S608
-                f"LEFT JOIN {plc} pl ON pl.position_id = p.id AND pl.removed_at IS NULL "
-                f"WHERE p.box_id IN ({marks})",
-                list(boxes),
-            )
-            for box_id, pk, row, col, taken in c.fetchall():
-                info = boxes.get(box_id)
-                if info is not None and 1 <= row <= info.rows and 1 <= col <= info.cols:
-                    assert info.cells is not None
-                    info.cells[(row - 1) * info.cols + col - 1] = -pk if taken else pk
+            c.execute(_RACK_POSITIONS % marks, box_ids)
+            return c.fetchall()  # type: ignore[no-any-return]
 
     def _date(self, text: str) -> dt.date | None:
         try:
@@ -1206,46 +1203,8 @@ def check_file(
     checker = Checker(organisation_id=organisation_id, problems=problems, staging=staging)
     checked = Checked(problems=problems, staging=staging, checker=checker, format=reader.format)
     try:
-        records = reader.records()
-        header: list[str] | None = None
-        rowno = 0  # leading blank rows are skipped, the header is the first row with text
-        for record in records:
-            rowno += 1
-            if any(h.strip() for h in record):
-                header = record
-                break
-        if header is None:
-            _file_problem(_("The file is empty."))
-        assert header is not None
-        width = len(header)
-        # a column the file does not have reads the empty cell appended after the last one
-        index = [width if i < 0 else i for i in checker.header(header, rowno)]
-        pick = operator.itemgetter(*index)
-        tick = 0
-        for record in records:
-            rowno += 1
-            if not any(record) or (not record[0].strip() and not any(v.strip() for v in record)):
-                continue
-            if len(record) > width and any(v.strip() for v in record[width:]):
-                problems.add(
-                    rowno,
-                    "",
-                    "",
-                    _("has %(n)s values but the header names %(m)s columns")
-                    % {"n": len(record), "m": width},
-                )
-                checker.rows += 1
-                continue
-            if len(record) <= width:
-                record.extend([""] * (width + 1 - len(record)))
-            checker.row(rowno, record, pick)
-            tick += 1
-            if progress is not None and tick >= 5000:
-                tick = 0
-                progress("check", reader.done, reader.total)
+        _check_rows(reader, checker, progress, "check")
         checked.rows = checker.rows
-        if checker.rows == 0:
-            _file_problem(_("The file has a header but no data rows."), row=rowno + 1)
         # the clean rows are staged even when others had problems: check them across rows and
         # against the bank too, so one run reports every problem (up to the cap)
         checker.cross_checks()
@@ -1260,6 +1219,61 @@ def check_file(
         discard(checked)
         raise
     return checked
+
+
+def _check_rows(
+    reader: Reader,
+    checker: Checker,
+    progress: Progress | None,
+    phase: str,
+    *,
+    stop_at_problem: bool = False,
+) -> None:
+    """Find the header (leading blank rows are skipped) and check every data row with
+    ``checker``; progress is reported as ``phase``. ``stop_at_problem``: raise
+    :class:`NotClean` as soon as a problem is found (the one-pass import)."""
+    problems = checker.problems
+    records = reader.records()
+    header: list[str] | None = None
+    rowno = 0
+    for record in records:
+        rowno += 1
+        if any(h.strip() for h in record):
+            header = record
+            break
+    if header is None:
+        _file_problem(_("The file is empty."))
+    assert header is not None
+    width = len(header)
+    # a column the file does not have reads the empty cell appended after the last one
+    index = [width if i < 0 else i for i in checker.header(header, rowno)]
+    pick = operator.itemgetter(*index)
+    tick = 0
+    for record in records:
+        rowno += 1
+        if not any(record) or (not record[0].strip() and not any(v.strip() for v in record)):
+            continue
+        if len(record) > width and any(v.strip() for v in record[width:]):
+            problems.add(
+                rowno,
+                "",
+                "",
+                _("has %(n)s values but the header names %(m)s columns")
+                % {"n": len(record), "m": width},
+            )
+            checker.rows += 1
+        else:
+            if len(record) <= width:
+                record.extend([""] * (width + 1 - len(record)))
+            checker.row(rowno, record, pick)
+        if stop_at_problem and problems.count:
+            raise NotClean(problems.items[0] if problems.items else None)
+        tick += 1
+        if progress is not None and tick >= 5000:
+            tick = 0
+            progress(phase, reader.done, reader.total)
+    if checker.rows == 0:
+        _file_problem(_("The file has a header but no data rows."), row=rowno + 1)
 
 
 def discard(checked: Checked) -> None:
@@ -1310,11 +1324,24 @@ class _Ids:
         return self.pool.pop()
 
 
-def _insert_sql(model: Any, names: Sequence[str]) -> str:
+def _sql_literal(value: Any) -> str:
+    """A constant as SQL text: integers, or text quoted (a time as the database stores it)."""
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        value = value.isoformat()
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _insert_sql(model: Any, names: Sequence[str], fixed: dict[str, Any] | None = None) -> str:
+    """``INSERT`` of ``names`` (one ``%s`` each) and of ``fixed``: values that are the same
+    on every row, written into the statement (on SQLite binding a parameter is Python work
+    under the global lock; fewer of them leave the writer thread more of it)."""
     meta = model._meta
-    columns = ", ".join(meta.get_field(n).column for n in names)
-    marks = ", ".join(["%s"] * len(names))
-    return f"INSERT INTO {meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
+    fixed = fixed or {}
+    columns = ", ".join(meta.get_field(n).column for n in [*names, *fixed])
+    values = ", ".join(["%s"] * len(names) + [_sql_literal(v) for v in fixed.values()])
+    return f"INSERT INTO {meta.db_table} ({columns}) VALUES ({values})"  # noqa: S608
 
 
 #: Rows per ``INSERT`` statement on SQLite (x columns stays far below its variable limit).
@@ -1329,17 +1356,27 @@ def _sqlite_insert(raw: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]
     the virtual machine's setup) then happens once per 200 rows, not once per row, which
     about halves the time of a large import. The rows are the same.
     """
+    if rows:
+        _sqlite_insert_flat(raw, sql, list(itertools.chain.from_iterable(rows)), len(rows[0]))
+
+
+def _sqlite_insert_flat(raw: sqlite3.Connection, sql: str, flat: list[Any], width: int) -> None:
+    """:func:`_sqlite_insert` of rows given as one flat list of values, ``width`` a row:
+    each statement's parameters are then a slice of the list (made in C), not a tuple built
+    row by row."""
     head, _sep, marks = sql.replace("%s", "?").partition(" VALUES ")
     # older SQLite builds allow only 999 variables per statement
     limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    k = max(1, min(ROWS_PER_STATEMENT, limit // max(1, marks.count("?"))))
-    full = len(rows) - len(rows) % k
+    k = max(1, min(ROWS_PER_STATEMENT, limit // max(1, width)))
+    step = k * width
+    full = len(flat) - len(flat) % step
     if full:
         many = f"{head} VALUES {', '.join([marks] * k)}"
-        chain = itertools.chain.from_iterable
-        raw.executemany(many, (tuple(chain(rows[i : i + k])) for i in range(0, full, k)))
-    if full < len(rows):
-        raw.executemany(f"{head} VALUES {marks}", rows[full:])
+        raw.executemany(many, (flat[i : i + step] for i in range(0, full, step)))
+    if full < len(flat):
+        raw.executemany(
+            f"{head} VALUES {marks}", (flat[i : i + width] for i in range(full, len(flat), width))
+        )
 
 
 class _Digest:
@@ -1376,6 +1413,260 @@ class Written:
     digests: dict[str, dict[str, Any]]
 
 
+class NotClean(Exception):
+    """The one-pass import met a problem (a row's own, rows of one DIN that disagree or are
+    apart, a file that cannot be read): it stops; the caller rolls back and checks the file
+    in two phases for the full report."""
+
+    def __init__(self, problem: Problem | None = None) -> None:
+        super().__init__(str(problem) if problem else "")
+        self.problem = problem
+
+
+class _Inserts:
+    """The rows of an import as ``INSERT`` parameters and row digests, chunk by chunk.
+
+    :meth:`add` takes checked rows as the check stages them (row number, donor, DIN, …, box,
+    position; the donor as its reference with ``donors`` to look its id up, or as its id).
+    A collection starts where the DIN changes: the rows of a DIN must follow one another
+    (the two-phase write reads them sorted by DIN; the one-pass import stops with
+    :class:`NotClean` when a DIN comes back, as the collection's unique DIN then refuses it,
+    or when a row disagrees with the collection or product it belongs to). The digests are
+    :func:`celltrace.audit.ledger.rows_digest` of the rows in the order written (ids
+    ascending). On SQLite the statements run on ``writer``'s thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        organisation_id: int,
+        actor_id: int,
+        batch_id: int,
+        now: dt.datetime,
+        writer: _Writer | None,
+    ) -> None:
+        self.vendor = connection.vendor
+        self.writer = writer
+        self.raw: Any = connection.connection if writer is not None else None
+        self.adapt = connection.ops.adapt_datetimefield_value
+        now_db = self.adapt(now)
+        org = organisation_id
+        self.donor_ids = _Ids(Donor._meta.db_table)
+        self.c_ids, self.p_ids = _Ids(Collection._meta.db_table), _Ids(Product._meta.db_table)
+        self.a_ids, self.pl_ids = _Ids(Aliquot._meta.db_table), _Ids(Placement._meta.db_table)
+        self.donor_sql = _insert_sql(
+            Donor,
+            ["id", "reference"],
+            {
+                "organisation": org, "name_enc": "", "national_id_enc": "", "phone_enc": "",
+                "date_of_birth_enc": "", "created_at": now_db,
+            },
+        )  # fmt: skip
+        made = {"organisation": org, "batch": batch_id, "created_at": now_db}
+        self.c_sql = _insert_sql(
+            Collection,
+            [
+                "id", "donor", "din", "collection_type", "collected_at", "volume_ml",
+                "collection_site", "sprec_code",
+            ],
+            {**made, "sprec_version": "3.0"},
+        )  # fmt: skip
+        self.p_sql = _insert_sql(
+            Product,
+            ["id", "collection", "product_type", "pdc", "isbt_collection_type", "processed_at"],
+            made,
+        )
+        self.a_sql = _insert_sql(
+            Aliquot,
+            [
+                "id", "product", "din", "pdc", "isbt_collection_type", "division", "barcode",
+                "container_type", "volume_ul", "cell_count", "viability_pct", "expiry", "status",
+            ],
+            {**made, "thaw_count": 0},
+        )  # fmt: skip
+        self.pl_sql = _insert_sql(
+            Placement,
+            ["id", "aliquot", "position"],
+            {"organisation": org, "placed_at": now_db, "placed_by": actor_id},
+        )
+        self.digests = {
+            k: _Digest() for k in ("donors", "collections", "products", "aliquots", "placements")
+        }
+        self.placed_at = self._canonical_moment(now.astimezone(dt.UTC).isoformat())
+        self._moments: dict[str, Any] = {}
+        self._canonical: dict[str | None, str] = {}
+        self.ds: list[Any] = []
+        self.cs: list[Any] = []
+        self.ps: list[Any] = []
+        self.als: list[Any] = []
+        self.pls: list[Any] = []
+        self.last_din: str | None = None
+        self.collection: tuple[Any, ...] = ()
+        self.coll_id = 0
+        self.products: dict[tuple[str, str], tuple[int, str, str | None]] = {}
+
+    # values as stored and as digested ------------------------------------------------------
+
+    def moment(self, text: str | None) -> Any:
+        """The database value of a checked UTC ISO time."""
+        if text is None:
+            return None
+        try:
+            return self._moments[text]
+        except KeyError:
+            value = self.adapt(dt.datetime.fromisoformat(text))
+            if len(self._moments) > 100_000:
+                self._moments.clear()
+            self._moments[text] = value
+            return value
+
+    def number(self, text: str | None) -> Any:
+        """The database value of a checked decimal text (SQLite stores the text)."""
+        if text is None or self.vendor == "sqlite":
+            return text
+        return Decimal(text)
+
+    @staticmethod
+    def _canonical_moment(text: str | None) -> str:
+        if text is None:
+            return "null"
+        return (
+            '"'
+            + dt.datetime.fromisoformat(text)
+            .replace(tzinfo=None)
+            .isoformat(timespec="microseconds")
+            + 'Z"'
+        )
+
+    def cmoment(self, text: str | None) -> str:
+        """The ledger's canonical JSON of a checked UTC ISO time."""
+        try:
+            return self._canonical[text]
+        except KeyError:
+            value = self._canonical_moment(text)
+            if len(self._canonical) > 100_000:
+                self._canonical.clear()
+            self._canonical[text] = value
+            return value
+
+    # rows ------------------------------------------------------------------------------------
+
+    def donor(self, reference: str) -> int:
+        """A new donor of the organisation (its personal data is entered later); its id."""
+        pk = self.donor_ids.take()
+        self.ds += (pk, reference)
+        self.digests["donors"].add(f'{{"id":{pk},"reference":{_js(reference)}}}'.encode())
+        return pk
+
+    def add(self, rows: Iterable[Sequence[Any]], donors: dict[str, int] | None = None) -> None:
+        """Turn checked rows into inserts (see the class); then hand them to the database."""
+        cs, ps, als, pls = self.cs, self.ps, self.als, self.pls
+        dc, dp, da, dpl = (
+            self.digests[k] for k in ("collections", "products", "aliquots", "placements")
+        )
+        moment, number, cmoment = self.moment, self.number, self.cmoment
+        c_take, p_take = self.c_ids.take, self.p_ids.take
+        a_take, pl_take = self.a_ids.take, self.pl_ids.take
+        placed_at = self.placed_at
+        last_din, collection, coll_id = self.last_din, self.collection, self.coll_id
+        products = self.products
+        for (
+            rowno, donor, din, ctype, collected, cvol, csite, sprec_code, ptype, pdc, t,
+            division, processed, container, vol, cells, viab, expiry, status, _box, position_id,
+        ) in rows:  # fmt: skip
+            if din != last_din:
+                last_din = din
+                products = {}
+                coll_id = c_take()
+                collection = (donor, ctype, collected, cvol, csite, sprec_code)
+                donor_id = donor if donors is None else donors[donor]
+                cs += (
+                    coll_id, donor_id, din, ctype, moment(collected), number(cvol), csite,
+                    sprec_code,
+                )  # fmt: skip
+                dc.add(
+                    (
+                        f'{{"collected_at":{cmoment(collected)},"collection_type":"{ctype}",'
+                        f'"din":"{din}","donor_id":{donor_id},"id":{coll_id},'
+                        f'"sprec_code":"{sprec_code}","volume_ml":"{cvol}"}}'
+                    ).encode()
+                )
+            elif collection != (donor, ctype, collected, cvol, csite, sprec_code):
+                raise NotClean(Problem(rowno, "din", din, "differs from its collection"))
+            product = products.get((pdc, t))
+            if product is None:
+                prod_id = p_take()
+                products[pdc, t] = (prod_id, ptype, processed)
+                ps += (prod_id, coll_id, ptype, pdc, t, moment(processed))
+                dp.add(
+                    (
+                        f'{{"collection_id":{coll_id},"id":{prod_id},'
+                        f'"isbt_collection_type":"{t}","pdc":"{pdc}",'
+                        f'"processed_at":{cmoment(processed)},"product_type":"{ptype}"}}'
+                    ).encode()
+                )
+            elif product[1] != ptype or product[2] != processed:
+                raise NotClean(Problem(rowno, "product_code", pdc, "differs from its product"))
+            else:
+                prod_id = product[0]
+            aliquot_id = a_take()
+            barcode = f"{din}{pdc}{t}{division}"
+            als += (
+                aliquot_id, prod_id, din, pdc, t, division, barcode, container, number(vol),
+                cells, number(viab), moment(expiry), status,
+            )  # fmt: skip
+            da.add(
+                (
+                    f'{{"barcode":"{barcode}","cell_count":{"null" if cells is None else cells},'
+                    f'"container_type":"{container}","din":"{din}","expiry":{cmoment(expiry)},'
+                    f'"id":{aliquot_id},"parent_id":null,"product_code":"{pdc}{t}{division}",'
+                    f'"product_id":{prod_id},"status":"{status}","viability_pct":{_j(viab)},'
+                    f'"volume_ul":"{vol}"}}'
+                ).encode()
+            )
+            if position_id is not None:
+                pl_id = pl_take()
+                pls += (pl_id, aliquot_id, position_id)
+                dpl.add(
+                    (
+                        f'{{"aliquot_id":{aliquot_id},"placed_at":{placed_at},'
+                        f'"position_id":{position_id}}}'
+                    ).encode()
+                )
+        self.last_din, self.collection, self.coll_id = last_din, collection, coll_id
+        self.products = products
+        self.flush()
+
+    def flush(self) -> None:
+        """Hand the rows gathered so far to the database (donors first: the rows refer to
+        them). On SQLite the writer thread owns the lists from here."""
+        for sql, flat, width in (
+            (self.donor_sql, self.ds, 2),
+            (self.c_sql, self.cs, 8),
+            (self.p_sql, self.ps, 6),
+            (self.a_sql, self.als, 13),
+            (self.pl_sql, self.pls, 3),
+        ):
+            if not flat:
+                continue
+            if self.writer is not None:
+                self.writer.submit(
+                    functools.partial(_sqlite_insert_flat, self.raw, sql, flat, width)
+                )
+            else:
+                with connection.cursor() as c:
+                    c.executemany(sql, list(zip(*[iter(flat)] * width, strict=True)))
+        self.ds, self.cs, self.ps, self.als, self.pls = [], [], [], [], []
+
+    def finish(self) -> Written:
+        """Flush, wait for the writer, and return the counts and digests."""
+        self.flush()
+        if self.writer is not None:
+            self.writer.wait()
+        out = {k: v.result() for k, v in self.digests.items()}
+        return Written(counts={k: int(v["rows"]) for k, v in out.items()}, digests=out)
+
+
 def write_staged(
     checked: Checked,
     *,
@@ -1388,240 +1679,196 @@ def write_staged(
     """Insert everything staged, inside the caller's transaction (which appends the ledger)."""
     assert checked.checker is not None and checked.ok
     db = checked.checker.db
-    raw = connection.connection if connection.vendor == "sqlite" else None
-
     # SQLite: the inserts run on a background thread while the next chunk is built; nothing
-    # else uses the connection meanwhile (the _Ids query before the first insert, their
+    # else uses the connection meanwhile (the _Ids queries run before the first insert, their
     # ``take`` needs no query on SQLite)
-    writer = _Writer() if raw is not None else None
+    writer = _Writer() if connection.vendor == "sqlite" else None
     # errors of the raw SQLite connection (also those the writer thread hands back) become
     # Django's (``IntegrityError`` for a position taken since the check)
     try:
-        with connection.wrap_database_errors:
-            return _write_rows(
-                checked, db, writer, raw, organisation_id=organisation_id,
-                actor_id=actor_id, batch_id=batch_id, now=now, progress=progress,
+        with connection.wrap_database_errors, _quick_switching(writer):
+            inserts = _Inserts(
+                organisation_id=organisation_id, actor_id=actor_id, batch_id=batch_id,
+                now=now, writer=writer,
             )  # fmt: skip
+            # donors the organisation does not have yet
+            new = [r for (r,) in db.execute("SELECT ref FROM donors WHERE id IS NULL ORDER BY ref")]
+            for i in range(0, len(new), CHUNK):
+                part = [(inserts.donor(ref), ref) for ref in new[i : i + CHUNK]]
+                db.executemany("UPDATE donors SET id = ? WHERE ref = ?", part)
+            del new
+            total, done = checked.rows, 0
+            cursor = db.execute(
+                "SELECT r.rowno, d.id, r.din, r.ctype, r.collected, r.cvol, r.csite, r.sprec, "
+                "r.ptype, r.pdc, r.t, r.division, r.processed, r.container, r.vol, r.cells, "
+                "r.viab, r.expiry, r.status, r.box_id, r.position_id FROM rows r "
+                "JOIN donors d ON d.ref = r.donor ORDER BY r.din, r.pdc, r.division"
+            )
+            while chunk := cursor.fetchmany(CHUNK):
+                inserts.add(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress("write", done, total)
+            written = inserts.finish()
+            if progress is not None:
+                progress("write", done, total)
+            return written
     finally:
         if writer is not None:
             writer.close()
 
 
-def _write_rows(
-    checked: Checked,
-    db: sqlite3.Connection,
-    writer: _Writer | None,
-    raw: Any,
+#: Python's thread switch interval while an import writes on SQLite. The writer thread needs
+#: the global lock back after every statement (SQLite runs without it); at the default 5 ms
+#: it waits for the checking thread that long each time, and a million-row import spends
+#: most of its write waiting (measured: 22 s at 5 ms, 15 s at 0.1 ms).
+SWITCH_INTERVAL = 0.0001
+
+
+@contextlib.contextmanager
+def _quick_switching(writer: _Writer | None) -> Iterator[None]:
+    """:data:`SWITCH_INTERVAL` while a writer thread works (process-wide; restored after)."""
+    if writer is None:
+        yield
+        return
+    import sys
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+# --- the one-pass import (SQLite) -------------------------------------------------------------
+
+#: New donors the one-pass import remembers by reference (beyond, it forgets them all: a
+#: reference seen again after that is inserted again, the database refuses the duplicate and
+#: the import falls back to two phases). Files list a donor's rows together.
+DONORS_REMEMBERED = 200_000
+
+
+class _OnePassChecker(Checker):
+    """The row check of :func:`import_in_one_pass`: each chunk of clean rows is written
+    (through ``inserts``) instead of staged; the bank is read through ``read_db``, a
+    read-only connection (the import's own connection is busy writing), which sees the bank
+    as it was when the write lock was taken; positions that other apps' items hold
+    (``held``) count as taken."""
+
+    def __init__(
+        self,
+        *,
+        organisation_id: int,
+        problems: Problems,
+        inserts: _Inserts,
+        read_db: sqlite3.Connection,
+        held: set[int],
+    ) -> None:
+        super().__init__(organisation_id=organisation_id, problems=problems, staging=":memory:")
+        self.inserts = inserts
+        self.read_db = read_db
+        self.held = held
+        self.donor_ids: dict[str, int] = {}
+
+    def _rack_positions(self, box_ids: list[int]) -> Iterable[tuple[int, int, int, int, Any]]:
+        marks = ", ".join(["?"] * len(box_ids))
+        held = self.held
+        return [
+            (box, pk, row, col, taken or (pk in held))
+            for box, pk, row, col, taken in self.read_db.execute(
+                _RACK_POSITIONS.replace("%s", marks), box_ids
+            )
+        ]
+
+    def _flush_refs(self) -> None:
+        """Give the chunk's donor references their ids: the organisation's donor, or a new
+        one (inserted ahead of the rows)."""
+        if len(self.donor_ids) > DONORS_REMEMBERED:
+            self.donor_ids.clear()
+        unknown = sorted(r for r in self.refs if r not in self.donor_ids)
+        self.refs.clear()
+        table = Donor._meta.db_table
+        for i in range(0, len(unknown), 500):
+            part = unknown[i : i + 500]
+            marks = ",".join("?" * len(part))
+            self.donor_ids.update(
+                self.read_db.execute(
+                    f"SELECT reference, id FROM {table} "  # noqa: S608
+                    f"WHERE organisation_id = ? AND reference IN ({marks})",
+                    [self.organisation_id, *part],
+                )
+            )
+        for ref in unknown:
+            if ref not in self.donor_ids:
+                self.donor_ids[ref] = self.inserts.donor(ref)
+
+    def flush(self) -> None:
+        self._flush_refs()
+        if self.buffer:
+            self.inserts.add(self.buffer, self.donor_ids)
+            self.staged += len(self.buffer)
+            self.buffer = []
+
+
+def import_in_one_pass(
+    path: Path,
     *,
     organisation_id: int,
     actor_id: int,
     batch_id: int,
     now: dt.datetime,
-    progress: Progress | None,
-) -> Written:
-    vendor = connection.vendor
-    adapt = connection.ops.adapt_datetimefield_value
+    progress: Progress | None = None,
+) -> tuple[int, Written]:
+    """Check the file and write it in the same pass, inside the caller's transaction, which
+    holds SQLite's write lock (``BEGIN IMMEDIATE``) from before the first row is read: the
+    bank cannot change under the check, and nothing is visible to anyone until the caller
+    commits. Every rule of :func:`check_file` holds: the rows' own rules here; a DIN, an
+    aliquot or a donor reference met again out of order, and anything already in the bank,
+    are refused by the database's unique constraints. At the first problem it raises
+    :class:`NotClean` (or the database's ``IntegrityError``): the caller rolls back and runs
+    :func:`check_file` for the full report. Returns the data rows read and the counts and
+    digests written.
 
-    moments: dict[str, Any] = {}
+    Only for SQLite outside any transaction of the caller's (the read-only connection must
+    see the bank the write connection sees). Progress is reported as phase ``"import"``.
+    """
+    from celltrace.storage.services import held_by_others
 
-    def moment(text: str | None) -> Any:
-        if text is None:
-            return None
-        try:
-            return moments[text]
-        except KeyError:
-            value = adapt(dt.datetime.fromisoformat(text))
-            if len(moments) > 100_000:
-                moments.clear()
-            moments[text] = value
-            return value
-
-    def number(text: str | None) -> Any:
-        if text is None or vendor == "sqlite":
-            return text
-        return Decimal(text)
-
-    def canonical_moment(text: str | None) -> str:
-        if text is None:
-            return "null"
-        return (
-            '"'
-            + dt.datetime.fromisoformat(text)
-            .replace(tzinfo=None)
-            .isoformat(timespec="microseconds")
-            + 'Z"'
-        )
-
-    canon_cache: dict[str | None, str] = {}
-
-    def cmoment(text: str | None) -> str:
-        try:
-            return canon_cache[text]
-        except KeyError:
-            value = canonical_moment(text)
-            if len(canon_cache) > 100_000:
-                canon_cache.clear()
-            canon_cache[text] = value
-            return value
-
-    now_db = adapt(now)
-
-    def run(sql: str, rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        if writer is not None:
-            writer.submit(functools.partial(_sqlite_insert, raw), sql, rows)
-        else:
-            with connection.cursor() as c:
-                c.executemany(sql, rows)
-
-    # every id query before the first insert goes to the writer thread
-    donor_ids = _Ids(Donor._meta.db_table)
-    c_ids, p_ids = _Ids(Collection._meta.db_table), _Ids(Product._meta.db_table)
-    a_ids, pl_ids = _Ids(Aliquot._meta.db_table), _Ids(Placement._meta.db_table)
-    # donors the organisation does not have yet
-    donor_sql = _insert_sql(
-        Donor,
-        [
-            "id", "organisation", "reference", "name_enc", "national_id_enc", "phone_enc",
-            "date_of_birth_enc", "created_at",
-        ],
-    )  # fmt: skip
-    d_digest = _Digest()
-    new_refs = [r for (r,) in db.execute("SELECT ref FROM donors WHERE id IS NULL ORDER BY ref")]
-    for i in range(0, len(new_refs), CHUNK):
-        part = [(donor_ids.take(), ref) for ref in new_refs[i : i + CHUNK]]
-        run(donor_sql, [(pk, organisation_id, ref, "", "", "", "", now_db) for pk, ref in part])
-        db.executemany("UPDATE donors SET id = ? WHERE ref = ?", part)
-        for pk, ref in part:
-            d_digest.add(f'{{"id":{pk},"reference":{_js(ref)}}}'.encode())
-    del new_refs
-
-    c_sql = _insert_sql(
-        Collection,
-        [
-            "id", "organisation", "donor", "din", "collection_type", "collected_at",
-            "volume_ml", "collection_site", "sprec_code", "sprec_version", "batch",
-            "created_at",
-        ],
-    )  # fmt: skip
-    p_sql = _insert_sql(
-        Product,
-        [
-            "id", "organisation", "collection", "product_type", "pdc", "isbt_collection_type",
-            "processed_at", "batch", "created_at",
-        ],
-    )  # fmt: skip
-    a_sql = _insert_sql(
-        Aliquot,
-        [
-            "id", "organisation", "product", "din", "pdc", "isbt_collection_type", "division",
-            "barcode", "container_type", "volume_ul", "cell_count", "viability_pct", "expiry",
-            "thaw_count", "status", "batch", "created_at",
-        ],
-    )  # fmt: skip
-    pl_sql = _insert_sql(
-        Placement, ["id", "organisation", "aliquot", "position", "placed_at", "placed_by"]
-    )
-    digests = {k: _Digest() for k in ("collections", "products", "aliquots", "placements")}
-    dc, dp, da, dpl = (digests[k] for k in ("collections", "products", "aliquots", "placements"))
-    cs: list[tuple[Any, ...]] = []
-    ps: list[tuple[Any, ...]] = []
-    als: list[tuple[Any, ...]] = []
-    pls: list[tuple[Any, ...]] = []
-    placed_at = cmoment(now.astimezone(dt.UTC).isoformat())
-    org = organisation_id
-
-    def flush() -> None:
-        nonlocal cs, ps, als, pls
-        run(c_sql, cs)
-        run(p_sql, ps)
-        run(a_sql, als)
-        run(pl_sql, pls)
-        cs, ps, als, pls = [], [], [], []  # the writer owns the lists it was given
-
-    total = checked.rows
-    done = 0
-    last_din = None
-    products: dict[tuple[str, str], int] = {}
-    coll_id = 0
-    for (
-        din, donor_id, ctype, collected, cvol, csite, sprec_code, ptype, pdc, t, division,
-        processed, container, vol, cells, viab, expiry, status, position_id,
-    ) in db.execute(
-        "SELECT r.din, d.id, r.ctype, r.collected, r.cvol, r.csite, r.sprec, r.ptype, r.pdc, "
-        "r.t, r.division, r.processed, r.container, r.vol, r.cells, r.viab, r.expiry, "
-        "r.status, r.position_id FROM rows r JOIN donors d ON d.ref = r.donor "
-        "ORDER BY r.din, r.pdc, r.division"
-    ):  # fmt: skip
-        if din != last_din:
-            last_din = din
-            products = {}
-            coll_id = c_ids.take()
-            cs.append(
-                (
-                    coll_id, org, donor_id, din, ctype, moment(collected), number(cvol), csite,
-                    sprec_code, "3.0", batch_id, now_db,
-                )
-            )  # fmt: skip
-            dc.add(
-                (
-                    f'{{"collected_at":{cmoment(collected)},"collection_type":"{ctype}",'
-                    f'"din":"{din}","donor_id":{donor_id},"id":{coll_id},'
-                    f'"sprec_code":"{sprec_code}","volume_ml":"{cvol}"}}'
-                ).encode()
-            )
-        key = (pdc, t)
-        prod_id = products.get(key, 0)
-        if not prod_id:
-            prod_id = products[key] = p_ids.take()
-            ps.append((prod_id, org, coll_id, ptype, pdc, t, moment(processed), batch_id, now_db))
-            dp.add(
-                (
-                    f'{{"collection_id":{coll_id},"id":{prod_id},"isbt_collection_type":"{t}",'
-                    f'"pdc":"{pdc}","processed_at":{cmoment(processed)},'
-                    f'"product_type":"{ptype}"}}'
-                ).encode()
-            )
-        aliquot_id = a_ids.take()
-        barcode = f"{din}{pdc}{t}{division}"
-        als.append(
-            (
-                aliquot_id, org, prod_id, din, pdc, t, division, barcode, container, number(vol),
-                cells, number(viab), moment(expiry), 0, status, batch_id, now_db,
-            )
-        )  # fmt: skip
-        da.add(
-            (
-                f'{{"barcode":"{barcode}","cell_count":{"null" if cells is None else cells},'
-                f'"container_type":"{container}","din":"{din}","expiry":{cmoment(expiry)},'
-                f'"id":{aliquot_id},"parent_id":null,"product_code":"{pdc}{t}{division}",'
-                f'"product_id":{prod_id},"status":"{status}","viability_pct":{_j(viab)},'
-                f'"volume_ul":"{vol}"}}'
-            ).encode()
-        )
-        if position_id is not None:
-            pl_id = pl_ids.take()
-            pls.append((pl_id, org, aliquot_id, position_id, now_db, actor_id))
-            dpl.add(
-                (
-                    f'{{"aliquot_id":{aliquot_id},"placed_at":{placed_at},'
-                    f'"position_id":{position_id}}}'
-                ).encode()
-            )
-        done += 1
-        if len(als) >= CHUNK:
-            flush()
-            if progress is not None:
-                progress("write", done, total)
-    flush()
-    if writer is not None:
-        writer.wait()
+    assert connection.vendor == "sqlite" and connection.in_atomic_block
+    held = set(Position.objects.filter(held_by_others()).values_list("pk", flat=True))
+    name = Path(connection.settings_dict["NAME"]).resolve()
+    read_db = sqlite3.connect(f"{name.as_uri()}?mode=ro", uri=True, timeout=20)
+    writer = _Writer()
+    problems = Problems(cap=1)
+    reader = Reader(path)
+    checker: _OnePassChecker | None = None
     if progress is not None:
-        progress("write", done, total)
-    out = {"donors": d_digest.result(), **{k: v.result() for k, v in digests.items()}}
-    counts = {k: int(v["rows"]) for k, v in out.items()}
-    return Written(counts=counts, digests=out)
+        progress("import", 0, reader.total)
+    try:
+        with connection.wrap_database_errors, _quick_switching(writer):
+            inserts = _Inserts(
+                organisation_id=organisation_id, actor_id=actor_id, batch_id=batch_id,
+                now=now, writer=writer,
+            )  # fmt: skip
+            checker = _OnePassChecker(
+                organisation_id=organisation_id, problems=problems, inserts=inserts,
+                read_db=read_db, held=held,
+            )  # fmt: skip
+            try:
+                _check_rows(reader, checker, progress, "import", stop_at_problem=True)
+            except FileRejected as exc:
+                raise NotClean(exc.problem) from exc
+            checker.flush()
+            written = inserts.finish()
+    finally:
+        writer.close()
+        read_db.close()
+        if checker is not None:
+            checker.close()
+    if progress is not None:
+        progress("import", reader.total, reader.total)
+    return checker.rows, written
 
 
 def rows_on_held_positions(
