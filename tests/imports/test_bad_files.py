@@ -294,13 +294,13 @@ def test_a_rack_in_use_is_kept_over_the_least_recently_used_one(
     loads: list[list[int]] = []
     # count the racks read (both checkers' reads; each still reads the bank)
     for cls in (inventory.Checker, inventory._OnePassChecker):
-        real = cls.__dict__["_rack_positions"]
+        real = cls.__dict__["_fill_cells"]
 
-        def counted(self: Any, box_ids: list[int], real: Any = real) -> Any:
-            loads.append(box_ids)
-            return real(self, box_ids)
+        def counted(self: Any, boxes: dict[int, Any], real: Any = real) -> Any:
+            loads.append(list(boxes))
+            return real(self, boxes)
 
-        monkeypatch.setattr(cls, "_rack_positions", counted)
+        monkeypatch.setattr(cls, "_fill_cells", counted)
     rows = [
         row(0),
         row(1, storage_path="main/t2/R1/B1", position="A1"),

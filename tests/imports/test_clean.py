@@ -142,13 +142,14 @@ def _digests_read_back(batch: BankBatch) -> dict[str, Any]:
 def test_a_larger_file_is_written_row_for_row(
     tech: Any, write_file: Any, run_import: Any, monkeypatch: Any
 ) -> None:
-    """450 rows: SQLite inserts them 200 to a statement (two full statements and a rest of
-    50); every row arrives once, with its own values, and the digests match the rows."""
+    """450 rows, 200 to a statement (two full statements and a rest of 50): every row
+    arrives once, with its own values, and the digests match the rows."""
     from celltrace.audit.models import AuditEvent
 
     # chunks of 250 rows (a full statement and a rest of 50, then one of 200): the background
     # writer gets eight jobs, more than its queue holds
     monkeypatch.setattr(inventory, "CHUNK", 250)
+    monkeypatch.setattr(inventory, "ROWS_PER_STATEMENT", 200)
     factories.hierarchy(tech, boxes=5, rows=10, columns=10, code="big")
     rows = []
     for i in range(450):
