@@ -200,20 +200,25 @@ def _file_problem(rule: str, column: str = "", value: str = "", row: int | None 
 # --- reading ------------------------------------------------------------------------------
 
 
+#: Calls the writer thread holds before the caller waits (a chunk makes five: donors,
+#: collections, products, aliquots, placements; two chunks' worth smooths out the bursts).
+WRITER_QUEUE = 10
+
+
 class _Writer:
     """One background thread that runs database calls in the order they are given.
 
     SQLite lets go of Python's global lock while it inserts, so the rows of one chunk are
     written while the next chunk is checked or built: the import keeps both CPUs busy.
-    At most two calls wait (memory stays bounded). :meth:`wait` returns once every call has
-    run and raises the first error one of them raised; after an error the calls still queued
-    are dropped. The caller runs no statement of its own on the connection while calls are
-    under way (the one-pass import reads the bank through a second, read-only connection) and
-    waits before leaving (also on an error).
+    At most :data:`WRITER_QUEUE` calls wait (memory stays bounded). :meth:`wait` returns
+    once every call has run and raises the first error one of them raised; after an error
+    the calls still queued are dropped. The caller runs no statement of its own on the
+    connection while calls are under way (the one-pass import reads the bank through a
+    second, read-only connection) and waits before leaving (also on an error).
     """
 
     def __init__(self) -> None:
-        self.jobs: queue.Queue[Callable[[], Any] | None] = queue.Queue(2)
+        self.jobs: queue.Queue[Callable[[], Any] | None] = queue.Queue(WRITER_QUEUE)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="inventory-writer", daemon=True)
         self.thread.start()
