@@ -48,7 +48,6 @@ def test_ledger_digests_match_the_rows_as_written(
     store: Any, write_file: Any, run_import: Any
 ) -> None:
     """The batch entry's digests are ledger.rows_digest over the rows read back from the DB."""
-    from celltrace.audit.models import AuditEvent
 
     rows = [row(i, sprec_code="SER-SST-A-B-N-B-A" if i < 4 else "") for i in range(10)]
     rows[3]["cell_count"] = ""
@@ -61,11 +60,7 @@ def test_ledger_digests_match_the_rows_as_written(
     ]
     run = run_import(write_file(csv_bytes(rows)))
     assert run.status == ImportStatus.WRITTEN, run.errors
-    batch = BankBatch.objects.get()
-    entry = AuditEvent.objects.get(seq=batch.ledger_seq).data["new"]
-    expected = _digests_read_back(batch)
-    for kind, (n, digest) in expected.items():
-        assert entry[kind] == {"rows": n, "digest": digest}, kind
+    entry = _batch_entry_matches_the_rows()
     assert entry["aliquots"]["rows"] == 10 and entry["placements"]["rows"] == 9
     assert verify_database().ok
 
@@ -80,6 +75,18 @@ def test_leading_blank_rows_and_a_blank_row_inside(
     run = run_import(write_file(b"\n".join(lines)))
     assert run.status == ImportStatus.FAILED
     assert [(p["row"], p["column"]) for p in run.errors] == [(7, "volume_ul")]
+
+
+def _batch_entry_matches_the_rows() -> dict[str, Any]:
+    """The only batch's ledger entry carries the digests of its rows as read back; returns
+    the entry's data."""
+    from celltrace.audit.models import AuditEvent
+
+    batch = BankBatch.objects.get()
+    entry: dict[str, Any] = AuditEvent.objects.get(seq=batch.ledger_seq).data["new"]
+    for kind, (n, digest) in _digests_read_back(batch).items():
+        assert entry[kind] == {"rows": n, "digest": digest}, kind
+    return entry
 
 
 def _digests_read_back(batch: BankBatch) -> dict[str, Any]:
@@ -144,7 +151,6 @@ def test_a_larger_file_is_written_row_for_row(
 ) -> None:
     """450 rows, 200 to a statement (two full statements and a rest of 50): every row
     arrives once, with its own values, and the digests match the rows."""
-    from celltrace.audit.models import AuditEvent
 
     # chunks of 250 rows (a full statement and a rest of 50, then one of 200): the background
     # writer gets eight jobs, more than its queue holds
@@ -174,10 +180,7 @@ def test_a_larger_file_is_written_row_for_row(
         for i, r in enumerate(rows)
     }
     assert got == want
-    batch = BankBatch.objects.get()
-    entry = AuditEvent.objects.get(seq=batch.ledger_seq).data["new"]
-    for kind, (n, digest) in _digests_read_back(batch).items():
-        assert entry[kind] == {"rows": n, "digest": digest}, kind
+    _batch_entry_matches_the_rows()
     assert verify_database().ok
 
 
@@ -200,12 +203,7 @@ def test_rows_of_a_din_apart_are_written_together(
     assert Collection.objects.filter(din=din1).count() == 1
     if import_path == "one_pass" and connection.vendor == "sqlite":
         assert run.phases[0] == "import" and "write" in run.phases  # fell back, then wrote
-    batch = BankBatch.objects.get()
-    from celltrace.audit.models import AuditEvent
-
-    entry = AuditEvent.objects.get(seq=batch.ledger_seq).data["new"]
-    for kind, (n, digest) in _digests_read_back(batch).items():
-        assert entry[kind] == {"rows": n, "digest": digest}, kind
+    _batch_entry_matches_the_rows()
     assert verify_database().ok
 
 
