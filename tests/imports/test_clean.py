@@ -238,3 +238,45 @@ def test_the_thread_switch_interval_is_restored(
     bad = run_import(write_file(csv_bytes([row(1, volume_ul="x")]), "bad.csv"))
     assert bad.status == ImportStatus.FAILED
     assert sys.getswitchinterval() == before
+
+
+def test_donors_forgotten_mid_file_are_found_again(
+    store: Any, write_file: Any, run_import: Any, client_a: Any, monkeypatch: Any
+) -> None:
+    """One row per donor (a cord-blood bank: one bag a donor) in a file longer than the donors
+    the one pass remembers: the reference cache is emptied only between chunks, and a
+    reference met again after that is still one donor (the one pass falls back when the
+    database refuses the second insert)."""
+    monkeypatch.setattr(inventory, "CHUNK", 4)
+    monkeypatch.setattr(inventory, "DONORS_REMEMBERED", 5)
+    rows = [row(4 * i, donor_reference=f"X-{i}") for i in range(12)]
+    run = run_import(write_file(csv_bytes(rows), "one-per-donor.csv"))
+    assert run.status == ImportStatus.WRITTEN, run.errors
+    assert run.counts["donors"] == 12
+    again = [row(4 * i, donor_reference=f"X-{i}") for i in range(12, 19)]
+    again.append(row(4 * 19, donor_reference="X-12"))  # forgotten by now
+    second = run_import(write_file(csv_bytes(again), "again.csv"))
+    assert second.status == ImportStatus.WRITTEN, second.errors
+    assert second.counts["donors"] == 7
+    assert Donor.objects.filter(organisation=client_a).count() == 19
+    assert Collection.objects.filter(donor__reference="X-12").count() == 2
+    assert verify_database().ok
+
+
+def test_edge_values_are_digested_as_the_ledger_reads_them(
+    store: Any, write_file: Any, run_import: Any
+) -> None:
+    """A volume of -0 (stored as 0), a cell count above 2^53 (a string in canonical JSON) and
+    a year before 1000: the batch entry's digests still match the rows read back."""
+    rows = [row(i) for i in range(4)]
+    rows[0].update(volume_ul="-0", viability_pct="-0.0")
+    rows[1]["cell_count"] = "1E16"
+    for r in rows:
+        r.update(collected_at="0999-03-02", frozen_on="0999-03-02")
+    rows[2]["expires_on"] = "0999-12-31"
+    run = run_import(write_file(csv_bytes(rows)))
+    assert run.status == ImportStatus.WRITTEN, run.errors
+    _batch_entry_matches_the_rows()
+    first = Aliquot.objects.get(barcode=rows[0]["din"][:13] + rows[0]["product_code"])
+    assert first.volume_ul == 0 and not first.volume_ul.is_signed()
+    assert verify_database().ok

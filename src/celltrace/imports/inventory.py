@@ -49,6 +49,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
+from celltrace.audit.canonical import jsonable, utc_iso
 from celltrace.bank import isbt128, sprec
 from celltrace.bank.choices import (
     LEAVING_STATUSES,
@@ -220,12 +221,15 @@ class _Writer:
     def __init__(self) -> None:
         self.jobs: queue.Queue[Callable[[], Any] | None] = queue.Queue(WRITER_QUEUE)
         self.error: BaseException | None = None
+        #: the calls still queued are not run (the caller is failing: it will roll back)
+        self.dropped = False
+        self.closed = False
         self.thread = threading.Thread(target=self._run, name="inventory-writer", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while (job := self.jobs.get()) is not None:
-            if self.error is None:
+            if self.error is None and not self.dropped:
                 try:
                     job()
                 except BaseException as exc:  # handed to the caller by wait()
@@ -245,11 +249,28 @@ class _Writer:
             error, self.error = self.error, None
             raise error
 
-    def close(self) -> None:
-        """Wait for the calls under way, stop the thread (errors are raised by :meth:`wait`)."""
-        self.jobs.join()
+    def close(self, *, drop: bool = False) -> None:
+        """Wait for the call under way (``drop``: skip those still queued), stop the thread
+        (errors are raised by :meth:`wait`). An interrupt while waiting (a second Ctrl-C)
+        drops the queued calls but still waits for the one running, then is raised: the
+        caller's rollback must not happen while a statement runs, nor be followed by one
+        (the connection is in autocommit mode after it)."""
+        if self.closed:
+            return
+        self.dropped = self.dropped or drop
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                self.jobs.join()
+                break
+            except BaseException as exc:
+                self.dropped = True
+                interrupted = exc
         self.jobs.put(None)
         self.thread.join()
+        self.closed = True
+        if interrupted is not None:
+            raise interrupted
 
 
 class _Counting(io.RawIOBase):
@@ -485,6 +506,8 @@ def _decimal(text: str, *, digits: int, places: int, low: int, high: int | None)
     q = value.quantize(Decimal(1).scaleb(-places))
     if len(q.as_tuple().digits) > digits:
         return None
+    if q.is_zero():
+        q = abs(q)  # "-0" is 0: stored and digested as such
     return str(q)
 
 
@@ -1358,12 +1381,19 @@ class _Ids:
 
 
 def _sql_literal(value: Any) -> str:
-    """A constant as SQL text: integers, or text quoted (a time as the database stores it)."""
-    if isinstance(value, int):
+    """A constant as SQL text: NULL, an integer, or text quoted (a time as the database
+    stores it, or an aware one as ISO text); any other type is refused."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, int) and not isinstance(value, bool):
         return str(int(value))
     if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise TypeError("a naive time cannot be written into a statement")
         value = value.isoformat()
-    return "'" + str(value).replace("'", "''") + "'"
+    if not isinstance(value, str):
+        raise TypeError(f"no SQL literal for {type(value).__name__}")
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _insert_sql(model: Any, names: Sequence[str], fixed: dict[str, Any] | None = None) -> str:
@@ -1576,13 +1606,7 @@ class _Inserts:
     def _canonical_moment(text: str | None) -> str:
         if text is None:
             return "null"
-        return (
-            '"'
-            + dt.datetime.fromisoformat(text)
-            .replace(tzinfo=None)
-            .isoformat(timespec="microseconds")
-            + 'Z"'
-        )
+        return f'"{utc_iso(dt.datetime.fromisoformat(text))}"'
 
     def cmoment(self, text: str | None) -> str:
         """The ledger's canonical JSON of a checked UTC ISO time."""
@@ -1615,8 +1639,7 @@ class _Inserts:
         )  # fmt: skip
         return (
             stored,
-            f'","cell_count":{"null" if cells is None else cells},'
-            f'"container_type":"{container}","din":"',
+            f'","cell_count":{json.dumps(jsonable(cells))},"container_type":"{container}","din":"',
             f'","expiry":{self.cmoment(expiry)},"id":',
             f'"status":"{status}","viability_pct":{viability},"volume_ul":"{vol}"}}',
         )
@@ -1788,6 +1811,10 @@ def write_staged(
             if progress is not None:
                 progress("write", done, total)
             return written
+    except BaseException:
+        if writer is not None:
+            writer.close(drop=True)  # nothing more reaches the database
+        raise
     finally:
         if writer is not None:
             writer.close()
@@ -1872,8 +1899,6 @@ class _OnePassChecker(Checker):
     def _flush_refs(self) -> None:
         """Give the chunk's donor references their ids: the organisation's donor, or a new
         one (inserted ahead of the rows)."""
-        if len(self.donor_ids) > DONORS_REMEMBERED:
-            self.donor_ids.clear()
         unknown = sorted(r for r in self.refs if r not in self.donor_ids)
         self.refs.clear()
         table = Donor._meta.db_table
@@ -1910,6 +1935,9 @@ class _OnePassChecker(Checker):
             self.inserts.add(self.buffer, self.donor_ids)
             self.staged += len(self.buffer)
             self.buffer = []
+        # forgotten only once no kept row needs them (the next chunk looks its donors up again)
+        if len(self.donor_ids) > DONORS_REMEMBERED:
+            self.donor_ids.clear()
 
 
 def import_in_one_pass(
@@ -1939,14 +1967,15 @@ def import_in_one_pass(
     assert connection.vendor == "sqlite" and connection.in_atomic_block
     held = set(Position.objects.filter(held_by_others()).values_list("pk", flat=True))
     name = Path(connection.settings_dict["NAME"]).resolve()
-    read_db = sqlite3.connect(f"{name.as_uri()}?mode=ro", uri=True, timeout=20)
-    writer = _Writer()
     problems = Problems(cap=1)
     reader = Reader(path)
-    checker: _OnePassChecker | None = None
     if progress is not None:
         progress("import", 0, reader.total)
+    read_db = sqlite3.connect(f"{name.as_uri()}?mode=ro", uri=True, timeout=20)
+    writer: _Writer | None = None
+    checker: _OnePassChecker | None = None
     try:
+        writer = _Writer()
         with connection.wrap_database_errors, _quick_switching(writer):
             inserts = _Inserts(
                 organisation_id=organisation_id, actor_id=actor_id, batch_id=batch_id,
@@ -1962,8 +1991,13 @@ def import_in_one_pass(
                 raise NotClean(exc.problem) from exc
             checker.flush()
             written = inserts.finish()
+    except BaseException:
+        if writer is not None:
+            writer.close(drop=True)  # nothing more reaches the database
+        raise
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
         read_db.close()
         if checker is not None:
             checker.close()
