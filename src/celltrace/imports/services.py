@@ -277,9 +277,15 @@ def _large_page_cache() -> Iterator[None]:
 
 def _one_pass_possible(run: ImportRun) -> bool:
     """The one-pass import (:func:`celltrace.imports.inventory.import_in_one_pass`) is for
-    SQLite, a run that writes, and a caller outside any transaction (its read-only
-    connection sees only what is committed)."""
-    return not run.dry_run and connection.vendor == "sqlite" and not connection.in_atomic_block
+    SQLite in a database file (its second, read-only connection opens the file), a run that
+    writes, and a caller outside any transaction (that connection sees only what is
+    committed)."""
+    return (
+        not run.dry_run
+        and connection.vendor == "sqlite"
+        and not connection.in_atomic_block
+        and Path(str(connection.settings_dict["NAME"])).is_file()
+    )
 
 
 def _import_in_one_pass(
