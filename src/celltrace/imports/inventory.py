@@ -36,6 +36,7 @@ import operator
 import os
 import queue
 import sqlite3
+import sys
 import tempfile
 import threading
 from array import array
@@ -271,6 +272,14 @@ class _Writer:
         self.closed = True
         if interrupted is not None:
             raise interrupted
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_rest: object) -> None:
+        """Closed on leaving; leaving on an error drops the calls still queued (nothing more
+        reaches the database the caller is about to roll back)."""
+        self.close(drop=kind is not None)
 
 
 class _Counting(io.RawIOBase):
@@ -1501,12 +1510,13 @@ class NotClean(Exception):
 class _Inserts:
     """The rows of an import as ``INSERT`` parameters and row digests, chunk by chunk.
 
-    :meth:`add` takes checked rows as the check stages them (row number, donor, DIN, …, box,
-    position; the donor as its reference with ``donors`` to look its id up, or as its id).
-    A collection starts where the DIN changes: the rows of a DIN must follow one another
-    (the two-phase write reads them sorted by DIN; the one-pass import stops with
-    :class:`NotClean` when a DIN comes back, as the collection's unique DIN then refuses it,
-    or when a row disagrees with the collection or product it belongs to). The digests are
+    :meth:`add` takes checked rows as (row number, collection, product, aliquot values,
+    position id), the tuples of :meth:`Checker.row` (the collection's donor as its reference
+    with ``donors`` to look its id up, or as its id). A collection starts where the DIN
+    changes: the rows of a DIN must follow one another (the two-phase write reads them sorted
+    by DIN; the one-pass import stops with :class:`NotClean` when a DIN comes back, as the
+    collection's unique DIN then refuses it, or when a row disagrees with the collection or
+    product it belongs to). The digests are
     :func:`celltrace.audit.ledger.rows_digest` of the rows in the order written (ids
     ascending). On SQLite the statements run on ``writer``'s thread.
     """
@@ -1567,7 +1577,7 @@ class _Inserts:
         self.digests = {
             k: _Digest() for k in ("donors", "collections", "products", "aliquots", "placements")
         }
-        self.placed_at = self._canonical_moment(now.astimezone(dt.UTC).isoformat())
+        self.placed_at = f'"{utc_iso(now)}"'
         self._moments: dict[str, Any] = {}
         self._canonical: dict[str | None, str] = {}
         self.ds: list[Any] = []
@@ -1783,41 +1793,37 @@ def write_staged(
     writer = _Writer() if connection.vendor == "sqlite" else None
     # errors of the raw SQLite connection (also those the writer thread hands back) become
     # Django's (``IntegrityError`` for a position taken since the check)
-    try:
-        with connection.wrap_database_errors, _quick_switching(writer):
-            inserts = _Inserts(
-                organisation_id=organisation_id, actor_id=actor_id, batch_id=batch_id,
-                now=now, writer=writer,
-            )  # fmt: skip
-            # donors the organisation does not have yet
-            new = [r for (r,) in db.execute("SELECT ref FROM donors WHERE id IS NULL ORDER BY ref")]
-            for i in range(0, len(new), CHUNK):
-                part = [(inserts.donor(ref), ref) for ref in new[i : i + CHUNK]]
-                db.executemany("UPDATE donors SET id = ? WHERE ref = ?", part)
-            del new
-            total, done = checked.rows, 0
-            cursor = db.execute(
-                "SELECT r.rowno, d.id, r.din, r.ctype, r.collected, r.cvol, r.csite, r.sprec, "
-                "r.ptype, r.pdc, r.t, r.division, r.processed, r.container, r.vol, r.cells, "
-                "r.viab, r.expiry, r.status, r.box_id, r.position_id FROM rows r "
-                "JOIN donors d ON d.ref = r.donor ORDER BY r.din, r.pdc, r.division"
-            )
-            while chunk := cursor.fetchmany(CHUNK):
-                inserts.add([(r[0], r[1:8], r[8:13], r[13:19], r[20]) for r in chunk])
-                done += len(chunk)
-                if progress is not None:
-                    progress("write", done, total)
-            written = inserts.finish()
+    with (
+        writer or contextlib.nullcontext(),
+        connection.wrap_database_errors,
+        _quick_switching(writer),
+    ):
+        inserts = _Inserts(
+            organisation_id=organisation_id, actor_id=actor_id, batch_id=batch_id,
+            now=now, writer=writer,
+        )  # fmt: skip
+        # donors the organisation does not have yet
+        new = [r for (r,) in db.execute("SELECT ref FROM donors WHERE id IS NULL ORDER BY ref")]
+        for i in range(0, len(new), CHUNK):
+            part = [(inserts.donor(ref), ref) for ref in new[i : i + CHUNK]]
+            db.executemany("UPDATE donors SET id = ? WHERE ref = ?", part)
+        del new
+        total, done = checked.rows, 0
+        cursor = db.execute(
+            "SELECT r.rowno, d.id, r.din, r.ctype, r.collected, r.cvol, r.csite, r.sprec, "
+            "r.ptype, r.pdc, r.t, r.division, r.processed, r.container, r.vol, r.cells, "
+            "r.viab, r.expiry, r.status, r.box_id, r.position_id FROM rows r "
+            "JOIN donors d ON d.ref = r.donor ORDER BY r.din, r.pdc, r.division"
+        )
+        while chunk := cursor.fetchmany(CHUNK):
+            inserts.add([(r[0], r[1:8], r[8:13], r[13:19], r[20]) for r in chunk])
+            done += len(chunk)
             if progress is not None:
                 progress("write", done, total)
-            return written
-    except BaseException:
-        if writer is not None:
-            writer.close(drop=True)  # nothing more reaches the database
-        raise
-    finally:
-        if writer is not None:
-            writer.close()
+        written = inserts.finish()
+        if progress is not None:
+            progress("write", done, total)
+        return written
 
 
 #: Python's thread switch interval while an import writes on SQLite. The writer thread needs
@@ -1833,8 +1839,6 @@ def _quick_switching(writer: _Writer | None) -> Iterator[None]:
     if writer is None:
         yield
         return
-    import sys
-
     before = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:
@@ -1972,11 +1976,9 @@ def import_in_one_pass(
     if progress is not None:
         progress("import", 0, reader.total)
     read_db = sqlite3.connect(f"{name.as_uri()}?mode=ro", uri=True, timeout=20)
-    writer: _Writer | None = None
     checker: _OnePassChecker | None = None
     try:
-        writer = _Writer()
-        with connection.wrap_database_errors, _quick_switching(writer):
+        with _Writer() as writer, connection.wrap_database_errors, _quick_switching(writer):
             inserts = _Inserts(
                 organisation_id=organisation_id, actor_id=actor_id, batch_id=batch_id,
                 now=now, writer=writer,
@@ -1991,13 +1993,7 @@ def import_in_one_pass(
                 raise NotClean(exc.problem) from exc
             checker.flush()
             written = inserts.finish()
-    except BaseException:
-        if writer is not None:
-            writer.close(drop=True)  # nothing more reaches the database
-        raise
     finally:
-        if writer is not None:
-            writer.close()
         read_db.close()
         if checker is not None:
             checker.close()
