@@ -686,17 +686,16 @@ def _aliquot_insert(
     barcode: str = "",
 ) -> Aliquot:
     """Insert one checked aliquot of the locked ``product`` and its ledger entry."""
-    locked = product
-    division = _next_division(locked, parent)
-    din = locked.collection.din
+    division = _next_division(product, parent)
+    din = product.collection.din
     aliquot = Aliquot(
-        organisation_id=locked.organisation_id,
-        product=locked,
+        organisation_id=product.organisation_id,
+        product=product,
         din=din,
-        pdc=locked.pdc,
-        isbt_collection_type=locked.isbt_collection_type,
+        pdc=product.pdc,
+        isbt_collection_type=product.isbt_collection_type,
         division=division,
-        barcode=barcode.strip() or f"{din}{locked.pdc}{locked.isbt_collection_type}{division}",
+        barcode=barcode.strip() or f"{din}{product.pdc}{product.isbt_collection_type}{division}",
         parent=parent,
         container_type=container_type,
         volume_ul=volume_ul,
